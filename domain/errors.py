@@ -1,0 +1,81 @@
+"""Domain errors. Each has a stable `code`; the HTTP layer maps codes to statuses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+class DomainError(Exception):
+    """A command refused by the domain; nothing is recorded."""
+
+    code = "domain-error"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class ValueRejection:
+    """Why one value of a batch was refused (`index` is its position in the batch)."""
+
+    index: int
+    indicator: str
+    reason: str
+    detail: str
+
+
+@dataclass
+class BatchRejected(DomainError):
+    """At least one value of a batch was invalid; the whole batch is refused."""
+
+    rejections: list[ValueRejection] = field(default_factory=list)
+    code = "invalid-values"
+
+    def __post_init__(self) -> None:
+        count = len(self.rejections)
+        super().__init__(f"{count} value(s) rejected; nothing was recorded")
+
+
+class SubmissionLocked(DomainError):
+    """Values cannot change while a report is submitted or approved."""
+
+    code = "submission-locked"
+
+
+class InvalidTransition(DomainError):
+    """A lifecycle step that the current status does not allow."""
+
+    code = "invalid-transition"
+
+
+class ReasonRequired(DomainError):
+    code = "reason-required"
+
+
+class ValidationFailed(DomainError):
+    """Submitting a report whose values break required indicators or rules."""
+
+    code = "validation-failed"
+
+    def __init__(self, detail: str, failures: list[dict[str, object]]) -> None:
+        super().__init__(detail)
+        self.failures = failures
+
+
+class NotFound(DomainError):
+    code = "not-found"
+
+
+class Forbidden(DomainError):
+    code = "forbidden"
+
+
+class Conflict(DomainError):
+    """The aggregate changed since the version the client based its request on."""
+
+    code = "version-conflict"
+
+    def __init__(self, detail: str, current_version: int) -> None:
+        super().__init__(detail)
+        self.current_version = current_version

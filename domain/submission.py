@@ -1,0 +1,336 @@
+"""The submission of one agency for one reporting period, and its lifecycle.
+
+draft -> submitted -> approved | returned; approved -> reopened (by the ministry).
+Every accepted value is its own event; a changed value is a correction carrying
+the previous one. Values can change only in draft, returned or reopened.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+
+from domain.errors import (
+    BatchRejected,
+    InvalidTransition,
+    ReasonRequired,
+    SubmissionLocked,
+    ValidationFailed,
+    ValueRejection,
+)
+from domain.identity import Principal
+from domain.ids import aggregate_id
+from domain.periods import Period, ReportingRegime
+from domain.rules import RuleOutcome, Severity
+from domain.templates import Form
+from domain.values import InvalidValue, Value, nfc
+
+MAX_REASON_LENGTH = 2000
+
+
+class Status(StrEnum):
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+    APPROVED = "approved"
+    RETURNED = "returned"
+    REOPENED = "reopened"
+
+    @property
+    def editable(self) -> bool:
+        return self in (Status.DRAFT, Status.RETURNED, Status.REOPENED)
+
+
+@dataclass(frozen=True)
+class CurrentValue:
+    value: Value
+    actor: str
+    version: int
+
+
+@dataclass
+class EntryResult:
+    """What a batch did, value by value (indicator codes in batch order)."""
+
+    submitted: list[str] = field(default_factory=list)
+    corrected: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+
+
+def submission_id(agency: str, period: str) -> UUID:
+    return aggregate_id("submission", agency, period)
+
+
+class Submission(Aggregate):
+    class Opened(Aggregate.Created):
+        agency: str
+        period: str
+        template: str
+        template_version: int
+        actor: str
+        role: str
+
+    class IndicatorValueSubmitted(Aggregate.Event):
+        agency: str
+        period: str
+        indicator: str
+        value: Value
+        actor: str
+        role: str
+
+        def apply(self, aggregate: Submission) -> None:
+            aggregate.values[self.indicator] = CurrentValue(self.value, self.actor, self.originator_version)
+
+    class IndicatorValueCorrected(Aggregate.Event):
+        agency: str
+        period: str
+        indicator: str
+        value: Value
+        previous_value: Value
+        reason: str | None
+        actor: str
+        role: str
+
+        def apply(self, aggregate: Submission) -> None:
+            aggregate.values[self.indicator] = CurrentValue(self.value, self.actor, self.originator_version)
+
+    class ReportSubmitted(Aggregate.Event):
+        agency: str
+        period: str
+        deadline: str
+        late: bool
+        days_late: int
+        actor: str
+        role: str
+
+        def apply(self, aggregate: Submission) -> None:
+            aggregate.status = Status.SUBMITTED
+            aggregate.times_submitted += 1
+
+    class ReportApproved(Aggregate.Event):
+        agency: str
+        period: str
+        reason: str | None
+        actor: str
+        role: str
+
+        def apply(self, aggregate: Submission) -> None:
+            aggregate.status = Status.APPROVED
+
+    class ReportReturned(Aggregate.Event):
+        agency: str
+        period: str
+        reason: str
+        actor: str
+        role: str
+
+        def apply(self, aggregate: Submission) -> None:
+            aggregate.status = Status.RETURNED
+
+    class ReportReopened(Aggregate.Event):
+        agency: str
+        period: str
+        reason: str
+        actor: str
+        role: str
+
+        def apply(self, aggregate: Submission) -> None:
+            aggregate.status = Status.REOPENED
+
+    def __init__(
+        self,
+        agency: str,
+        period: str,
+        template: str,
+        template_version: int,
+        actor: str,
+        role: str,
+    ) -> None:
+        self.agency = agency
+        self.period = period
+        self.template = template
+        self.template_version = template_version
+        self.status = Status.DRAFT
+        self.times_submitted = 0
+        self.values: dict[str, CurrentValue] = {}
+
+    @staticmethod
+    def create_id(agency: str, period: str) -> UUID:
+        return submission_id(agency, period)
+
+    @classmethod
+    def open(cls, agency: str, period: Period, form: Form, actor: Principal) -> Submission:
+        return cls(
+            agency=agency,
+            period=period.code,
+            template=form.template,
+            template_version=form.version,
+            actor=actor.subject,
+            role=str(actor.role),
+        )
+
+    def _who(self, actor: Principal) -> dict[str, str]:
+        return {
+            "agency": self.agency,
+            "period": self.period,
+            "actor": actor.subject,
+            "role": str(actor.role),
+        }
+
+    def enter_values(
+        self,
+        entries: Sequence[tuple[str, object]],
+        form: Form,
+        actor: Principal,
+        reason: str | None = None,
+    ) -> EntryResult:
+        """Record a batch of (indicator, raw value): all of it, or nothing."""
+        if not self.status.editable:
+            raise SubmissionLocked(f"the report for {self.period} is {self.status}; values cannot change")
+        reason = clean_reason(reason)
+        parsed = self._validate(entries, form)
+        needs_reason = self.times_submitted > 0
+        result = EntryResult()
+        for code, value in parsed:
+            current = self.values.get(code)
+            if current is None:
+                self.trigger_event(self.IndicatorValueSubmitted, indicator=code, value=value, **self._who(actor))
+                result.submitted.append(code)
+            elif _same(current.value, value):
+                result.unchanged.append(code)
+            else:
+                if needs_reason and reason is None:
+                    raise ReasonRequired("after a report has been submitted, every correction needs a reason")
+                self.trigger_event(
+                    self.IndicatorValueCorrected,
+                    indicator=code,
+                    value=value,
+                    previous_value=current.value,
+                    reason=reason,
+                    **self._who(actor),
+                )
+                result.corrected.append(code)
+        return result
+
+    def _validate(self, entries: Sequence[tuple[str, object]], form: Form) -> list[tuple[str, Value]]:
+        rejections: list[ValueRejection] = []
+        parsed: list[tuple[str, Value]] = []
+        seen: set[str] = set()
+        for index, (code, raw) in enumerate(entries):
+            indicator = form.indicators.get(code)
+            if indicator is None:
+                rejections.append(
+                    ValueRejection(
+                        index,
+                        code,
+                        "unknown-indicator",
+                        f"{code} is not on template {form.template} v{form.version}",
+                    )
+                )
+                continue
+            if code in seen:
+                rejections.append(ValueRejection(index, code, "duplicate-indicator", "listed twice in the batch"))
+                continue
+            seen.add(code)
+            try:
+                parsed.append((code, indicator.parse(raw)))
+            except InvalidValue as error:
+                rejections.append(ValueRejection(index, code, error.reason, error.detail))
+        if rejections:
+            raise BatchRejected(rejections)
+        return parsed
+
+    def check(self, form: Form) -> tuple[list[str], list[RuleOutcome]]:
+        """Missing required indicators and the outcome of every rule of the form."""
+        current = {code: entry.value for code, entry in self.values.items()}
+        missing = [code for code, indicator in form.indicators.items() if indicator.required and code not in current]
+        return missing, [rule.check(current) for rule in form.rules]
+
+    def submit(self, form: Form, regime: ReportingRegime, today: date, actor: Principal) -> None:
+        """Submit the period's report; late submissions are accepted and marked late."""
+        if not actor.can_write_agency(self.agency):
+            raise InvalidTransition("only the agency itself submits its report")
+        if not self.status.editable:
+            raise InvalidTransition(f"the report is {self.status}; it cannot be submitted")
+        missing, outcomes = self.check(form)
+        failures: list[dict[str, object]] = [
+            {"rule": "required", "indicator": code, "status": "missing"} for code in missing
+        ]
+        failures += [
+            outcome.to_dict()
+            for outcome in outcomes
+            if outcome.status == "failed" and outcome.rule.severity is Severity.ERROR
+        ]
+        if failures:
+            raise ValidationFailed(f"{len(failures)} check(s) failed; the report was not submitted", failures)
+        period = Period.parse(self.period)
+        self.trigger_event(
+            self.ReportSubmitted,
+            deadline=regime.deadline(period).isoformat(),
+            late=regime.is_late(period, today),
+            days_late=regime.days_late(period, today),
+            **self._who(actor),
+        )
+
+    def approve(self, actor: Principal, reason: str | None = None) -> None:
+        self._require_reviewer(actor)
+        if self.status is not Status.SUBMITTED:
+            raise InvalidTransition(f"only a submitted report can be approved; it is {self.status}")
+        self.trigger_event(self.ReportApproved, reason=clean_reason(reason), **self._who(actor))
+
+    def return_for_revision(self, actor: Principal, reason: str | None) -> None:
+        self._require_reviewer(actor)
+        if self.status is not Status.SUBMITTED:
+            raise InvalidTransition(f"only a submitted report can be returned; it is {self.status}")
+        self.trigger_event(self.ReportReturned, reason=require_reason(reason), **self._who(actor))
+
+    def reopen(self, actor: Principal, reason: str | None) -> None:
+        self._require_reviewer(actor)
+        if self.status is not Status.APPROVED:
+            raise InvalidTransition(f"only an approved report can be reopened; it is {self.status}")
+        self.trigger_event(self.ReportReopened, reason=require_reason(reason), **self._who(actor))
+
+    @staticmethod
+    def _require_reviewer(actor: Principal) -> None:
+        if not actor.can_review:
+            raise InvalidTransition("only a ministry reviewer approves, returns or reopens")
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "agency": self.agency,
+            "period": self.period,
+            "status": str(self.status),
+            "version": self.version,
+            "template": self.template,
+            "template_version": self.template_version,
+            "times_submitted": self.times_submitted,
+        }
+
+    def current_values(self) -> Mapping[str, CurrentValue]:
+        return self.values
+
+
+def _same(left: Value, right: Value) -> bool:
+    # True == 1 in Python; a type change is a change.
+    return type(left) is type(right) and left == right
+
+
+def clean_reason(reason: str | None) -> str | None:
+    if reason is None:
+        return None
+    text = nfc(reason).strip()
+    if len(text) > MAX_REASON_LENGTH:
+        raise ReasonRequired(f"a reason is at most {MAX_REASON_LENGTH} characters")
+    return text or None
+
+
+def require_reason(reason: str | None) -> str:
+    text = clean_reason(reason)
+    if text is None:
+        raise ReasonRequired("a reason is required")
+    return text

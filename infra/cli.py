@@ -1,0 +1,159 @@
+"""The `reporting` command: one entry point for every process of the system."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+
+from domain.identity import Role
+from infra.settings import Settings
+
+
+def _stop_on_signals() -> threading.Event:
+    """SIGINT/SIGTERM set the event; loops finish their batch and exit cleanly."""
+    stop = threading.Event()
+
+    def handler(signum: int, _frame: object) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+    return stop
+
+
+def cmd_migrate(settings: Settings, _: argparse.Namespace) -> int:
+    from infra.migrate import migrate
+
+    applied = migrate(settings)
+    print(f"applied {len(applied)} migration(s): {', '.join(applied) or 'none pending'}")
+    return 0
+
+
+def cmd_seed(settings: Settings, _: argparse.Namespace) -> int:
+    from services.ingest.bootstrap import ingest_service
+    from services.ingest.seed import load_seed
+
+    with ingest_service(settings) as service:
+        counts = load_seed(service)
+    print("seeded: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
+    return 0
+
+
+def _serve(app_factory: Callable[[Settings], object], host: str, port: int, settings: Settings) -> int:
+    import uvicorn
+
+    uvicorn.run(app_factory(settings), host=host, port=port, log_level="warning", access_log=False)  # type: ignore[arg-type]
+    return 0
+
+
+def cmd_ingest(settings: Settings, _: argparse.Namespace) -> int:
+    from services.ingest.api import create_app
+
+    return _serve(create_app, settings.ingest_host, settings.ingest_port, settings)
+
+
+def cmd_reports(settings: Settings, _: argparse.Namespace) -> int:
+    from services.reports.api import create_app
+
+    return _serve(create_app, settings.reports_host, settings.reports_port, settings)
+
+
+def cmd_relay(settings: Settings, _: argparse.Namespace) -> int:
+    from infra.event_store import ReportingApplication
+    from services.ingest.relay import Relay
+
+    stop = _stop_on_signals()
+    event_store = ReportingApplication(settings, cache_size=0)
+    try:
+        Relay(settings, event_store).run(stop)
+    finally:
+        event_store.close()
+    return 0
+
+
+def cmd_project(settings: Settings, _: argparse.Namespace) -> int:
+    from services.projector.catalogue import all_projections
+    from services.projector.runner import Projector
+
+    stop = _stop_on_signals()
+    Projector(settings, all_projections()).run(stop)
+    return 0
+
+
+def cmd_tokens(settings: Settings, args: argparse.Namespace) -> int:
+    from infra.db import connect
+    from infra.tokens import create_token, revoke_token
+
+    with connect(settings) as conn:
+        if args.action == "create":
+            role = Role(args.role)
+            if (role is Role.AGENCY_REPORTER) != bool(args.agency):
+                print("--agency is required for agency_reporter and refused for other roles", file=sys.stderr)
+                return 2
+            expires = datetime.now(UTC) + timedelta(days=args.days) if args.days else None
+            issued = create_token(conn, role, args.agency, label=args.label, expires_at=expires)
+            print(issued.secret)
+            print(f"subject: {issued.principal.subject}", file=sys.stderr)
+            return 0
+        if revoke_token(conn, args.subject):
+            print(f"revoked {args.subject}")
+            return 0
+        print(f"no active token with subject {args.subject}", file=sys.stderr)
+        return 1
+
+
+def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
+    from infra.runtime.stack import run_local_stack
+
+    return run_local_stack(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="reporting", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    up = sub.add_parser("up", help="start the whole system locally with demo data (no Docker)")
+    up.add_argument("--data-dir", default=".local", help="where the private PostgreSQL cluster and logs live")
+    up.add_argument("--postgres-port", type=int, default=55432)
+    up.add_argument("--kafka-port", type=int, default=59092)
+    up.add_argument("--ingest-port", type=int, default=8001)
+    up.add_argument("--reports-port", type=int, default=8002)
+    up.add_argument("--no-demo", action="store_true", help="seed reference data only, no demo values")
+    up.set_defaults(func=cmd_up)
+    for name, func, text in (
+        ("migrate", cmd_migrate, "create or upgrade the database schema"),
+        ("seed", cmd_seed, "load the seed catalogue, templates and agencies"),
+        ("ingest", cmd_ingest, "run the write API"),
+        ("relay", cmd_relay, "run the relay: event store -> Kafka"),
+        ("project", cmd_project, "run the projector: Kafka -> read models"),
+        ("reports", cmd_reports, "run the read API"),
+    ):
+        sub.add_parser(name, help=text).set_defaults(func=func)
+    tokens = sub.add_parser("tokens", help="create or revoke bearer tokens")
+    token_actions = tokens.add_subparsers(dest="action", required=True)
+    create = token_actions.add_parser("create")
+    create.add_argument("--role", required=True, choices=[r.value for r in Role])
+    create.add_argument("--agency")
+    create.add_argument("--label", default="")
+    create.add_argument("--days", type=int, default=0, help="expire after this many days (0: never)")
+    revoke = token_actions.add_parser("revoke")
+    revoke.add_argument("subject")
+    tokens.set_defaults(func=cmd_tokens)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("kafka").setLevel(logging.WARNING)  # connection chatter at INFO
+    args = build_parser().parse_args(argv)
+    settings = Settings.from_env()
+    result: int = args.func(settings, args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

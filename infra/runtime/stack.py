@@ -1,0 +1,152 @@
+"""`reporting up`: the whole system on a bare machine, with demo data.
+
+A private PostgreSQL cluster in a data folder, the Tansu broker, the schema,
+the seed catalogue and demo values, then every service as a child process.
+Ctrl-C / SIGTERM stops all of it; a crashed service is restarted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+import httpx
+
+from domain.identity import Role
+from infra.db import connect
+from infra.kafka import ensure_topic
+from infra.migrate import migrate
+from infra.runtime.broker import LocalBroker
+from infra.runtime.ports import PortInUse, port_is_free, wait_until
+from infra.runtime.postgres import LocalPostgres, PostgresBinariesMissing
+from infra.runtime.processes import Service
+from infra.settings import Settings
+from infra.tokens import create_token
+
+SERVICES = ("ingest", "relay", "project", "reports")
+DEMO_TOKEN_ROLES = (
+    (Role.AGENCY_REPORTER, "P01"),
+    (Role.MINISTRY_REVIEWER, None),
+    (Role.AUDITOR, None),
+    (Role.ADMIN, None),
+)
+
+
+def _pid_file_guard(path: Path) -> None:
+    """One stack per data folder; a pid file left by a dead stack does not block."""
+    if path.exists():
+        try:
+            pid = int(path.read_text().strip())
+            os.kill(pid, 0)
+        except (ValueError, ProcessLookupError):
+            path.unlink()
+        else:
+            raise SystemExit(f"a stack is already running from this data folder (pid {pid}); stop it first")
+    path.write_text(str(os.getpid()))
+
+
+def _wait_ready(url: str, timeout: float) -> None:
+    def ready() -> bool:
+        try:
+            return httpx.get(url, timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    wait_until(ready, timeout, interval=0.1, what=url)
+
+
+def _prepare(settings: Settings, demo: bool) -> list[tuple[Role, str | None, str]]:
+    from services.ingest.bootstrap import ingest_service
+    from services.ingest.commands import vietnam_today
+    from services.ingest.demo import load_demo
+    from services.ingest.seed import load_seed
+
+    migrate(settings)
+    ensure_topic(settings, settings.kafka_topic, settings.kafka_partitions)
+    with ingest_service(settings) as service:
+        counts = load_seed(service)
+        print("seeded: " + ", ".join(f"{v} {k}" for k, v in counts.items()), flush=True)
+        if demo:
+            print(f"demo: {load_demo(service, vietnam_today())} values entered", flush=True)
+    tokens = []
+    with connect(settings) as conn:
+        for role, agency in DEMO_TOKEN_ROLES:
+            issued = create_token(conn, role, agency, label="demo")
+            tokens.append((role, agency, issued.secret))
+    return tokens
+
+
+def run_local_stack(args: argparse.Namespace) -> int:
+    data_dir = Path(args.data_dir).resolve()
+    logs = data_dir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    for port in (args.ingest_port, args.reports_port):
+        if not port_is_free(port):
+            print(f"port {port} is in use; choose another with --ingest-port/--reports-port", file=sys.stderr)
+            return 2
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    pid_file = data_dir / "stack.pid"
+    _pid_file_guard(pid_file)
+    postgres = LocalPostgres(data_dir / "postgres", args.postgres_port, log_path=logs / "postgres.log")
+    broker = LocalBroker(args.kafka_port, log_path=logs / "broker.log")
+    services: list[Service] = []
+    try:
+        postgres.start()
+        broker.start()
+        settings = Settings(
+            postgres_port=args.postgres_port,
+            kafka_bootstrap_servers=broker.bootstrap_servers,
+            ingest_port=args.ingest_port,
+            reports_port=args.reports_port,
+        )
+        tokens = _prepare(settings, demo=not args.no_demo)
+        env = {**os.environ, **settings.to_env()}
+        services = [Service(name, env, logs / f"{name}.log") for name in SERVICES]
+        for service in services:
+            service.start()
+        ingest_url = f"http://{settings.ingest_host}:{settings.ingest_port}"
+        reports_url = f"http://{settings.reports_host}:{settings.reports_port}"
+        _wait_ready(ingest_url + "/ready", 60)
+        _wait_ready(reports_url + "/ready", 60)
+        _print_banner(settings, ingest_url, reports_url, tokens, logs)
+        while not stop.wait(0.5):
+            for service in services:
+                if not service.alive():
+                    service.restarts += 1
+                    print(f"{service.name} exited; restarting (see {service.log_path})", flush=True)
+                    service.start()
+        print("stopping...", flush=True)
+        return 0
+    except (PortInUse, PostgresBinariesMissing) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    finally:
+        for service in reversed(services):
+            service.stop()
+        broker.stop()
+        postgres.stop()
+        pid_file.unlink(missing_ok=True)
+
+
+def _print_banner(
+    settings: Settings, ingest_url: str, reports_url: str, tokens: list[tuple[Role, str | None, str]], logs: Path
+) -> None:
+    lines = [
+        "",
+        "The reporting service is running (Ctrl-C stops everything).",
+        f"  write API    {ingest_url}/docs",
+        f"  reports API  {reports_url}/docs",
+        f"  PostgreSQL   {settings.postgres_host}:{settings.postgres_port} database {settings.postgres_dbname}",
+        f"  Kafka        {settings.kafka_bootstrap_servers} topic {settings.kafka_topic}",
+        f"  logs         {logs}",
+        "Demo tokens:",
+    ]
+    for role, agency, secret in tokens:
+        lines.append(f"  {role.value:<18} {('agency ' + agency) if agency else '':<12} {secret}")
+    print("\n".join(lines), flush=True)

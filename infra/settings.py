@@ -1,0 +1,80 @@
+"""Settings of every process, read from environment variables.
+
+One settings object for the whole system, so that `compose.yaml`, the local
+runtime and the tests all configure the services the same way. The PostgreSQL
+variables are the ones the `eventsourcing` library reads itself, so the event
+store and our own read models always talk to the same database.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Configuration of the services; each field is the env var of its upper-cased name."""
+
+    postgres_host: str = "127.0.0.1"
+    postgres_port: int = 5432
+    postgres_dbname: str = "reporting"
+    postgres_user: str = "reporting"
+    postgres_password: str = "reporting"  # noqa: S105 - a local default, overridden in production
+    postgres_lock_timeout: int = 5
+    postgres_pool_size: int = 5
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_topic: str = "reporting.events"
+    kafka_partitions: int = 6
+    ingest_host: str = "127.0.0.1"
+    ingest_port: int = 8001
+    reports_host: str = "127.0.0.1"
+    reports_port: int = 8002
+    max_body_bytes: int = 1_048_576
+    max_values_per_batch: int = 1000
+    relay_batch_size: int = 2000
+    projector_batch_size: int = 5000
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read every field from `env` (default: the process environment)."""
+        source = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for field in fields(cls):
+            raw = source.get(field.name.upper())
+            if raw is None or raw == "":
+                continue
+            values[field.name] = int(raw) if field.type == "int" else raw
+        return cls(**values)
+
+    def to_env(self) -> dict[str, str]:
+        """The environment variables that reproduce these settings in a child process."""
+        return {field.name.upper(): str(getattr(self, field.name)) for field in fields(self)}
+
+    @property
+    def postgres_conninfo(self) -> str:
+        return (
+            f"host={self.postgres_host} port={self.postgres_port} "
+            f"dbname={self.postgres_dbname} user={self.postgres_user} "
+            f"password={self.postgres_password}"
+        )
+
+    def event_store_env(self) -> dict[str, str]:
+        """Environment for the `eventsourcing` application (fixed decision 1)."""
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_HOST": self.postgres_host,
+            "POSTGRES_PORT": str(self.postgres_port),
+            "POSTGRES_DBNAME": self.postgres_dbname,
+            "POSTGRES_USER": self.postgres_user,
+            "POSTGRES_PASSWORD": self.postgres_password,
+            "POSTGRES_LOCK_TIMEOUT": str(self.postgres_lock_timeout),
+            "POSTGRES_POOL_SIZE": str(self.postgres_pool_size),
+            # The table lock of the default insert path keeps commit order equal to
+            # notification order; the DB functions path does not (fixed decision 1).
+            "POSTGRES_ENABLE_DB_FUNCTIONS": "n",
+            # `reporting migrate` owns the schema; services never create tables.
+            "CREATE_TABLE": "n",
+        }

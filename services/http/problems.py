@@ -1,0 +1,142 @@
+"""RFC 9457 problem details: every refusal is a 4xx with a machine-readable body."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from domain.errors import BatchRejected, Conflict, DomainError, ValidationFailed
+
+PROBLEM_BASE = "https://reporting.example.gov.vn/problems/"
+MEDIA_TYPE = "application/problem+json"
+
+# Stable problem type per domain error code, and its status.
+STATUS_BY_CODE = {
+    "invalid-values": 422,
+    "invalid-period": 422,
+    "period-not-open": 422,
+    "submission-locked": 409,
+    "invalid-transition": 409,
+    "reason-required": 422,
+    "validation-failed": 422,
+    "not-found": 404,
+    "forbidden": 403,
+    "version-conflict": 409,
+    "domain-error": 422,
+}
+
+
+class Problem(Exception):
+    """Raise to answer with a problem; `extra` members are added to the body."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        title: str,
+        detail: str = "",
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
+        super().__init__(detail or title)
+        self.status = status
+        self.code = code
+        self.title = title
+        self.detail = detail
+        self.headers = headers or {}
+        self.extra = extra
+
+
+def problem_response(problem: Problem, instance: str | None = None) -> Response:
+    body: dict[str, Any] = {
+        "type": PROBLEM_BASE + problem.code,
+        "title": problem.title,
+        "status": problem.status,
+        "code": problem.code,
+    }
+    if problem.detail:
+        body["detail"] = problem.detail
+    if instance:
+        body["instance"] = instance
+    body.update(problem.extra)
+    return Response(orjson.dumps(body), status_code=problem.status, media_type=MEDIA_TYPE, headers=problem.headers)
+
+
+def from_domain_error(error: DomainError) -> Problem:
+    status = STATUS_BY_CODE.get(error.code, 422)
+    extra: dict[str, Any] = {}
+    if isinstance(error, BatchRejected):
+        extra["errors"] = [
+            {"index": r.index, "indicator": r.indicator, "reason": r.reason, "detail": r.detail}
+            for r in error.rejections
+        ]
+    if isinstance(error, ValidationFailed):
+        extra["failures"] = error.failures
+    if isinstance(error, Conflict):
+        extra["current_version"] = error.current_version
+    title = error.code.replace("-", " ").capitalize()
+    return Problem(status, error.code, title, error.detail, **extra)
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Map every error the services raise to a problem response; never a bare 500."""
+
+    @app.exception_handler(Problem)
+    async def _problem(request: Request, exc: Problem) -> Response:
+        return problem_response(exc, request.url.path)
+
+    @app.exception_handler(DomainError)
+    async def _domain(request: Request, exc: DomainError) -> Response:
+        return problem_response(from_domain_error(exc), request.url.path)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        errors = [
+            {"location": list(err.get("loc", ())), "reason": err.get("type"), "detail": err.get("msg")}
+            for err in exc.errors()
+        ]
+        problem = Problem(
+            422, "invalid-request", "Invalid request", "the request does not match the schema", errors=errors
+        )
+        return problem_response(problem, request.url.path)
+
+    install_unavailable_handler(app)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        code = {404: "not-found", 405: "method-not-allowed", 401: "unauthorized"}.get(exc.status_code, "http-error")
+        problem = Problem(exc.status_code, code, str(exc.detail), headers=dict(exc.headers or {}))
+        return problem_response(problem, request.url.path)
+
+
+# Errors that mean "the database is not answering": the client may retry later.
+def _unavailable_types() -> tuple[type[Exception], ...]:
+    import psycopg
+    import psycopg_pool
+    from eventsourcing.persistence import InterfaceError, OperationalError
+
+    return (psycopg.OperationalError, psycopg_pool.PoolTimeout, OperationalError, InterfaceError)
+
+
+UNAVAILABLE_ERRORS = _unavailable_types()
+RETRY_AFTER_SECONDS = "2"
+
+
+def install_unavailable_handler(app: FastAPI) -> None:
+    async def _unavailable(request: Request, exc: Exception) -> Response:
+        problem = Problem(
+            503,
+            "service-unavailable",
+            "Service unavailable",
+            "the database is not answering; nothing was recorded, retry later",
+            headers={"Retry-After": RETRY_AFTER_SECONDS},
+        )
+        return problem_response(problem, request.url.path)
+
+    for error_type in UNAVAILABLE_ERRORS:
+        app.add_exception_handler(error_type, _unavailable)

@@ -1,0 +1,175 @@
+"""The relay: the event store's notification log -> the Kafka topic, in order.
+
+No dual writes (decision 3): the API only writes PostgreSQL; this process reads
+the notification log from its tracked position, publishes with an idempotent
+producer, and records the position only after the broker acknowledged each
+message (`future.get()`; `flush()` does not raise). One active relay: a
+PostgreSQL advisory lock. Notification ids have gaps: we never assume contiguity.
+
+If the broker lost its log (decision 7), the relay notices that the last message
+it published on a partition is no longer at the offset the broker gave it, finds
+the highest position that survived, and republishes from there; consumers skip
+what they already applied.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import psycopg
+from eventsourcing.persistence import Notification, PersistenceError
+from kafka import KafkaProducer
+from kafka.errors import KafkaError
+from psycopg.rows import TupleRow
+
+from infra.db import RELAY_LOCK, connect
+from infra.event_store import ReportingApplication
+from infra.integration_events import IntegrationEvent, from_domain_event
+from infra.kafka import ensure_topic, idempotent_producer, read_at, scan_max_position
+from infra.settings import Settings
+
+log = logging.getLogger("reporting.relay")
+
+CURSOR = -1  # the partition number under which the overall cursor is stored
+TOPIC_CHECK_SECONDS = 2.0
+IDLE_WAIT_SECONDS = 0.02
+
+
+@dataclass(frozen=True)
+class Published:
+    """The last message the broker acknowledged on a partition."""
+
+    position: int
+    offset: int
+
+
+class Relay:
+    def __init__(self, settings: Settings, event_store: ReportingApplication) -> None:
+        self.settings = settings
+        self.topic = settings.kafka_topic
+        self.event_store = event_store
+        self.cursor = 0
+        self.partitions: dict[int, Published] = {}
+        self.published = 0
+
+    # ---- positions ---------------------------------------------------------
+
+    def _load_positions(self, conn: psycopg.Connection[TupleRow]) -> None:
+        rows = conn.execute(
+            'SELECT partition, position, "offset" FROM relay_positions WHERE topic = %s', (self.topic,)
+        ).fetchall()
+        self.cursor = 0
+        self.partitions = {}
+        for partition, position, offset in rows:
+            if partition == CURSOR:
+                self.cursor = int(position)
+            else:
+                self.partitions[int(partition)] = Published(int(position), int(offset))
+
+    def _save_positions(self, conn: psycopg.Connection[TupleRow], changed: dict[int, Published]) -> None:
+        rows: list[tuple[str, int, int, int | None]] = [(self.topic, CURSOR, self.cursor, None)]
+        rows += [(self.topic, p, pub.position, pub.offset) for p, pub in changed.items()]
+        with conn.transaction():
+            conn.cursor().executemany(
+                'INSERT INTO relay_positions (topic, partition, position, "offset") VALUES (%s, %s, %s, %s)'
+                " ON CONFLICT (topic, partition) DO UPDATE SET position = EXCLUDED.position,"
+                ' "offset" = EXCLUDED."offset"',
+                rows,
+            )
+
+    # ---- the topic may have lost its log (decision 7) ------------------------
+
+    def _check_topic(self, conn: psycopg.Connection[TupleRow]) -> None:
+        """Is the last message we published on each partition still there? If not, republish."""
+        lost = [
+            partition
+            for partition, published in self.partitions.items()
+            if read_at(self.settings, self.topic, partition, published.offset) != published.position
+        ]
+        if not lost:
+            return
+        surviving = {p: scan_max_position(self.settings, self.topic, p) for p in lost}
+        restart_from = min(surviving.values())
+        log.warning(
+            "topic %s lost messages on partitions %s; republishing after position %d",
+            self.topic,
+            sorted(lost),
+            restart_from,
+        )
+        self.cursor = min(self.cursor, restart_from)
+        with conn.transaction():
+            conn.execute("DELETE FROM relay_positions WHERE topic = %s AND partition = ANY(%s)", (self.topic, lost))
+            self._save_positions(conn, {})
+        for partition in lost:
+            del self.partitions[partition]
+
+    # ---- publishing --------------------------------------------------------
+
+    def _to_messages(self, notifications: Sequence[Notification]) -> list[IntegrationEvent]:
+        mapper = self.event_store.mapper
+        return [from_domain_event(mapper.to_domain_event(n), n.id) for n in notifications]
+
+    def publish_batch(self, conn: psycopg.Connection[TupleRow], producer: KafkaProducer) -> int:
+        """Publish the next batch; returns how many events were published."""
+        notifications = self.event_store.recorder.select_notifications(
+            start=self.cursor, limit=self.settings.relay_batch_size, inclusive_of_start=False
+        )
+        if not notifications:
+            return 0
+        events = self._to_messages(notifications)
+        futures = [
+            producer.send(self.topic, key=event.key, value=event.to_bytes(), headers=event.headers())
+            for event in events
+        ]
+        changed: dict[int, Published] = {}
+        for event, future in zip(events, futures, strict=True):
+            metadata = future.get(timeout=30)  # raises if the broker did not acknowledge
+            changed[metadata.partition] = Published(event.position, metadata.offset)
+        self.cursor = events[-1].position
+        self.partitions.update(changed)
+        self._save_positions(conn, changed)
+        self.published += len(events)
+        return len(events)
+
+    def run(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                with connect(self.settings) as conn:
+                    if self._acquire_lock(conn, stop):
+                        self._run_connected(conn, stop)
+            except (KafkaError, TimeoutError, OSError, psycopg.Error, PersistenceError) as error:
+                # Broker or database down or restarted: start over from the tracked position.
+                log.warning("relay error, retrying: %s", error)
+                stop.wait(1.0)
+
+    def _acquire_lock(self, conn: psycopg.Connection[TupleRow], stop: threading.Event) -> bool:
+        """One active relay (decision 3); a standby takes over when the lock holder's session ends."""
+        while not stop.is_set():
+            row = conn.execute("SELECT pg_try_advisory_lock(%s)", (RELAY_LOCK,)).fetchone()
+            if row and row[0]:
+                log.info("relay lock acquired")
+                return True
+            stop.wait(1.0)
+        return False
+
+    def _run_connected(self, conn: psycopg.Connection[TupleRow], stop: threading.Event) -> None:
+        ensure_topic(self.settings, self.topic, self.settings.kafka_partitions)
+        self._load_positions(conn)
+        self._check_topic(conn)
+        producer = idempotent_producer(self.settings)
+        try:
+            next_check = time.monotonic() + TOPIC_CHECK_SECONDS
+            while not stop.is_set():
+                published = self.publish_batch(conn, producer)
+                if time.monotonic() >= next_check:
+                    ensure_topic(self.settings, self.topic, self.settings.kafka_partitions)
+                    self._check_topic(conn)
+                    next_check = time.monotonic() + TOPIC_CHECK_SECONDS
+                if not published:
+                    stop.wait(IDLE_WAIT_SECONDS)
+        finally:
+            producer.close(timeout=5)

@@ -1,0 +1,191 @@
+"""The projector: Kafka topic -> read models, with exactly-once effects (decision 5).
+
+Each batch is applied in one PostgreSQL transaction together with the positions
+it reaches, per projection and per partition. A message whose position (the
+event store's notification id) is not above the partition's applied position
+is skipped: that covers redelivery after a crash, duplicates from a relay
+retry, and a log the relay republished after the broker lost it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import psycopg
+from kafka import TopicPartition
+from kafka.errors import KafkaError
+from psycopg.rows import TupleRow
+
+from infra.db import connect
+from infra.integration_events import IntegrationEvent
+from infra.kafka import TopicInfo, assigned_consumer, describe_topic
+from infra.settings import Settings
+from services.projector.projection import Projection
+
+log = logging.getLogger("reporting.projector")
+
+TOPIC_CHECK_SECONDS = 1.0
+
+
+@dataclass
+class Position:
+    next_offset: int = 0
+    position: int = 0
+    topic_id: str = ""
+
+
+class Projector:
+    def __init__(
+        self,
+        settings: Settings,
+        projections: Sequence[Projection],
+        *,
+        position_key: Callable[[Projection], str] = lambda p: p.name,
+    ) -> None:
+        self.settings = settings
+        self.topic = settings.kafka_topic
+        self.projections = list(projections)
+        self.position_key = position_key
+        self.positions: dict[str, dict[int, Position]] = {}
+        self.applied = 0
+
+    def _load_positions(self, conn: psycopg.Connection[TupleRow], info: TopicInfo) -> None:
+        self.positions = {
+            self.position_key(p): {part: Position() for part in info.partitions} for p in self.projections
+        }
+        rows = conn.execute(
+            "SELECT projection, partition, next_offset, position, topic_id FROM projector_positions"
+            " WHERE topic = %s AND projection = ANY(%s)",
+            (self.topic, list(self.positions)),
+        ).fetchall()
+        for name, partition, next_offset, position, topic_id in rows:
+            self.positions[name][partition] = Position(next_offset, position, topic_id)
+
+    def _start_offsets(self, info: TopicInfo) -> dict[int, int]:
+        """Where to read from: the lowest offset any projection still needs."""
+        offsets = {}
+        for partition in info.partitions:
+            # Offsets of another log than ours (a recreated topic) mean nothing:
+            # read that partition from the start and skip by position.
+            offsets[partition] = min(
+                (pos[partition].next_offset if pos[partition].topic_id == info.topic_id else 0)
+                for pos in self.positions.values()
+            )
+        return offsets
+
+    def apply_batch(
+        self, conn: psycopg.Connection[TupleRow], info: TopicInfo, batch: Sequence[tuple[int, int, IntegrationEvent]]
+    ) -> int:
+        """Apply (partition, offset, event) records; returns how many events were new."""
+        ordered = sorted(batch, key=lambda item: item[2].position)
+        new_events = 0
+        with conn.transaction(), conn.cursor() as cur:
+            rows = []
+            for projection in self.projections:
+                key = self.position_key(projection)
+                positions = self.positions[key]
+                # Ordered by position, so a duplicate (same position) follows its original.
+                last = {part: pos.position for part, pos in positions.items()}
+                fresh = []
+                for part, _, event in ordered:
+                    if event.position > last[part]:
+                        fresh.append(event)
+                        last[part] = event.position
+                if fresh:
+                    projection.apply(cur, fresh)
+                    new_events = max(new_events, len(fresh))
+                reached: dict[int, Position] = {}
+                for part, offset, event in batch:
+                    current = reached.get(part) or Position(
+                        positions[part].next_offset, positions[part].position, info.topic_id
+                    )
+                    reached[part] = Position(
+                        max(current.next_offset, offset + 1), max(current.position, event.position), info.topic_id
+                    )
+                for part, pos in reached.items():
+                    rows.append((key, self.topic, part, pos.topic_id, pos.next_offset, pos.position))
+            cur.executemany(
+                "INSERT INTO projector_positions (projection, topic, partition, topic_id, next_offset, position)"
+                " VALUES (%s, %s, %s, %s, %s, %s)"
+                " ON CONFLICT (projection, topic, partition) DO UPDATE SET"
+                " topic_id = EXCLUDED.topic_id, next_offset = EXCLUDED.next_offset,"
+                " position = EXCLUDED.position, updated_at = now()",
+                rows,
+            )
+        # Only after the commit: the in-memory view follows what is durable.
+        for name, _topic, part, topic_id, next_offset, position in rows:
+            self.positions[name][part] = Position(next_offset, position, topic_id)
+        self.applied += new_events
+        return new_events
+
+    def run(self, stop: threading.Event, *, until_caught_up: bool = False) -> None:
+        """Consume until `stop` is set (or, with `until_caught_up`, until the end of the log)."""
+        while not stop.is_set():
+            try:
+                if self._run_once(stop, until_caught_up=until_caught_up):
+                    return
+            except (KafkaError, TimeoutError, OSError, psycopg.OperationalError) as error:
+                log.warning("projector error, restarting from stored positions: %s", error)
+                stop.wait(1.0)
+
+    def _wait_for_topic(self, stop: threading.Event) -> TopicInfo | None:
+        while not stop.is_set():
+            info = describe_topic(self.settings, self.topic)
+            if info is not None:
+                return info
+            stop.wait(0.5)
+        return None
+
+    def _run_once(self, stop: threading.Event, *, until_caught_up: bool) -> bool:
+        info = self._wait_for_topic(stop)
+        if info is None:
+            return True
+        consumer = assigned_consumer(self.settings, max_poll_records=self.settings.projector_batch_size)
+        try:
+            with connect(self.settings) as conn:
+                self._load_positions(conn, info)
+                tps = {p: TopicPartition(self.topic, p) for p in info.partitions}
+                consumer.assign(list(tps.values()))
+                target = self._relay_positions(conn) if until_caught_up else {}
+                for partition, offset in self._start_offsets(info).items():
+                    consumer.seek(tps[partition], offset)
+                next_check = time.monotonic() + TOPIC_CHECK_SECONDS
+                while not stop.is_set():
+                    polled = consumer.poll(timeout_ms=200)
+                    batch = [
+                        (tp.partition, record.offset, IntegrationEvent.from_bytes(record.value))
+                        for tp, records in polled.items()
+                        for record in records
+                    ]
+                    if batch:
+                        self.apply_batch(conn, info, batch)
+                    elif until_caught_up and self._caught_up(target):
+                        return True
+                    if time.monotonic() >= next_check:
+                        current = describe_topic(self.settings, self.topic)
+                        if current is None or current.topic_id != info.topic_id:
+                            log.warning("topic %s was recreated; re-reading it, skipping what was applied", self.topic)
+                            return False
+                        next_check = time.monotonic() + TOPIC_CHECK_SECONDS
+        finally:
+            consumer.close()
+        return True
+
+    def _relay_positions(self, conn: psycopg.Connection[TupleRow]) -> dict[int, int]:
+        """What the relay had published per partition: the end of the log for a catch-up run."""
+        rows = conn.execute(
+            "SELECT partition, position FROM relay_positions WHERE topic = %s AND partition >= 0", (self.topic,)
+        ).fetchall()
+        return {int(p): int(pos) for p, pos in rows}
+
+    def _caught_up(self, target: dict[int, int]) -> bool:
+        # Every projection has applied, on every partition, what the relay had published.
+        return all(
+            per_partition[p].position >= position
+            for per_partition in self.positions.values()
+            for p, position in target.items()
+        )

@@ -1,0 +1,172 @@
+"""Shared fixtures: one real PostgreSQL cluster and one real broker per test session.
+
+Each test gets its own database (copied from a seeded template database, so
+seeding runs once) and its own topic, so tests never see each other's data.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import httpx
+import pytest
+
+from domain.identity import Role
+from infra.db import connect
+from infra.migrate import migrate
+from infra.runtime.broker import LocalBroker
+from infra.runtime.ports import free_port, wait_until
+from infra.runtime.postgres import LocalPostgres
+from infra.runtime.processes import Service
+from infra.settings import Settings
+from infra.tokens import create_token
+
+SEEDED_TEMPLATE_DB = "reporting_seeded"
+_names = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def work_dir() -> Iterator[Path]:
+    # Under /tmp with a traversable path: PostgreSQL runs as the `postgres` user when we are root.
+    with tempfile.TemporaryDirectory(prefix="reporting-tests-") as name:
+        path = Path(name)
+        path.chmod(0o755)
+        yield path
+
+
+@pytest.fixture(scope="session")
+def postgres(work_dir: Path) -> Iterator[LocalPostgres]:
+    server = LocalPostgres(work_dir / "postgres", free_port(), log_path=work_dir / "postgres.log")
+    with server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def broker(work_dir: Path) -> Iterator[LocalBroker]:
+    server = LocalBroker(free_port(), log_path=work_dir / "broker.log")
+    with server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def base_settings(postgres: LocalPostgres, broker: LocalBroker) -> Settings:
+    return Settings(
+        postgres_host="127.0.0.1",
+        postgres_port=postgres.port,
+        postgres_dbname=postgres.dbname,
+        postgres_user=postgres.user,
+        postgres_password=postgres.password,
+        kafka_bootstrap_servers=broker.bootstrap_servers,
+        kafka_partitions=3,
+    )
+
+
+@pytest.fixture(scope="session")
+def seeded_template(postgres: LocalPostgres, base_settings: Settings) -> str:
+    """A database with the schema and the seed data, copied for each test that wants it."""
+    from services.ingest.bootstrap import ingest_service
+    from services.ingest.seed import load_seed
+
+    postgres.create_database(SEEDED_TEMPLATE_DB)
+    settings = replace(base_settings, postgres_dbname=SEEDED_TEMPLATE_DB)
+    migrate(settings)
+    with ingest_service(settings) as service:
+        load_seed(service)
+    return SEEDED_TEMPLATE_DB
+
+
+def _fresh_database(base_settings: Settings, template: str | None) -> str:
+    name = f"test_{os.getpid()}_{next(_names)}"
+    with connect(base_settings) as conn:
+        if template:
+            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+        else:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    return name
+
+
+@pytest.fixture
+def empty_settings(base_settings: Settings) -> Settings:
+    """A fresh, migrated database without seed data, and a fresh topic."""
+    name = _fresh_database(base_settings, None)
+    settings = replace(base_settings, postgres_dbname=name, kafka_topic=f"events.{name}")
+    migrate(settings)
+    return settings
+
+
+@pytest.fixture
+def settings(base_settings: Settings, seeded_template: str) -> Settings:
+    """A fresh database holding the seed data, and a fresh topic."""
+    name = _fresh_database(base_settings, seeded_template)
+    return replace(base_settings, postgres_dbname=name, kafka_topic=f"events.{name}")
+
+
+@dataclass
+class Stack:
+    """The services of one test, as real processes on free ports."""
+
+    settings: Settings
+    services: dict[str, Service]
+
+    @property
+    def ingest_url(self) -> str:
+        return f"http://127.0.0.1:{self.settings.ingest_port}"
+
+    @property
+    def reports_url(self) -> str:
+        return f"http://127.0.0.1:{self.settings.reports_port}"
+
+    def token(self, role: Role, agency: str | None = None) -> str:
+        with connect(self.settings) as conn:
+            return create_token(conn, role, agency).secret
+
+    def start(self, name: str) -> None:
+        self.services[name].start()
+        if name in ("ingest", "reports"):
+            url = self.ingest_url if name == "ingest" else self.reports_url
+            wait_until(lambda: _ready(url), 30, what=f"{name} ready")
+
+
+def _ready(url: str) -> bool:
+    try:
+        return httpx.get(url + "/ready", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+StackFactory = Callable[..., "Stack"]
+
+
+@pytest.fixture
+def stack_factory(settings: Settings, work_dir: Path) -> Iterator[StackFactory]:
+    stacks: list[Stack] = []
+
+    def start(*names: str, settings_override: Settings | None = None) -> Stack:
+        chosen = replace(settings_override or settings, ingest_port=free_port(), reports_port=free_port())
+        env = {**os.environ, **chosen.to_env()}
+        logs = work_dir / "logs" / chosen.postgres_dbname
+        logs.mkdir(parents=True, exist_ok=True)
+        stack = Stack(
+            chosen,
+            {name: Service(name, env, logs / f"{name}.log") for name in ("ingest", "relay", "project", "reports")},
+        )
+        stacks.append(stack)
+        for name in names:
+            stack.start(name)
+        return stack
+
+    yield start
+    for stack in stacks:
+        for service in stack.services.values():
+            service.stop()
+
+
+@pytest.fixture
+def stack(stack_factory: StackFactory) -> Stack:
+    """All four services running against this test's database and topic."""
+    return stack_factory("ingest", "relay", "project", "reports")

@@ -1,0 +1,76 @@
+"""compose.yaml cannot run here (no Docker engine), so check it is valid and matches the code."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from infra.cli import build_parser
+from infra.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+# Variables read by the images we use, not by our code.
+THIRD_PARTY_PREFIXES = (
+    "KAFKA_NODE_ID",
+    "KAFKA_PROCESS_ROLES",
+    "KAFKA_LISTENER",
+    "KAFKA_ADVERTISED",
+    "KAFKA_CONTROLLER",
+    "KAFKA_OFFSETS",
+    "KAFKA_TRANSACTION",
+    "KAFKA_AUTO_CREATE",
+    "KAFKA_LOG_RETENTION",
+    "POSTGRES_DB",
+)
+
+
+def compose() -> dict[str, Any]:
+    data = yaml.safe_load((ROOT / "compose.yaml").read_text())
+    assert isinstance(data, dict)
+    return data
+
+
+def our_services(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {name: svc for name, svc in data["services"].items() if svc.get("image") == "reporting:latest"}
+
+
+def test_compose_has_the_infrastructure_and_every_service() -> None:
+    data = compose()
+    assert {"postgres", "kafka"} <= set(data["services"])
+    assert "broker,controller" in data["services"]["kafka"]["environment"]["KAFKA_PROCESS_ROLES"]  # KRaft
+    commands = {tuple(svc["command"]) for svc in our_services(data).values()}
+    for needed in ("migrate", "ingest", "relay", "project", "reports"):
+        assert ("reporting", needed) in commands
+
+
+def test_every_command_exists_in_the_cli() -> None:
+    parser = build_parser()
+    for name, svc in our_services(compose()).items():
+        program, *args = svc["command"]
+        assert program == "reporting", name
+        parsed = parser.parse_args(args)
+        assert callable(parsed.func), name
+
+
+def test_every_environment_variable_is_a_setting() -> None:
+    known = {field.name.upper() for field in fields(Settings)}
+    for name, svc in our_services(compose()).items():
+        for variable in svc.get("environment", {}):
+            assert variable in known, f"{name}: {variable} is not read by infra.settings.Settings"
+
+
+def test_the_image_entry_point_is_the_console_script() -> None:
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    assert re.search(r'^reporting = "infra\.cli:main"$', pyproject, re.MULTILINE)
+    assert "pip install" in (ROOT / "Dockerfile").read_text()
+
+
+def test_third_party_variables_are_only_on_third_party_images() -> None:
+    data = compose()
+    for name in ("postgres", "kafka"):
+        for variable in data["services"][name]["environment"]:
+            assert variable.startswith(THIRD_PARTY_PREFIXES) or variable.startswith("POSTGRES_"), variable
