@@ -7,7 +7,7 @@ import logging
 import signal
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from domain.identity import Role
@@ -44,23 +44,24 @@ def cmd_seed(settings: Settings, _: argparse.Namespace) -> int:
     return 0
 
 
-def _serve(app_factory: Callable[[Settings], object], host: str, port: int, settings: Settings) -> int:
+def _serve(app_factory: str, host: str, port: int, workers: int) -> int:
+    """Run an HTTP service; several worker processes share the port (each builds its app from the env)."""
     import uvicorn
 
-    uvicorn.run(app_factory(settings), host=host, port=port, log_level="warning", access_log=False)  # type: ignore[arg-type]
+    uvicorn.run(app_factory, factory=True, host=host, port=port, workers=workers, log_level="warning", access_log=False)
     return 0
 
 
 def cmd_ingest(settings: Settings, _: argparse.Namespace) -> int:
-    from services.ingest.api import create_app
-
-    return _serve(create_app, settings.ingest_host, settings.ingest_port, settings)
+    return _serve(
+        "services.ingest.api:app_from_env", settings.ingest_host, settings.ingest_port, settings.ingest_workers
+    )
 
 
 def cmd_reports(settings: Settings, _: argparse.Namespace) -> int:
-    from services.reports.api import create_app
-
-    return _serve(create_app, settings.reports_host, settings.reports_port, settings)
+    return _serve(
+        "services.reports.api:app_from_env", settings.reports_host, settings.reports_port, settings.reports_workers
+    )
 
 
 def cmd_relay(settings: Settings, _: argparse.Namespace) -> int:
@@ -148,7 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    logging.getLogger("kafka").setLevel(logging.WARNING)  # connection chatter at INFO
+    for chatty in ("kafka", "httpx"):  # connection chatter at INFO
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     args = build_parser().parse_args(argv)
     settings = Settings.from_env()
     result: int = args.func(settings, args)

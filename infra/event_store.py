@@ -47,11 +47,42 @@ class IdempotencyRecord:
 
 
 class ReportingRecorder(PostgresApplicationRecorder):
-    """Writes the Idempotency-Key record in the same transaction as the events.
+    """The library's recorder, with two changes at the insert.
 
-    So a retried request either finds its record (and the events exist) or finds
-    nothing (and nothing was stored): never one without the other.
+    1. The Idempotency-Key record is written in the same transaction as the
+       events, so a retried request either finds its record (and the events
+       exist) or finds nothing (and nothing was stored): never one without the other.
+    2. Events go in as four arrays of plain types, sent in binary, instead of
+       one array of a composite type, which psycopg can only send as escaped
+       text: the same single INSERT under the same table lock, at a fraction
+       of the client CPU (see docs/PERFORMANCE.md).
     """
+
+    INSERT_ARRAYS = (
+        f"INSERT INTO {EVENTS_TABLE} (originator_id, originator_version, topic, state)"
+        " SELECT * FROM unnest(%s::uuid[], %s::int8[], %s::text[], %s::bytea[])"
+        " RETURNING notification_id"
+    )
+
+    def _insert_stored_events(
+        self,
+        curs: psycopg.Cursor[DictRow],
+        stored_events: Sequence[Any],
+        **kwargs: Any,
+    ) -> None:
+        # The table lock keeps commit order equal to notification order (decision 1).
+        self._lock_table(curs)
+        self._notify_channel(curs)
+        curs.execute(
+            self.INSERT_ARRAYS,
+            (
+                [e.originator_id for e in stored_events],
+                [e.originator_version for e in stored_events],
+                [e.topic for e in stored_events],
+                [e.state for e in stored_events],
+            ),
+            binary=True,
+        )
 
     def _fetch_ids_after_insert_events(
         self,

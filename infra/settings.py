@@ -30,8 +30,10 @@ class Settings:
     kafka_partitions: int = 6
     ingest_host: str = "127.0.0.1"
     ingest_port: int = 8001
+    ingest_workers: int = 1
     reports_host: str = "127.0.0.1"
     reports_port: int = 8002
+    reports_workers: int = 1
     max_body_bytes: int = 1_048_576
     max_values_per_batch: int = 1000
     relay_batch_size: int = 2000

@@ -233,3 +233,8 @@ def create_app(settings: Settings) -> FastAPI:
             raise Problem(422, "invalid-agency", "Invalid agency", str(error)) from None
 
     return app
+
+
+def app_from_env() -> FastAPI:
+    """The app as configured by the environment (what `reporting` serves, one per worker)."""
+    return create_app(Settings.from_env())

@@ -79,6 +79,7 @@ class IngestService:
         self.idempotency = idempotency
         self.regime = regime
         self.today = today
+        self._forms: dict[tuple[object, ...], Form] = {}
 
     # ---- the one way commands are executed ---------------------------------
 
@@ -140,9 +141,10 @@ class IngestService:
             raise DomainError("this Idempotency-Key was already used with a different request")
         return CommandResult(stored.status_code, stored.body)
 
-    def _get(self, aggregate_id: UUID, kind: type[A], what: str) -> A:
+    def _get(self, aggregate_id: UUID, kind: type[A], what: str, *, read_only: bool = False) -> A:
+        """The current aggregate; `read_only` skips the copy of the cached object (never mutate it)."""
         try:
-            aggregate: object = self.app.repository.get(aggregate_id)
+            aggregate: object = self.app.repository.get(aggregate_id, deepcopy_from_cache=not read_only)
         except AggregateNotFoundError:
             raise NotFound(f"{what} not found") from None
         if not isinstance(aggregate, kind):
@@ -151,14 +153,17 @@ class IngestService:
 
     # ---- reference data -------------------------------------------------------
 
+    # Reference data is read on every command: read-only access to the cached
+    # aggregates (fast-forwarded to their latest version), and forms are memoised.
+
     def catalogue(self) -> Catalogue:
-        return self._get(CATALOGUE_ID, Catalogue, "the catalogue")
+        return self._get(CATALOGUE_ID, Catalogue, "the catalogue", read_only=True)
 
     def agency(self, code: str) -> Agency:
-        return self._get(agency_id(code), Agency, f"agency {code}")
+        return self._get(agency_id(code), Agency, f"agency {code}", read_only=True)
 
     def template(self, code: str) -> Template:
-        return self._get(template_id(code), Template, f"template {code}")
+        return self._get(template_id(code), Template, f"template {code}", read_only=True)
 
     def form(self, template_code: str, period: Period, version: int | None = None) -> Form:
         """The form of a template for a period: base template's indicators first."""
@@ -167,13 +172,18 @@ class IngestService:
         chosen = template.version_for(period) if version is None else template.version_number(version)
         if chosen is None:
             raise PeriodNotOpen(f"template {template_code} has no version in force for {period}")
-        base_indicators: tuple[str, ...] = ()
-        if template.base is not None:
-            base = self.template(template.base)
-            base_version = base.version_for(period)
-            if base_version is not None:
-                base_indicators = base_version.indicators
-        return Form.build(template, chosen, catalogue, base_indicators)
+        base = self.template(template.base) if template.base is not None else None
+        base_version = base.version_for(period) if base is not None else None
+        # Aggregate versions identify the definitions a form was built from.
+        key = (template.id, chosen.version, catalogue.version, base.version if base else 0, period.months()[0])
+        form = self._forms.get(key)
+        if form is None:
+            base_indicators = base_version.indicators if base_version is not None else ()
+            form = Form.build(template, chosen, catalogue, base_indicators)
+            if len(self._forms) > 1000:
+                self._forms.clear()
+            self._forms[key] = form
+        return form
 
     # ---- submissions ---------------------------------------------------------
 

@@ -7,7 +7,6 @@ from collections.abc import Sequence
 import orjson
 import psycopg
 from psycopg.rows import TupleRow
-from psycopg.types.json import Jsonb
 
 from infra.integration_events import IntegrationEvent
 
@@ -40,36 +39,38 @@ class ReportView:
                 latest[key] = event
                 counts[key] = counts.get(key, 0) + 1
         if latest:
-            cur.executemany(
+            rows = list(latest.items())
+            # One statement for the whole batch (arrays), not one round trip per row.
+            cur.execute(
                 f"INSERT INTO {self.values_table} AS t"
                 " (agency, period, indicator, value, revision, actor, role, recorded_at, event_id, position)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+                " SELECT a, p, i, v::jsonb, r, ac, ro, at, e, pos FROM unnest("
+                " %s::text[], %s::text[], %s::text[], %s::text[], %s::int[], %s::text[], %s::text[],"
+                " %s::timestamptz[], %s::uuid[], %s::bigint[]) AS u(a, p, i, v, r, ac, ro, at, e, pos)"
                 " ON CONFLICT (agency, period, indicator) DO UPDATE SET"
                 " value = EXCLUDED.value, revision = t.revision + EXCLUDED.revision,"
                 " actor = EXCLUDED.actor, role = EXCLUDED.role,"
                 " recorded_at = EXCLUDED.recorded_at, event_id = EXCLUDED.event_id,"
                 " position = EXCLUDED.position"
                 " WHERE t.position < EXCLUDED.position",
-                [
-                    (
-                        e.agency,
-                        e.period,
-                        e.indicator,
-                        Jsonb(e.value, dumps=_dumps),
-                        counts[key],
-                        e.actor,
-                        e.role,
-                        e.occurred_at,
-                        e.event_id,
-                        e.position,
-                    )
-                    for key, e in latest.items()
-                ],
+                (
+                    [e.agency for _, e in rows],
+                    [e.period for _, e in rows],
+                    [e.indicator for _, e in rows],
+                    [_dumps(e.value) for _, e in rows],
+                    [counts[key] for key, _ in rows],
+                    [e.actor for _, e in rows],
+                    [e.role for _, e in rows],
+                    [e.occurred_at for _, e in rows],
+                    [e.event_id for _, e in rows],
+                    [e.position for _, e in rows],
+                ),
             )
         if agency_positions:
-            cur.executemany(
-                f"INSERT INTO {self.positions_table} AS t (agency, position) VALUES (%s, %s)"
+            cur.execute(
+                f"INSERT INTO {self.positions_table} AS t (agency, position)"
+                " SELECT * FROM unnest(%s::text[], %s::bigint[])"
                 " ON CONFLICT (agency) DO UPDATE SET position = EXCLUDED.position"
                 " WHERE t.position < EXCLUDED.position",
-                sorted(agency_positions.items()),
+                (list(agency_positions), list(agency_positions.values())),
             )

@@ -106,3 +106,8 @@ def create_app(settings: Settings) -> FastAPI:
         }
 
     return app
+
+
+def app_from_env() -> FastAPI:
+    """The app as configured by the environment (what `reporting` serves, one per worker)."""
+    return create_app(Settings.from_env())

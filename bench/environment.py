@@ -1,0 +1,90 @@
+"""A private PostgreSQL + broker for a benchmark run, and the synthetic national data set."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+
+from domain.agencies import AgencyKind
+from domain.catalogue import Indicator, IndicatorGroup
+from domain.identity import Principal, Role
+from domain.values import Aggregation, ValueType
+from infra.migrate import migrate
+from infra.runtime.broker import LocalBroker
+from infra.runtime.ports import free_port
+from infra.runtime.postgres import LocalPostgres
+from infra.settings import Settings
+from services.ingest.bootstrap import ingest_service
+
+BENCH_TEMPLATE = "BENCH-200"
+ADMIN = Principal("bench:admin", Role.ADMIN)
+
+
+@contextmanager
+def bench_settings() -> Iterator[Settings]:
+    """PostgreSQL and the broker on free ports in a scratch folder; removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix="reporting-bench-") as name:
+        folder = Path(name)
+        folder.chmod(0o755)
+        with (
+            LocalPostgres(folder / "pg", free_port(), log_path=folder / "pg.log") as postgres,
+            LocalBroker(free_port(), log_path=folder / "broker.log") as broker,
+        ):
+            settings = Settings(
+                postgres_port=postgres.port,
+                kafka_bootstrap_servers=broker.bootstrap_servers,
+                postgres_pool_size=20,
+            )
+            migrate(settings)
+            yield settings
+
+
+def indicator_codes(count: int) -> list[str]:
+    return [f"BENCH.I{n:03d}" for n in range(count)]
+
+
+def agency_codes(count: int) -> list[str]:
+    return [f"B{n:05d}" for n in range(count)]
+
+
+def load_national_reference(settings: Settings, agencies: int, indicators: int) -> None:
+    """`indicators` integer indicators on one template, and `agencies` reporting units filling it."""
+    with ingest_service(replace(settings)) as service:
+        definitions = [
+            Indicator(
+                code=code,
+                name_vi=f"Chỉ tiêu {code}",
+                name_en=code,
+                group=IndicatorGroup.DIGITAL_TRANSFORMATION,
+                unit="đơn vị",
+                value_type=ValueType.INTEGER,
+                aggregation_time=Aggregation.SUM,
+                aggregation_agencies=Aggregation.SUM,
+            )
+            for code in indicator_codes(indicators)
+        ]
+        service.define_indicators(ADMIN, definitions)
+        service.publish_template(
+            ADMIN,
+            BENCH_TEMPLATE,
+            "2024-01",
+            indicator_codes(indicators),
+            name_vi="Biểu mẫu đo hiệu năng",
+            name_en="Benchmark form",
+            applies_to=str(AgencyKind.PROVINCIAL_DEPARTMENT),
+        )
+        for code in agency_codes(agencies):
+            service.register_agency(
+                ADMIN,
+                {
+                    "code": code,
+                    "name_vi": f"Đơn vị {code}",
+                    "kind": "provincial_department",
+                    "template": BENCH_TEMPLATE,
+                    "effective_from": date(2020, 1, 1).isoformat(),
+                },
+            )

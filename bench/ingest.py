@@ -1,0 +1,211 @@
+"""Ingest throughput: values durably stored per second over HTTP, against two baselines.
+
+    python -m bench.ingest --agencies 500 --indicators 200 --months 2 --clients 8
+
+The "national month" workload in small: each agency submits its 200-value form
+for a month in one request (2% of the values are then corrected). Baselines,
+run in the same process on the same database server: a raw PostgreSQL COPY of
+the same rows, and `eventsourcing` Application.save of the same events, one
+transaction per 200-value batch (the write path without HTTP and validation).
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import random
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from bench.environment import BENCH_TEMPLATE, agency_codes, bench_settings, indicator_codes, load_national_reference
+from domain.identity import Principal, Role
+from domain.periods import Period
+from infra.db import connect
+from infra.event_store import ReportingApplication
+from infra.runtime.ports import free_port, wait_until
+from infra.runtime.processes import Service
+from infra.settings import Settings
+from infra.tokens import create_token
+from services.ingest.bootstrap import ingest_service
+
+FIRST_MONTH = Period.parse("2025-01")
+
+
+@dataclass(frozen=True)
+class Job:
+    url: str
+    token: str
+    agency: str
+    period: str
+    values: list[dict[str, object]]
+    reason: str | None = None
+
+
+def months(count: int) -> list[str]:
+    result, period = [], FIRST_MONTH
+    for _ in range(count):
+        result.append(period.code)
+        period = period.next()
+    return result
+
+
+def _client(jobs: list[Job], results: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+    latencies = []
+    with httpx.Client(timeout=60) as client:
+        for job in jobs:
+            started = time.perf_counter()
+            response = client.post(
+                f"{job.url}/agencies/{job.agency}/periods/{job.period}/values",
+                json={"values": job.values, "reason": job.reason},
+                headers={"Authorization": f"Bearer {job.token}"},
+            )
+            if response.status_code != 200:
+                raise SystemExit(f"{response.status_code}: {response.text[:300]}")
+            latencies.append(time.perf_counter() - started)
+    results.put(latencies)
+
+
+def run_http(jobs: list[Job], clients: int) -> tuple[float, list[float]]:
+    queue: multiprocessing.Queue = multiprocessing.Queue()  # type: ignore[type-arg]
+    shares = [jobs[i::clients] for i in range(clients)]
+    processes = [multiprocessing.Process(target=_client, args=(share, queue)) for share in shares]
+    started = time.perf_counter()
+    for process in processes:
+        process.start()
+    latencies: list[float] = []
+    for _ in processes:
+        latencies += queue.get()
+    for process in processes:
+        process.join()
+    return time.perf_counter() - started, latencies
+
+
+def baseline_copy(settings: Settings, rows: list[tuple[str, str, str, int]]) -> float:
+    with connect(settings) as conn:
+        conn.execute(
+            "CREATE TABLE bench_copy (agency text, period text, indicator text, value bigint,"
+            " PRIMARY KEY (agency, period, indicator))"
+        )
+        started = time.perf_counter()
+        with (
+            conn.transaction(),
+            conn.cursor() as cur,
+            cur.copy("COPY bench_copy (agency, period, indicator, value) FROM STDIN") as copy,
+        ):
+            for row in rows:
+                copy.write_row(row)
+        return time.perf_counter() - started
+
+
+def baseline_save(settings: Settings, agencies: list[str], periods: list[str], codes: list[str]) -> float:
+    """Application.save of the same events, one transaction per (agency, month) form."""
+    from domain.submission import Submission
+
+    with ingest_service(settings) as service:
+        app: ReportingApplication = service.app
+        form = service.form(BENCH_TEMPLATE, Period.parse(periods[0]))
+        elapsed = 0.0
+        for agency in agencies:
+            principal = Principal(f"bench:{agency}", Role.AGENCY_REPORTER, agency)
+            for period in periods:
+                submission = Submission.open(agency, Period.parse(period), form, principal)
+                submission.enter_values([(code, 1) for code in codes], form, principal)
+                started = time.perf_counter()
+                app.save(submission)
+                elapsed += time.perf_counter() - started
+        return elapsed
+
+
+def percentile(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=100)[int(q) - 1] if len(values) >= 2 else values[0]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--agencies", type=int, default=500)
+    parser.add_argument("--indicators", type=int, default=200)
+    parser.add_argument("--months", type=int, default=2)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--correction-rate", type=float, default=0.02)
+    args = parser.parse_args()
+    rng = random.Random(1)
+    with bench_settings() as settings:
+        load_national_reference(settings, args.agencies, args.indicators)
+        agencies, codes, periods = agency_codes(args.agencies), indicator_codes(args.indicators), months(args.months)
+        port = free_port()
+        service_settings = Settings(**{**settings.__dict__, "ingest_port": port, "max_values_per_batch": 1000})
+        service = Service("ingest", {**os.environ, **service_settings.to_env()}, log_path=_log_path())
+        service.start()
+        url = f"http://127.0.0.1:{port}"
+        try:
+            wait_until(lambda: _ready(url), 30, what="ingest ready")
+            with connect(settings) as conn:
+                tokens = {a: create_token(conn, Role.AGENCY_REPORTER, a).secret for a in agencies}
+            jobs = [
+                Job(url, tokens[a], a, p, [{"indicator": c, "value": rng.randint(0, 10**6)} for c in codes])
+                for p in periods
+                for a in agencies
+            ]
+            corrections = [
+                Job(
+                    url,
+                    tokens[a],
+                    a,
+                    p,
+                    [
+                        {"indicator": c, "value": rng.randint(0, 10**6)}
+                        for c in rng.sample(codes, max(1, int(len(codes) * args.correction_rate)))
+                    ],
+                )
+                for p in periods
+                for a in agencies
+            ]
+            values = sum(len(j.values) for j in jobs + corrections)
+            elapsed, latencies = run_http(jobs + corrections, args.clients)
+            form_latencies = latencies[: len(jobs)]
+        finally:
+            service.stop()
+        with connect(settings) as conn:
+            stored = conn.execute("SELECT count(*) FROM reporting_events").fetchone()
+        rows = [(a, p, c, 1) for a in agencies for p in periods for c in codes]
+        copy_seconds = baseline_copy(settings, rows)
+        # Its own month, so that its submissions are new aggregates like the HTTP ones were.
+        spare_month = months(args.months + 1)[-1]
+        save_seconds = baseline_save(settings, agencies[: max(1, len(agencies) // 5)], [spare_month], codes)
+        save_values = max(1, len(agencies) // 5) * len(codes)
+    http_rate = values / elapsed
+    copy_rate = len(rows) / copy_seconds
+    save_rate = save_values / save_seconds
+    print(
+        f"workload: {args.agencies} agencies x {args.indicators} indicators x {args.months} months "
+        f"+ {args.correction_rate:.0%} corrections = {values} values, {args.clients} client processes"
+    )
+    print(f"events in store: {stored[0] if stored else '?'}")
+    print(f"HTTP ingest, durably stored     {http_rate:10,.0f} values/s")
+    print(
+        f"  latency per {args.indicators}-value form   p50 {percentile(form_latencies, 50) * 1000:6.1f} ms"
+        f"   p99 {percentile(form_latencies, 99) * 1000:6.1f} ms"
+    )
+    print(f"baseline Application.save       {save_rate:10,.0f} values/s  (HTTP ingest = {http_rate / save_rate:.2f}x)")
+    print(f"baseline PostgreSQL COPY        {copy_rate:10,.0f} rows/s    (HTTP ingest = {http_rate / copy_rate:.2f}x)")
+
+
+def _ready(url: str) -> bool:
+    try:
+        return httpx.get(url + "/ready", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _log_path() -> Path:
+    return Path(tempfile.gettempdir()) / "bench-ingest.log"
+
+
+if __name__ == "__main__":
+    main()

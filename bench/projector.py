@@ -1,0 +1,104 @@
+"""Projector catch-up (full rebuild from Kafka) in events/s, against a raw-consume baseline.
+
+    python -m bench.projector --agencies 200 --indicators 200
+
+Fills the event store (Application.save, 200 values per submission), lets the
+relay publish everything, then measures in this process:
+- baseline: a plain kafka-python consumer reading the whole topic (no parsing, no database);
+- the projector applying the whole topic to every projection, from position 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import threading
+import time
+
+from kafka import TopicPartition
+
+from bench.environment import BENCH_TEMPLATE, agency_codes, bench_settings, indicator_codes, load_national_reference
+from domain.identity import Principal, Role
+from domain.periods import Period
+from domain.submission import Submission
+from infra.db import connect
+from infra.event_store import ReportingApplication
+from infra.kafka import assigned_consumer, describe_topic
+from infra.runtime.ports import wait_until
+from infra.settings import Settings
+from services.ingest.bootstrap import ingest_service
+from services.ingest.relay import Relay
+from services.projector.catalogue import all_projections
+from services.projector.runner import Projector
+
+
+def fill_store(settings: Settings, agencies: list[str], codes: list[str], period: str) -> None:
+    with ingest_service(settings) as service:
+        form = service.form(BENCH_TEMPLATE, Period.parse(period))
+        for agency in agencies:
+            principal = Principal(f"bench:{agency}", Role.AGENCY_REPORTER, agency)
+            submission = Submission.open(agency, Period.parse(period), form, principal)
+            submission.enter_values([(code, n) for n, code in enumerate(codes)], form, principal)
+            service.app.save(submission)
+
+
+def publish_all(settings: Settings) -> int:
+    """Run the relay until it has published the whole store; returns the last position."""
+    app = ReportingApplication(settings, cache_size=0)
+    last = app.recorder.max_notification_id() or 0
+    relay = Relay(settings, app)
+    stop = threading.Event()
+    thread = threading.Thread(target=relay.run, args=(stop,))
+    thread.start()
+    try:
+        wait_until(lambda: relay.cursor >= last, 600, interval=0.2, what="relay published the store")
+    finally:
+        stop.set()
+        thread.join()
+        app.close()
+    return last
+
+
+def raw_consume(settings: Settings, expected: int) -> float:
+    info = describe_topic(settings, settings.kafka_topic)
+    assert info is not None
+    consumer = assigned_consumer(settings)
+    tps = [TopicPartition(settings.kafka_topic, p) for p in info.partitions]
+    consumer.assign(tps)
+    for tp in tps:
+        consumer.seek(tp, 0)
+    seen = 0
+    started = time.perf_counter()
+    while seen < expected:
+        seen += sum(len(records) for records in consumer.poll(timeout_ms=200).values())
+    elapsed = time.perf_counter() - started
+    consumer.close()
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--agencies", type=int, default=200)
+    parser.add_argument("--indicators", type=int, default=200)
+    args = parser.parse_args()
+    with bench_settings() as settings:
+        load_national_reference(settings, args.agencies, args.indicators)
+        fill_store(settings, agency_codes(args.agencies), indicator_codes(args.indicators), "2025-01")
+        publish_all(settings)
+        with connect(settings) as conn:
+            row = conn.execute("SELECT count(*) FROM reporting_events").fetchone()
+        events = int(row[0]) if row else 0
+        consume_seconds = raw_consume(settings, events)
+        projector = Projector(settings, all_projections())
+        started = time.perf_counter()
+        projector.run(threading.Event(), until_caught_up=True)
+        project_seconds = time.perf_counter() - started
+    print(f"events on the topic: {events}")
+    print(f"baseline raw consume     {events / consume_seconds:10,.0f} events/s")
+    print(
+        f"projector catch-up       {events / project_seconds:10,.0f} events/s "
+        f"({len(all_projections())} projections; = {consume_seconds / project_seconds:.2f}x raw consume)"
+    )
+
+
+if __name__ == "__main__":
+    main()
