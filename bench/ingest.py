@@ -16,10 +16,8 @@ import multiprocessing
 import os
 import random
 import statistics
-import tempfile
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 
@@ -29,7 +27,7 @@ from domain.periods import Period
 from infra.db import connect
 from infra.event_store import ReportingApplication
 from infra.runtime.ports import free_port, wait_until
-from infra.runtime.processes import Service
+from infra.runtime.processes import Service, http_ready, log_path
 from infra.settings import Settings
 from infra.tokens import create_token
 from services.ingest.bootstrap import ingest_service
@@ -140,11 +138,11 @@ def main() -> None:
         agencies, codes, periods = agency_codes(args.agencies), indicator_codes(args.indicators), months(args.months)
         port = free_port()
         service_settings = Settings(**{**settings.__dict__, "ingest_port": port, "max_values_per_batch": 1000})
-        service = Service("ingest", {**os.environ, **service_settings.to_env()}, log_path=_log_path())
+        service = Service("ingest", {**os.environ, **service_settings.to_env()}, log_path=log_path("bench-ingest"))
         service.start()
         url = f"http://127.0.0.1:{port}"
         try:
-            wait_until(lambda: _ready(url), 30, what="ingest ready")
+            wait_until(lambda: http_ready(url), 30, what="ingest ready")
             with connect(settings) as conn:
                 tokens = {a: create_token(conn, Role.AGENCY_REPORTER, a).secret for a in agencies}
             jobs = [
@@ -194,17 +192,6 @@ def main() -> None:
     )
     print(f"baseline Application.save       {save_rate:10,.0f} values/s  (HTTP ingest = {http_rate / save_rate:.2f}x)")
     print(f"baseline PostgreSQL COPY        {copy_rate:10,.0f} rows/s    (HTTP ingest = {http_rate / copy_rate:.2f}x)")
-
-
-def _ready(url: str) -> bool:
-    try:
-        return httpx.get(url + "/ready", timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
-def _log_path() -> Path:
-    return Path(tempfile.gettempdir()) / "bench-ingest.log"
 
 
 if __name__ == "__main__":

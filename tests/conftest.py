@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import httpx
 import pytest
 
 from domain.identity import Role
@@ -22,7 +21,7 @@ from infra.migrate import migrate
 from infra.runtime.broker import LocalBroker
 from infra.runtime.ports import free_port, wait_until
 from infra.runtime.postgres import LocalPostgres
-from infra.runtime.processes import Service
+from infra.runtime.processes import Service, http_ready
 from infra.settings import Settings
 from infra.tokens import create_token
 
@@ -129,14 +128,7 @@ class Stack:
         self.services[name].start()
         if name in ("ingest", "reports"):
             url = self.ingest_url if name == "ingest" else self.reports_url
-            wait_until(lambda: _ready(url), 30, what=f"{name} ready")
-
-
-def _ready(url: str) -> bool:
-    try:
-        return httpx.get(url + "/ready", timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
+            wait_until(lambda: http_ready(url), 30, what=f"{name} ready")
 
 
 StackFactory = Callable[..., "Stack"]

@@ -6,9 +6,12 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
+
+import httpx
 
 
 @dataclass
@@ -52,3 +55,16 @@ class Service:
         if self._log is not None:
             self._log.close()
             self._log = None
+
+
+def http_ready(base_url: str) -> bool:
+    """Whether an HTTP service answers its /ready probe with 200."""
+    try:
+        return httpx.get(base_url + "/ready", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def log_path(name: str) -> Path:
+    """Where a service started outside a stack (benchmarks) writes its output."""
+    return Path(tempfile.gettempdir()) / f"reporting-{name}.log"

@@ -14,8 +14,6 @@ import sys
 import threading
 from pathlib import Path
 
-import httpx
-
 from domain.identity import Role
 from infra.db import connect
 from infra.kafka import ensure_topic
@@ -23,7 +21,7 @@ from infra.migrate import migrate
 from infra.runtime.broker import LocalBroker
 from infra.runtime.ports import PortInUse, port_is_free, wait_until
 from infra.runtime.postgres import LocalPostgres, PostgresBinariesMissing
-from infra.runtime.processes import Service
+from infra.runtime.processes import Service, http_ready
 from infra.settings import Settings
 from infra.tokens import create_token
 
@@ -47,16 +45,6 @@ def _pid_file_guard(path: Path) -> None:
         else:
             raise SystemExit(f"a stack is already running from this data folder (pid {pid}); stop it first")
     path.write_text(str(os.getpid()))
-
-
-def _wait_ready(url: str, timeout: float) -> None:
-    def ready() -> bool:
-        try:
-            return httpx.get(url, timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    wait_until(ready, timeout, interval=0.1, what=url)
 
 
 def _prepare(settings: Settings, demo: bool) -> list[tuple[Role, str | None, str]]:
@@ -112,8 +100,8 @@ def run_local_stack(args: argparse.Namespace) -> int:
             service.start()
         ingest_url = f"http://{settings.ingest_host}:{settings.ingest_port}"
         reports_url = f"http://{settings.reports_host}:{settings.reports_port}"
-        _wait_ready(ingest_url + "/ready", 60)
-        _wait_ready(reports_url + "/ready", 60)
+        for url in (ingest_url, reports_url):
+            wait_until(lambda u=url: http_ready(u), 60, interval=0.1, what=f"{url}/ready")
         _print_banner(settings, ingest_url, reports_url, tokens, logs)
         while not stop.wait(0.5):
             for service in services:

@@ -1,0 +1,129 @@
+"""Freshness: time from "accepted" (the write API answered) to "visible" (in the read model).
+
+    python -m bench.freshness --rate 5000 --seconds 20
+
+Client processes post 50-value batches at a paced total rate; every acknowledged
+batch's (agency, position, time) is recorded; a watcher polls the read model's
+per-agency positions every few milliseconds and notes when each became visible.
+The whole path runs: ingest -> event store -> relay -> Kafka -> projector.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import threading
+import time
+
+import httpx
+
+from bench.environment import agency_codes, bench_settings, indicator_codes, load_national_reference
+from bench.ingest import percentile
+from domain.identity import Role
+from infra.db import connect
+from infra.runtime.ports import free_port, wait_until
+from infra.runtime.processes import Service, http_ready, log_path
+from infra.settings import Settings
+from infra.tokens import create_token
+
+BATCH = 50
+WATCH_INTERVAL = 0.005
+
+
+def _client(url: str, jobs: list[tuple[str, str, int]], interval: float, out: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+    acks = []
+    codes = indicator_codes(200)
+    next_at = time.time()
+    with httpx.Client(timeout=30) as client:
+        for n, (agency, token, round_) in enumerate(jobs):
+            next_at += interval
+            delay = next_at - time.time()
+            if delay > 0:
+                time.sleep(delay)  # pacing the load generator, not waiting on a result
+            chunk = codes[(n % 4) * BATCH : (n % 4 + 1) * BATCH]
+            response = client.post(
+                f"{url}/agencies/{agency}/periods/2025-01/values",
+                json={"values": [{"indicator": c, "value": round_} for c in chunk]},
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            if response.status_code == 200 and response.json()["position"]:
+                acks.append((agency, response.json()["position"], time.time()))
+    out.put(acks)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rate", type=int, default=5000, help="values per second")
+    parser.add_argument("--seconds", type=int, default=20)
+    parser.add_argument("--agencies", type=int, default=100)
+    parser.add_argument("--clients", type=int, default=4)
+    args = parser.parse_args()
+    with bench_settings() as settings:
+        load_national_reference(settings, args.agencies, 200)
+        run = Settings(**{**settings.__dict__, "ingest_port": free_port()})
+        env = {**os.environ, **run.to_env()}
+        services = [Service(name, env, log_path=log_path(f"bench-{name}")) for name in ("ingest", "relay", "project")]
+        for service in services:
+            service.start()
+        url = f"http://127.0.0.1:{run.ingest_port}"
+        try:
+            wait_until(lambda: http_ready(url), 30, what="ingest ready")
+            agencies = agency_codes(args.agencies)
+            with connect(settings) as conn:
+                tokens = {a: create_token(conn, Role.AGENCY_REPORTER, a).secret for a in agencies}
+            requests = args.rate * args.seconds // BATCH
+            jobs = [(agencies[n % len(agencies)], tokens[agencies[n % len(agencies)]], n) for n in range(requests)]
+            interval = args.clients * BATCH / args.rate
+            seen: dict[str, list[tuple[int, float]]] = {a: [] for a in agencies}
+            stop = threading.Event()
+            watcher = threading.Thread(target=_watch, args=(settings, seen, stop))
+            watcher.start()
+            queue: multiprocessing.Queue = multiprocessing.Queue()  # type: ignore[type-arg]
+            processes = [
+                multiprocessing.Process(target=_client, args=(url, jobs[i :: args.clients], interval, queue))
+                for i in range(args.clients)
+            ]
+            started = time.time()
+            for process in processes:
+                process.start()
+            acks: list[tuple[str, int, float]] = []
+            for _ in processes:
+                acks += queue.get()
+            sent_seconds = time.time() - started
+            last = {a: max((p for ag, p, _ in acks if ag == a), default=0) for a in agencies}
+            wait_until(
+                lambda: all(any(pos >= last[a] for pos, _ in seen[a]) for a in agencies if last[a]),
+                60,
+                interval=0.05,
+                what="everything visible",
+            )
+            stop.set()
+            watcher.join()
+        finally:
+            for service in services:
+                service.stop()
+    delays = []
+    for agency, position, acked in acks:
+        visible = next(t for pos, t in seen[agency] if pos >= position)
+        delays.append(max(0.0, visible - acked))
+    print(f"sent {len(acks) * BATCH} values in {sent_seconds:.1f} s = {len(acks) * BATCH / sent_seconds:,.0f} values/s")
+    print(
+        f"accepted -> visible in read model: p50 {percentile(delays, 50) * 1000:.0f} ms, "
+        f"p99 {percentile(delays, 99) * 1000:.0f} ms, max {max(delays) * 1000:.0f} ms "
+        f"(watcher resolution {WATCH_INTERVAL * 1000:.0f} ms)"
+    )
+
+
+def _watch(settings: Settings, seen: dict[str, list[tuple[int, float]]], stop: threading.Event) -> None:
+    with connect(settings) as conn:
+        while not stop.is_set():
+            now = time.time()
+            for agency, position in conn.execute("SELECT agency, position FROM rm_agency_positions").fetchall():
+                if agency in seen and (not seen[agency] or seen[agency][-1][0] < position):
+                    seen[agency].append((int(position), now))
+            stop.wait(WATCH_INTERVAL)
+
+
+if __name__ == "__main__":
+    main()
