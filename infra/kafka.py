@@ -109,27 +109,37 @@ def header(headers: list[tuple[str, bytes]] | None, name: str) -> bytes | None:
     return None
 
 
-def read_at(settings: Settings, topic: str, partition: int, offset: int, *, patience: float = 2.0) -> int | None:
-    """The notification id of the message at `offset`, or None when the log has no such message.
+def read_at(settings: Settings, topic: str, offsets: dict[int, int], *, patience: float = 2.0) -> dict[int, int | None]:
+    """The notification id of the message at each partition's offset; None where the log has no such message.
 
     End offsets cannot be trusted on every broker (the local one under-reports
-    them), so we look for the message itself: found, or not found after
-    `patience` seconds of empty fetches or a fetch that skips past it.
+    them), so we look for the messages themselves: found, or not found after
+    `patience` seconds of empty fetches or a fetch that skips past them.
     """
+    found: dict[int, int | None] = {}
+    if not offsets:
+        return found
     consumer = assigned_consumer(settings, fetch_max_wait_ms=100)
     try:
-        tp = TopicPartition(topic, partition)
-        consumer.assign([tp])
-        consumer.seek(tp, offset)
+        tps = {partition: TopicPartition(topic, partition) for partition in offsets}
+        consumer.assign(list(tps.values()))
+        for partition, offset in offsets.items():
+            consumer.seek(tps[partition], offset)
         deadline = time.monotonic() + patience
-        while time.monotonic() < deadline:
-            for record in consumer.poll(timeout_ms=100).get(tp, []):
-                if record.offset == offset:
-                    raw = header(record.headers, "notification_id")
-                    return int(raw) if raw else None
-                if record.offset > offset:
-                    return None
-        return None
+        while len(found) < len(offsets) and time.monotonic() < deadline:
+            for tp, records in consumer.poll(timeout_ms=100).items():
+                wanted = offsets[tp.partition]
+                for record in records:
+                    if tp.partition in found:
+                        break
+                    if record.offset == wanted:
+                        raw = header(record.headers, "notification_id")
+                        found[tp.partition] = int(raw) if raw else None
+                    elif record.offset > wanted:
+                        found[tp.partition] = None
+                if tp.partition in found:
+                    consumer.pause(tp)
+        return {partition: found.get(partition) for partition in offsets}
     finally:
         consumer.close()
 

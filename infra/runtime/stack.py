@@ -12,6 +12,7 @@ import os
 import signal
 import sys
 import threading
+from functools import partial
 from pathlib import Path
 
 from domain.identity import Role
@@ -101,7 +102,7 @@ def run_local_stack(args: argparse.Namespace) -> int:
         ingest_url = f"http://{settings.ingest_host}:{settings.ingest_port}"
         reports_url = f"http://{settings.reports_host}:{settings.reports_port}"
         for url in (ingest_url, reports_url):
-            wait_until(lambda u=url: http_ready(u), 60, interval=0.1, what=f"{url}/ready")
+            wait_until(partial(http_ready, url), 60, interval=0.1, what=f"{url}/ready")
         _print_banner(settings, ingest_url, reports_url, tokens, logs)
         while not stop.wait(0.5):
             for service in services:

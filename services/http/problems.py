@@ -27,6 +27,7 @@ STATUS_BY_CODE = {
     "not-found": 404,
     "forbidden": 403,
     "version-conflict": 409,
+    "idempotency-key-reused": 422,
     "domain-error": 422,
 }
 

@@ -47,6 +47,10 @@ class InvalidPeriodError(DomainError):
     code = "invalid-period"
 
 
+class IdempotencyKeyReused(DomainError):
+    code = "idempotency-key-reused"
+
+
 @dataclass(frozen=True)
 class Idempotency:
     subject: str
@@ -138,7 +142,7 @@ class IngestService:
         if stored is None:
             return None
         if stored.fingerprint != idempotency.fingerprint:
-            raise DomainError("this Idempotency-Key was already used with a different request")
+            raise IdempotencyKeyReused("this Idempotency-Key was already used with a different request")
         return CommandResult(stored.status_code, stored.body)
 
     def _get(self, aggregate_id: UUID, kind: type[A], what: str, *, read_only: bool = False) -> A:

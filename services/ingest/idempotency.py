@@ -61,15 +61,3 @@ class IdempotencyStore:
                 " VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
                 (subject, key, fp, status_code, body),
             )
-
-
-def replay(stored: StoredResponse, fp: bytes) -> StoredResponse:
-    """The original response, or a 422 when the key was used for another request."""
-    if stored.fingerprint != fp:
-        raise Problem(
-            422,
-            "idempotency-key-reused",
-            "Idempotency-Key reused",
-            "this key was already used with a different request",
-        )
-    return stored

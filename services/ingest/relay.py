@@ -35,7 +35,7 @@ from infra.settings import Settings
 log = logging.getLogger("reporting.relay")
 
 CURSOR = -1  # the partition number under which the overall cursor is stored
-TOPIC_CHECK_SECONDS = 2.0
+TOPIC_CHECK_SECONDS = 5.0
 IDLE_WAIT_SECONDS = 0.02
 
 
@@ -85,11 +85,8 @@ class Relay:
 
     def _check_topic(self, conn: psycopg.Connection[TupleRow]) -> None:
         """Is the last message we published on each partition still there? If not, republish."""
-        lost = [
-            partition
-            for partition, published in self.partitions.items()
-            if read_at(self.settings, self.topic, partition, published.offset) != published.position
-        ]
+        on_topic = read_at(self.settings, self.topic, {p: pub.offset for p, pub in self.partitions.items()})
+        lost = [p for p, published in self.partitions.items() if on_topic[p] != published.position]
         if not lost:
             return
         surviving = {p: scan_max_position(self.settings, self.topic, p) for p in lost}
