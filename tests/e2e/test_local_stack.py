@@ -1,0 +1,122 @@
+"""`reporting up`: the whole local system from one command, stopped cleanly by SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from infra.runtime.ports import free_port, port_is_free, wait_until
+from tests.helpers import auth, open_month
+
+TOKEN_LINE = re.compile(r"^\s+(agency_reporter|ministry_reviewer|auditor|admin)\s.*?(rpt_\S+)$", re.MULTILINE)
+
+
+def start_stack(data_dir: Path, ports: dict[str, int], output: Path) -> subprocess.Popen[bytes]:
+    args = [sys.executable, "-m", "infra.cli", "up", "--data-dir", str(data_dir)]
+    for name, port in ports.items():
+        args += [f"--{name}-port", str(port)]
+    with output.open("wb") as out:
+        return subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+@pytest.fixture
+def data_dir() -> Path:
+    folder = Path(tempfile.mkdtemp(prefix="reporting-up-"))
+    folder.chmod(0o755)
+    return folder
+
+
+def test_up_serves_the_readme_flow_and_stops_without_leftovers(data_dir: Path) -> None:
+    ports = {"postgres": free_port(), "kafka": free_port(), "ingest": free_port(), "reports": free_port()}
+    output = data_dir / "up.out"
+    stack = start_stack(data_dir, ports, output)
+    try:
+        wait_until(lambda: "Demo tokens:" in output.read_text() and "admin" in output.read_text(), 180, what="banner")
+        tokens = dict(TOKEN_LINE.findall(output.read_text()))
+        assert set(tokens) == {"agency_reporter", "ministry_reviewer", "auditor", "admin"}
+        children = psutil.Process(stack.pid).children(recursive=True)
+        assert len(children) >= 5, "the broker and four services run under the stack"
+        # pg_ctl daemonises PostgreSQL: find the postmaster by its pid file.
+        postmaster = psutil.Process(int((data_dir / "postgres" / "postmaster.pid").read_text().split()[0]))
+        assert postmaster.is_running()
+        children.append(postmaster)
+
+        # The README's example: submit a value, read it back with read-your-writes.
+        period = open_month()
+        ingest, reports = f"http://127.0.0.1:{ports['ingest']}", f"http://127.0.0.1:{ports['reports']}"
+        response = httpx.post(
+            f"{ingest}/agencies/P01/periods/{period}/values",
+            json={"values": [{"indicator": "TEL.MOBILE_SUBSCRIBERS", "value": 9_100_123}]},
+            headers={**auth(tokens["agency_reporter"]), "Idempotency-Key": "readme-1"},
+        )
+        assert response.status_code == 200, response.text
+        position = response.json()["position"]
+        report = httpx.get(
+            f"{reports}/agencies/P01/periods/{period}/report",
+            params={"min_position": position},
+            headers=auth(tokens["agency_reporter"]),
+            timeout=15,
+        )
+        assert report.status_code == 200, report.text
+        values = {v["indicator"]: v["value"] for v in report.json()["values"]}
+        assert values["TEL.MOBILE_SUBSCRIBERS"] == 9_100_123
+    finally:
+        stack.send_signal(signal.SIGTERM)
+        assert stack.wait(60) == 0
+    assert not [p for p in children if p.is_running() and p.status() != psutil.STATUS_ZOMBIE], "no orphans"
+    assert all(port_is_free(port) for port in ports.values())
+    assert not (data_dir / "stack.pid").exists()
+
+    # A second start on the same folder works: same cluster, the broker's log is new.
+    second = start_stack(data_dir, ports, data_dir / "up2.out")
+    try:
+        wait_until(lambda: "Demo tokens:" in (data_dir / "up2.out").read_text(), 180, what="second banner")
+    finally:
+        second.send_signal(signal.SIGTERM)
+        assert second.wait(60) == 0
+
+
+def test_up_refuses_a_taken_port(data_dir: Path) -> None:
+    ports = {"postgres": free_port(), "kafka": free_port(), "ingest": free_port(), "reports": free_port()}
+    with _listening(ports["ingest"]):
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "infra.cli",
+                "up",
+                "--data-dir",
+                str(data_dir),
+                *[arg for name, port in ports.items() for arg in (f"--{name}-port", str(port))],
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=os.environ.copy(),
+        )
+    assert result.returncode == 2
+    assert f"port {ports['ingest']} is in use" in result.stderr
+
+
+class _listening:
+    def __init__(self, port: int) -> None:
+        import socket
+
+        self.socket = socket.socket()
+        self.socket.bind(("127.0.0.1", port))
+        self.socket.listen()
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *_: object) -> None:
+        self.socket.close()
