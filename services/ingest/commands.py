@@ -24,16 +24,19 @@ from domain.agencies import Agency, AgencyKind, agency_id
 from domain.catalogue import CATALOGUE_ID, Catalogue, Indicator
 from domain.errors import Conflict, DomainError, NotFound
 from domain.identity import Principal
+from domain.outliers import outlier_warnings
 from domain.periods import InvalidPeriod, Period, PeriodKind, ReportingRegime
 from domain.rules import Rule
 from domain.submission import Submission, submission_id
 from domain.templates import Form, Template, template_id
+from domain.values import Value
 from infra.event_store import IdempotencyRecord, ReportingApplication
 from infra.integration_events import to_json
 from services.ingest.idempotency import IdempotencyStore
 
 VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
 MAX_ATTEMPTS = 20
+HISTORY_MONTHS = 6
 
 A = TypeVar("A", bound=Aggregate)
 R = TypeVar("R")
@@ -288,7 +291,10 @@ class IngestService:
                 raise DomainError(f"unknown action {action!r}")
 
         def render(submission: Submission, _: None, ids: Sequence[int]) -> dict[str, Any]:
-            return {**submission.describe(), "position": max(ids) if ids else None}
+            body = {**submission.describe(), "position": max(ids) if ids else None}
+            if action == "submit":
+                body["warnings"] = self.warnings(submission)
+            return body
 
         return self._execute(
             self._existing_submission(agency, period),
@@ -298,11 +304,30 @@ class IngestService:
             expected_version=expected_version,
         )
 
+    def history(self, submission: Submission, months: int = HISTORY_MONTHS) -> dict[str, list[Value]]:
+        """The agency's values of the previous months, per indicator (for outlier warnings)."""
+        history: dict[str, list[Value]] = {}
+        period = Period.parse(submission.period)
+        for _ in range(months):
+            period = period.previous()
+            try:
+                past = self._get(submission_id(submission.agency, period.code), Submission, "past", read_only=True)
+            except NotFound:
+                continue
+            for code, entry in past.values.items():
+                history.setdefault(code, []).append(entry.value)
+        return history
+
+    def warnings(self, submission: Submission) -> list[dict[str, object]]:
+        current = {code: entry.value for code, entry in submission.values.items()}
+        return [w.to_dict() for w in outlier_warnings(current, self.history(submission))]
+
     def read_submission(self, agency: str, period: str) -> dict[str, Any]:
         """Strongly consistent: straight from the aggregate, not a read model."""
         submission = self._existing_submission(agency, period)()
         missing, outcomes = submission.check(self.submission_form(submission))
         return {
+            "warnings": self.warnings(submission),
             **submission.describe(),
             "values": [
                 {"indicator": code, "value": to_json(entry.value), "actor": entry.actor, "version": entry.version}

@@ -254,3 +254,24 @@ def test_fifty_concurrent_retries_with_one_key_store_one_set_of_events(ingest: S
     )
     assert_problem(other, 422, "idempotency-key-reused")
     assert event_count(ingest) == before + 1 + len(codes)
+
+
+def test_outliers_against_the_agencys_history_are_warnings(ingest: Stack) -> None:
+    token = ingest.token(Role.AGENCY_REPORTER, "P01")
+    current = open_month()
+    code = form_indicators(ingest.ingest_url, token, "UNIFIED-PROVINCIAL", current, "integer")[0]["code"]
+    for months_back, value in ((5, 100), (4, 110), (3, 90), (1, 1000)):
+        period = open_month(months_back)
+        response = httpx.post(
+            values_url(ingest, "P01", period.code),
+            json={"values": [{"indicator": code, "value": value}]},
+            headers=auth(token),
+        )
+        assert response.status_code == 200, response.text
+    response = httpx.get(f"{ingest.ingest_url}/agencies/P01/periods/{current}/submission", headers=auth(token))
+    assert response.status_code == 200, response.text
+    read = response.json()
+    (warning,) = read["warnings"]
+    assert (warning["indicator"], warning["value"], warning["median_of_history"]) == (code, "1000", "100")
+    earlier = httpx.get(f"{ingest.ingest_url}/agencies/P01/periods/{open_month(3)}/submission", headers=auth(token))
+    assert earlier.json()["warnings"] == []
