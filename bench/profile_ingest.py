@@ -1,6 +1,6 @@
 """Where one 200-value request spends its time in the service layer (no HTTP).
 
-    python -m bench.profile_ingest
+python -m bench.profile_ingest
 """
 
 from __future__ import annotations
