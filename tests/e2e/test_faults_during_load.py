@@ -1,0 +1,103 @@
+"""Kill the relay and the projector, and empty the broker, in the middle of a load:
+every acknowledged value ends in the store, on the topic and in the read model exactly once."""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import httpx
+import pytest
+
+from domain.identity import Role
+from infra.db import connect
+from infra.runtime.broker import LocalBroker
+from infra.runtime.ports import free_port, wait_until
+from infra.settings import Settings
+from tests.conftest import StackFactory
+from tests.e2e.test_projector_crash import expected_report_view
+from tests.helpers import auth, form_indicators, open_month, store_events, topic_messages
+
+AGENCIES = ("P01", "P79", "P48")
+ROUNDS = 12
+
+
+@pytest.fixture
+def private_broker() -> Iterator[LocalBroker]:
+    """A broker of this test alone: it is emptied in the middle of the test."""
+    folder = Path(tempfile.mkdtemp(prefix="reporting-broker-"))
+    with LocalBroker(free_port(), log_path=folder / "broker.log") as broker:
+        yield broker
+
+
+@pytest.mark.slow
+def test_relay_projector_kills_and_an_empty_broker_lose_and_duplicate_nothing(
+    stack_factory: StackFactory, settings: Settings, private_broker: LocalBroker
+) -> None:
+    chosen = replace(settings, kafka_bootstrap_servers=private_broker.bootstrap_servers, projector_batch_size=100)
+    stack = stack_factory("ingest", "relay", "project", settings_override=chosen)
+    period = open_month()
+    acknowledged: list[int] = []
+    refused: list[str] = []
+    lock = threading.Lock()
+
+    def client(agency: str) -> None:
+        token = stack.token(Role.AGENCY_REPORTER, agency)
+        codes = [i["code"] for i in form_indicators(stack.ingest_url, token, "UNIFIED-PROVINCIAL", period, "integer")]
+        with httpx.Client(timeout=60) as http:
+            for round_ in range(ROUNDS):
+                response = http.post(
+                    f"{stack.ingest_url}/agencies/{agency}/periods/{period}/values",
+                    json={"values": [{"indicator": c, "value": round_ * 1000 + n} for n, c in enumerate(codes)]},
+                    headers=auth(token),
+                )
+                with lock:
+                    if response.status_code == 200:
+                        acknowledged.append(response.json()["position"])
+                    else:
+                        refused.append(response.text)
+
+    threads = [threading.Thread(target=client, args=(agency,)) for agency in AGENCIES]
+    for thread in threads:
+        thread.start()
+    kills = 0
+    wait_until(lambda: len(acknowledged) >= 6, 60, what="load under way")
+    stack.services["relay"].kill()
+    stack.services["project"].kill()
+    kills += 2
+    stack.start("relay")
+    wait_until(lambda: len(acknowledged) >= 15, 60, what="more load")
+    private_broker.restart()  # the broker loses its whole log
+    stack.start("project")
+    wait_until(lambda: len(acknowledged) >= 24, 60, what="more load")
+    stack.services["relay"].kill()
+    kills += 1
+    stack.start("relay")
+    for thread in threads:
+        thread.join()
+    assert refused == []
+    assert len(acknowledged) == len(AGENCIES) * ROUNDS
+
+    events = store_events(stack.settings)
+    stored_positions = [e.position for e in events]
+    assert set(acknowledged) <= set(stored_positions), "every acknowledged write is in the store"
+    expected = expected_report_view(events)
+
+    def read_model() -> dict[tuple[str, str, str], tuple[object, int, int]]:
+        with connect(stack.settings) as conn:
+            rows = conn.execute(
+                "SELECT agency, period, indicator, value, revision, position FROM rm_report_values"
+            ).fetchall()
+        return {(r[0], r[1], r[2]): (r[3], r[4], r[5]) for r in rows}
+
+    wait_until(lambda: read_model() == expected, 120, interval=0.2, what="read model equals the store")
+    # The topic holds every stored event (republished after the broker lost its log).
+    records = topic_messages(stack.settings, set(stored_positions), timeout=60)
+    assert {int(dict(r.headers)["notification_id"]) for r in records} == set(stored_positions)
+    print(
+        f"\nfault run: {len(acknowledged)} batches acknowledged, {len(expected)} values in the read model, "
+        f"{len(events)} events, {kills} process kills, 1 broker restart with an empty log"
+    )
