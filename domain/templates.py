@@ -16,7 +16,7 @@ from eventsourcing.domain import Aggregate
 from domain.catalogue import Catalogue, Indicator
 from domain.errors import DomainError, NotFound
 from domain.ids import aggregate_id
-from domain.periods import Period, PeriodKind
+from domain.periods import InvalidPeriod, Period, PeriodKind
 from domain.rules import Rule
 from domain.values import nfc
 
@@ -96,7 +96,10 @@ class Template(Aggregate):
         self, effective_from: str, indicators: Sequence[str], catalogue: Catalogue, actor: str, role: str
     ) -> TemplateVersion:
         """Publish the next version; it may only start after the latest one starts."""
-        start = Period.parse(effective_from)
+        try:
+            start = Period.parse(effective_from)
+        except InvalidPeriod as error:
+            raise DomainError(str(error)) from None
         if start.kind is not PeriodKind.MONTH:
             raise DomainError("a template version starts at a month (YYYY-MM)")
         latest = self.versions[-1] if self.versions else None

@@ -55,7 +55,7 @@ def create_app(settings: Settings) -> FastAPI:
         while position < min_position:
             if time.monotonic() >= deadline:
                 raise Problem(
-                    504,
+                    409,
                     "not-yet-visible",
                     "Not yet visible",
                     f"position {min_position} is not applied yet (at {position}); retry",
