@@ -6,11 +6,14 @@ here fails the test, so no endpoint can ship without its authorization rule.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 
 from domain.identity import Role
+from infra.db import connect
+from infra.tokens import create_token, revoke_token
 from tests.conftest import Stack
 from tests.helpers import auth, open_month
 
@@ -86,3 +89,22 @@ def test_every_endpoint_every_role(stack: Stack) -> None:
                 assert response.json()["code"] in ("forbidden", "wrong-agency"), where
             cells += 1
     assert cells == len(MATRIX) * len(CALLERS)
+
+
+def test_revoked_and_expired_tokens_are_refused_at_once(stack: Stack) -> None:
+    url = f"{stack.ingest_url}/templates/UNIFIED-PROVINCIAL/form"
+    params = {"period": open_month().code}
+    with connect(stack.settings) as conn:
+        issued = create_token(conn, Role.AUDITOR)
+        expired = create_token(conn, Role.AUDITOR, expires_at=datetime.now(UTC) - timedelta(seconds=1))
+        assert httpx.get(url, params=params, headers=auth(issued.secret)).status_code == 200
+        assert revoke_token(conn, issued.principal.subject)
+    assert httpx.get(url, params=params, headers=auth(issued.secret)).status_code == 401
+    assert httpx.get(url, params=params, headers=auth(expired.secret)).status_code == 401
+    with connect(stack.settings) as conn:
+        stored = conn.execute(
+            "SELECT token_hash FROM api_tokens WHERE subject = %s", (issued.principal.subject,)
+        ).fetchone()
+    assert stored is not None
+    assert issued.secret.encode() not in bytes(stored[0]), "only the hash is stored"
+    assert len(bytes(stored[0])) == 32
