@@ -6,9 +6,8 @@ import random
 from datetime import date
 from decimal import Decimal
 
-from domain.periods import Period, PeriodKind, period_for_date
-
 from domain.identity import Principal, Role
+from domain.periods import Period, PeriodKind, period_for_date
 from domain.values import ValueType
 from services.ingest.commands import IngestService
 

@@ -6,10 +6,10 @@ import random
 from dataclasses import replace
 
 import httpx
-from infra.runtime.ports import wait_until
 
 from domain.identity import Role
 from infra.db import connect
+from infra.runtime.ports import wait_until
 from tests.conftest import StackFactory
 from tests.helpers import auth, form_indicators, open_month, store_events
 
