@@ -36,6 +36,8 @@ class Settings:
     reports_workers: int = 1
     max_body_bytes: int = 1_048_576
     max_values_per_batch: int = 1000
+    rate_limit_per_token: int = 50  # requests per second per token (bursts of 2x); 0 disables
+    auth_failures_per_minute: int = 20  # failed authentications per client address
     relay_batch_size: int = 2000
     projector_batch_size: int = 5000
 

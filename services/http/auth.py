@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from domain.identity import Principal, Role
+from infra.settings import Settings
 from infra.tokens import resolve_token
 from services.http.problems import Problem
+from services.http.ratelimit import RateLimiter
 
 _bearer = HTTPBearer(auto_error=False, description="A token from `reporting tokens create`")
 
@@ -19,15 +22,33 @@ def authenticated(
     credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),  # noqa: B008
 ) -> Principal:
     challenge = {"WWW-Authenticate": "Bearer"}
+    limits: Limits = request.app.state.limits
+    client = request.client.host if request.client else "unknown"
     if credentials is None:
         raise Problem(401, "unauthorized", "Authentication required", "send a bearer token", headers=challenge)
     with request.app.state.pool.connection() as conn:
         principal = resolve_token(conn, credentials.credentials)
     if principal is None:
+        # Each failure spends from the address's budget: guessing tokens gets 429s.
+        limits.auth_failures.check(client, "failed authentications")
         raise Problem(
             401, "unauthorized", "Invalid token", "the token is unknown, revoked or expired", headers=challenge
         )
+    limits.per_token.check(principal.subject, "requests for this token")
     return principal
+
+
+@dataclass(frozen=True)
+class Limits:
+    per_token: RateLimiter
+    auth_failures: RateLimiter
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Limits:
+        return cls(
+            RateLimiter(settings.rate_limit_per_token, 2 * settings.rate_limit_per_token),
+            RateLimiter(settings.auth_failures_per_minute / 60, settings.auth_failures_per_minute),
+        )
 
 
 def require_roles(*roles: Role) -> Callable[[Principal], Principal]:

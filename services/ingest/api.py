@@ -15,7 +15,7 @@ from domain.identity import Principal, Role
 from domain.periods import InvalidPeriod, Period
 from domain.rules import Rule
 from infra.settings import Settings
-from services.http.auth import require_agency_access, require_roles
+from services.http.auth import Limits, require_agency_access, require_roles
 from services.http.health import add_health_routes
 from services.http.limits import BodySizeLimit
 from services.http.problems import Problem, install_problem_handlers
@@ -116,6 +116,7 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(title="Reporting ingest API", version="1", lifespan=lifespan, default_response_class=ORJSONResponse)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     install_problem_handlers(app)
+    app.state.limits = Limits.from_settings(settings)
 
     def ping_database() -> None:
         with app.state.pool.connection(timeout=2) as conn:

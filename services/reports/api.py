@@ -13,7 +13,7 @@ from fastapi.responses import ORJSONResponse
 from domain.identity import Principal, Role
 from infra.db import open_pool
 from infra.settings import Settings
-from services.http.auth import require_agency_access, require_roles
+from services.http.auth import Limits, require_agency_access, require_roles
 from services.http.health import add_health_routes
 from services.http.problems import Problem, install_problem_handlers
 
@@ -34,6 +34,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     app = FastAPI(title="Reporting reports API", version="1", lifespan=lifespan, default_response_class=ORJSONResponse)
     install_problem_handlers(app)
+    app.state.limits = Limits.from_settings(settings)
 
     def ping_database() -> None:
         with app.state.pool.connection(timeout=2) as conn:

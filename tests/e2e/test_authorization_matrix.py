@@ -6,6 +6,7 @@ here fails the test, so no endpoint can ship without its authorization rule.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,8 +14,9 @@ import httpx
 
 from domain.identity import Role
 from infra.db import connect
+from infra.settings import Settings
 from infra.tokens import create_token, revoke_token
-from tests.conftest import Stack
+from tests.conftest import Stack, StackFactory
 from tests.helpers import auth, open_month
 
 # Callers: P01's agency reporter ("own"), P79's reporter naming P01 ("other"), the other roles, no token.
@@ -108,3 +110,25 @@ def test_revoked_and_expired_tokens_are_refused_at_once(stack: Stack) -> None:
     assert stored is not None
     assert issued.secret.encode() not in bytes(stored[0]), "only the hash is stored"
     assert len(bytes(stored[0])) == 32
+
+
+def test_rate_limits_per_token_and_for_failed_authentication(stack_factory: StackFactory, settings: Settings) -> None:
+    limited = stack_factory(
+        "ingest", settings_override=replace(settings, rate_limit_per_token=2, auth_failures_per_minute=3)
+    )
+    url = f"{limited.ingest_url}/templates/UNIFIED-PROVINCIAL/form"
+    params = {"period": open_month().code}
+    token = limited.token(Role.AUDITOR)
+    statuses = [httpx.get(url, params=params, headers=auth(token)).status_code for _ in range(8)]
+    assert statuses[:4] == [200] * 4, "a burst of twice the rate passes"
+    assert 429 in statuses[4:]
+    refused = httpx.get(url, params=params, headers=auth(token))
+    assert refused.status_code == 429
+    assert int(refused.headers["retry-after"]) >= 1
+    assert refused.json()["code"] == "rate-limited"
+    other = limited.token(Role.AUDITOR)
+    assert httpx.get(url, params=params, headers=auth(other)).status_code == 200, "limits are per token"
+
+    guesses = [httpx.get(url, params=params, headers=auth(f"rpt_guess{n}")).status_code for n in range(5)]
+    assert guesses[:3] == [401] * 3
+    assert guesses[3:] == [429, 429], "token guessing is slowed down"

@@ -1,0 +1,63 @@
+"""Rate limits: requests per token, and failed authentications per client address.
+
+Token buckets kept in the process: each HTTP worker limits on its own, so the
+effective limit is (workers x rate). Enough to stop a runaway client or a
+token-guessing loop; a shared limiter (in PostgreSQL or a proxy) would be the
+next step for a multi-host deployment.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass
+
+from services.http.problems import Problem
+
+MAX_KEYS = 100_000
+
+
+@dataclass
+class _Bucket:
+    tokens: float
+    updated: float
+
+
+class RateLimiter:
+    """`rate` requests per second with bursts of `burst`, per key."""
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self.rate = rate
+        self.burst = burst
+        self._buckets: dict[str, _Bucket] = {}
+        self._lock = threading.Lock()
+
+    def take(self, key: str) -> float:
+        """Take one token; returns 0 when allowed, else the seconds to wait."""
+        if self.rate <= 0:
+            return 0.0
+        now = time.monotonic()
+        with self._lock:
+            bucket = self._buckets.get(key)
+            if bucket is None:
+                if len(self._buckets) >= MAX_KEYS:
+                    self._buckets.clear()  # a flood of keys: start over rather than grow without bound
+                bucket = self._buckets[key] = _Bucket(float(self.burst), now)
+            bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.updated) * self.rate)
+            bucket.updated = now
+            if bucket.tokens >= 1:
+                bucket.tokens -= 1
+                return 0.0
+            return (1 - bucket.tokens) / self.rate
+
+    def check(self, key: str, what: str) -> None:
+        wait = self.take(key)
+        if wait:
+            raise Problem(
+                429,
+                "rate-limited",
+                "Too many requests",
+                f"too many {what}; retry after the delay in Retry-After",
+                headers={"Retry-After": str(max(1, math.ceil(wait)))},
+            )
