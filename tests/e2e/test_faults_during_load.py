@@ -16,13 +16,14 @@ from domain.identity import Role
 from infra.db import connect
 from infra.runtime.broker import LocalBroker
 from infra.runtime.ports import free_port, wait_until
+from infra.runtime.processes import http_ready
 from infra.settings import Settings
 from tests.conftest import StackFactory
 from tests.e2e.test_projector_crash import expected_report_view
 from tests.helpers import auth, form_indicators, open_month, store_events, topic_messages
 
-AGENCIES = ("P01", "P79", "P48")
-ROUNDS = 12
+AGENCIES = ("P01", "P79", "P48", "P31", "P92")
+ROUNDS = 35  # 5 agencies x 35 batches x 62 integer indicators = 10,850 values
 
 
 @pytest.fixture
@@ -42,6 +43,8 @@ def test_relay_projector_kills_and_an_empty_broker_lose_and_duplicate_nothing(
     period = open_month()
     acknowledged: list[int] = []
     refused: list[str] = []
+    retries: list[str] = []
+    values_acknowledged: list[int] = []
     lock = threading.Lock()
 
     def client(agency: str) -> None:
@@ -49,37 +52,54 @@ def test_relay_projector_kills_and_an_empty_broker_lose_and_duplicate_nothing(
         codes = [i["code"] for i in form_indicators(stack.ingest_url, token, "UNIFIED-PROVINCIAL", period, "integer")]
         with httpx.Client(timeout=60) as http:
             for round_ in range(ROUNDS):
-                response = http.post(
-                    f"{stack.ingest_url}/agencies/{agency}/periods/{period}/values",
-                    json={"values": [{"indicator": c, "value": round_ * 1000 + n} for n, c in enumerate(codes)]},
-                    headers=auth(token),
-                )
-                with lock:
-                    if response.status_code == 200:
-                        acknowledged.append(response.json()["position"])
-                    else:
-                        refused.append(response.text)
+                body = {"values": [{"indicator": c, "value": round_ * 1000 + n} for n, c in enumerate(codes)]}
+                headers = {**auth(token), "Idempotency-Key": f"{agency}-{round_}"}
+                # A client that lost its answer (ingest killed) retries with the same key.
+                for _attempt in range(20):
+                    try:
+                        response = http.post(
+                            f"{stack.ingest_url}/agencies/{agency}/periods/{period}/values", json=body, headers=headers
+                        )
+                    except httpx.TransportError:
+                        with lock:
+                            retries.append(agency)
+                        wait_until(lambda: http_ready(stack.ingest_url), 60, what="ingest back")
+                        continue
+                    with lock:
+                        if response.status_code == 200:
+                            acknowledged.append(response.json()["position"])
+                            values_acknowledged.append(len(codes))
+                        else:
+                            refused.append(response.text)
+                    break
 
     threads = [threading.Thread(target=client, args=(agency,)) for agency in AGENCIES]
     for thread in threads:
         thread.start()
     kills = 0
-    wait_until(lambda: len(acknowledged) >= 6, 60, what="load under way")
+    wait_until(lambda: len(acknowledged) >= 15, 60, what="load under way")
     stack.services["relay"].kill()
     stack.services["project"].kill()
     kills += 2
     stack.start("relay")
-    wait_until(lambda: len(acknowledged) >= 15, 60, what="more load")
+    wait_until(lambda: len(acknowledged) >= 40, 60, what="more load")
+    stack.services["ingest"].kill()
+    kills += 1
+    stack.start("ingest")
+    wait_until(lambda: len(acknowledged) >= 70, 60, what="more load")
     private_broker.restart()  # the broker loses its whole log
     stack.start("project")
-    wait_until(lambda: len(acknowledged) >= 24, 60, what="more load")
+    wait_until(lambda: len(acknowledged) >= 100, 60, what="more load")
     stack.services["relay"].kill()
-    kills += 1
+    stack.services["project"].kill()
+    kills += 2
     stack.start("relay")
+    stack.start("project")
     for thread in threads:
         thread.join()
     assert refused == []
     assert len(acknowledged) == len(AGENCIES) * ROUNDS
+    assert sum(values_acknowledged) >= 10_000
 
     events = store_events(stack.settings)
     stored_positions = [e.position for e in events]
@@ -97,7 +117,11 @@ def test_relay_projector_kills_and_an_empty_broker_lose_and_duplicate_nothing(
     # The topic holds every stored event (republished after the broker lost its log).
     records = topic_messages(stack.settings, set(stored_positions), timeout=60)
     assert {int(dict(r.headers)["notification_id"]) for r in records} == set(stored_positions)
+    value_events = sum(1 for e in events if e.event_type.startswith("IndicatorValue"))
+    assert value_events == sum(values_acknowledged), "one event per acknowledged value"
     print(
-        f"\nfault run: {len(acknowledged)} batches acknowledged, {len(expected)} values in the read model, "
-        f"{len(events)} events, {kills} process kills, 1 broker restart with an empty log"
+        f"\nfault run: {sum(values_acknowledged)} values in {len(acknowledged)} batches acknowledged, "
+        f"{len(retries)} client retries after the ingest kill, {value_events} value events in the store, "
+        f"{len(expected)} read-model rows, {len(events)} events in the store and on the topic, "
+        f"{kills} SIGKILLs (relay x2, projector x2, ingest x1), 1 broker restart with an empty log"
     )
