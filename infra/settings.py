@@ -40,6 +40,11 @@ class Settings:
     auth_failures_per_minute: int = 20  # failed authentications per client address
     relay_batch_size: int = 2000
     projector_batch_size: int = 5000
+    # Transparency log (docs/AUDIT.md): the Ed25519 signing key of checkpoints (public key beside it,
+    # `<path>.pub`), how often the checkpointer signs a grown tree, and the log's name in checkpoints.
+    audit_key_path: str = ".local/audit/checkpoint.key"
+    checkpoint_interval_seconds: int = 60
+    audit_log_origin: str = ""  # default: reporting/<kafka_topic>
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -76,6 +81,9 @@ class Settings:
             "POSTGRES_PASSWORD": self.postgres_password,
             "POSTGRES_LOCK_TIMEOUT": str(self.postgres_lock_timeout),
             "POSTGRES_POOL_SIZE": str(self.postgres_pool_size),
+            # How long to wait for a pooled connection (the library retries 10 times): a
+            # database outage becomes a 503 within seconds instead of minutes (default 30 s).
+            "POSTGRES_CONNECT_TIMEOUT": "2",
             # The table lock of the default insert path keeps commit order equal to
             # notification order; the DB functions path does not (fixed decision 1).
             "POSTGRES_ENABLE_DB_FUNCTIONS": "n",
