@@ -40,11 +40,6 @@ class Settings:
     auth_failures_per_minute: int = 20  # failed authentications per client address
     relay_batch_size: int = 2000
     projector_batch_size: int = 5000
-    # Transparency log (docs/AUDIT.md): the Ed25519 signing key of checkpoints (public key beside it,
-    # `<path>.pub`), how often the checkpointer signs a grown tree, and the log's name in checkpoints.
-    audit_key_path: str = ".local/audit/checkpoint.key"
-    checkpoint_interval_seconds: int = 60
-    audit_log_origin: str = ""  # default: reporting/<kafka_topic>
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
