@@ -7,17 +7,18 @@ the date it takes effect, and past submissions stay with the agency that made th
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from domain.errors import DomainError
+from domain.errors import InvalidAgencyChange, InvalidReference, InvalidTransition
 from domain.ids import aggregate_id
-from domain.values import nfc
+from domain.values import has_control_characters, is_code, nfc
 
 
 class AgencyKind(StrEnum):
@@ -119,8 +120,9 @@ class Agency(Aggregate):
         actor: str,
         role: str,
     ) -> Agency:
-        if not code or not code.isascii() or " " in code or "/" in code:
-            raise DomainError(f"agency code must be ASCII without spaces or '/': {code!r}")
+        if not is_code(code):
+            raise InvalidAgencyChange(f"agency code must be printable ASCII without spaces or '/': {code!r}")
+        _check_names(name_vi, name_en)
         return cls(
             code=code,
             name_vi=nfc(name_vi),
@@ -141,10 +143,15 @@ class Agency(Aggregate):
         return True
 
     def rename(self, effective_from: date, name_vi: str, name_en: str, actor: str, role: str) -> bool:
-        name_vi = nfc(name_vi)
+        name_vi = nfc(name_vi).strip()
+        _check_names(name_vi, name_en)
         latest = self.names[-1]
         if effective_from <= latest.effective_from:
-            raise DomainError(f"a rename must take effect after {latest.effective_from}")
+            raise InvalidAgencyChange(
+                f"a rename must take effect after {latest.effective_from}: past names stay as they were"
+            )
+        if self.effective_to is not None and effective_from > self.effective_to:
+            raise InvalidAgencyChange(f"{self.code} ended on {self.effective_to}; it cannot be renamed after that")
         if (latest.name_vi, latest.name_en) == (name_vi, name_en):
             return False
         self.trigger_event(
@@ -160,19 +167,27 @@ class Agency(Aggregate):
     def close(self, effective_to: date, successor: str | None, actor: str, role: str) -> None:
         """End the agency; with a successor this is a (many-to-one) merge."""
         if self.effective_to is not None:
-            raise DomainError(f"{self.code} already ended on {self.effective_to}")
+            raise InvalidTransition(f"{self.code} already ended on {self.effective_to}")
         if effective_to < self.effective_from:
-            raise DomainError("an agency cannot end before it starts")
+            raise InvalidAgencyChange("an agency cannot end before it starts")
+        if effective_to < self.names[-1].effective_from:
+            raise InvalidAgencyChange(f"{self.code} was renamed on {self.names[-1].effective_from}, after that end")
         if successor == self.code:
-            raise DomainError("an agency cannot merge into itself")
+            raise InvalidReference("an agency cannot merge into itself")
         self.trigger_event(self.Closed, effective_to=effective_to, successor=successor, actor=actor, role=role)
 
+    def merge_into(self, successor: Agency, effective_to: date, actor: str, role: str) -> None:
+        """Close the agency on `effective_to`; `successor` reports for it from the next day.
+
+        Many agencies may merge into one (63 provinces became 34 on 2025-07-01);
+        the successor must be in force on the day after the merge.
+        """
+        check_successor(self, successor, effective_to)
+        self.close(effective_to, successor.code, actor, role)
+
     def name_on(self, day: date) -> AgencyName:
-        current = self.names[0]
-        for name in self.names:
-            if name.effective_from <= day:
-                current = name
-        return current
+        """The name in force on `day` (the first name for a day before the agency existed)."""
+        return name_in_force(self.names, day)
 
     def active_on(self, day: date) -> bool:
         return self.effective_from <= day and (self.effective_to is None or day <= self.effective_to)
@@ -199,3 +214,69 @@ class Agency(Aggregate):
 
 def agency_id(code: str) -> UUID:
     return aggregate_id("agency", code)
+
+
+def _check_names(name_vi: str, name_en: str) -> None:
+    if not nfc(name_vi).strip():
+        raise InvalidAgencyChange("a name is required")
+    if has_control_characters(name_vi) or has_control_characters(name_en):
+        raise InvalidAgencyChange("a name holds no control characters (e.g. NUL)")
+
+
+def check_successor(agency: Agency, successor: Agency, effective_to: date) -> None:
+    """A merge's successor is another agency, in force on the day after the merge."""
+    if successor.code == agency.code:
+        raise InvalidReference("an agency cannot merge into itself")
+    if effective_to >= date.max:
+        raise InvalidAgencyChange("a merge takes effect on a date")
+    day_after = effective_to + timedelta(days=1)
+    if not successor.active_on(day_after):
+        raise InvalidReference(f"successor {successor.code} is not in force on {day_after.isoformat()}")
+
+
+def name_in_force(names: Sequence[AgencyName], day: date) -> AgencyName:
+    """Of names ordered by `effective_from`, the one in force on `day` (the first before any)."""
+    current = names[0]
+    for name in names:
+        if name.effective_from <= day:
+            current = name
+    return current
+
+
+class RegistryEntry(Protocol):
+    """What the registry helpers need of an agency (the aggregate, or a row of a read model)."""
+
+    @property
+    def code(self) -> str: ...
+
+    @property
+    def effective_from(self) -> date: ...
+
+    @property
+    def effective_to(self) -> date | None: ...
+
+    @property
+    def successor(self) -> str | None: ...
+
+
+E = TypeVar("E", bound=RegistryEntry)
+
+
+def predecessors(registry: Iterable[E], code: str) -> list[str]:
+    """The agencies merged into `code`, in code order (many-to-one merges)."""
+    return sorted(entry.code for entry in registry if entry.successor == code)
+
+
+def reporting_unit_on(registry: Mapping[str, E], code: str, day: date) -> E | None:
+    """The agency that reports for `code` on `day`: itself while in force, else its successor, followed
+    through successive merges; None when it had not started yet or ended without a successor."""
+    entry = registry.get(code)
+    seen: set[str] = set()
+    while entry is not None and entry.code not in seen:
+        seen.add(entry.code)
+        if day < entry.effective_from:
+            return None
+        if entry.effective_to is None or day <= entry.effective_to:
+            return entry
+        entry = registry.get(entry.successor) if entry.successor is not None else None
+    return None

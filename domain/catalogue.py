@@ -13,7 +13,16 @@ from eventsourcing.domain import Aggregate
 
 from domain.ids import aggregate_id
 from domain.rules import Rule
-from domain.values import Aggregation, InvalidValue, Value, ValueType, nfc, parse_value
+from domain.values import (
+    Aggregation,
+    InvalidValue,
+    Value,
+    ValueType,
+    has_control_characters,
+    is_code,
+    nfc,
+    parse_value,
+)
 
 
 class IndicatorGroup(StrEnum):
@@ -46,14 +55,19 @@ class Indicator:
     required: bool = False
 
     def __post_init__(self) -> None:
-        if not self.code or not self.code.isascii() or " " in self.code:
-            raise ValueError(f"indicator code must be ASCII without spaces: {self.code!r}")
+        if not is_code(self.code):
+            raise ValueError(f"indicator code must be printable ASCII without spaces or '/': {self.code!r}")
+        if any(has_control_characters(text) for text in (self.name_vi, self.name_en, self.unit)):
+            raise ValueError(f"{self.code}: names hold no control characters (e.g. NUL)")
         if not self.value_type.is_numeric:
             if self.minimum is not None or self.maximum is not None:
                 raise ValueError(f"{self.code}: only numeric indicators have a range")
             numeric_only = (Aggregation.SUM, Aggregation.AVERAGE, Aggregation.MIN, Aggregation.MAX)
             if self.aggregation_agencies in numeric_only or self.aggregation_time in numeric_only:
                 raise ValueError(f"{self.code}: {self.value_type} values cannot be summed")
+        for bound in (self.minimum, self.maximum):
+            if bound is not None and not bound.is_finite():
+                raise ValueError(f"{self.code}: a bound is a finite number")
         if self.minimum is not None and self.maximum is not None and self.minimum > self.maximum:
             raise ValueError(f"{self.code}: minimum above maximum")
 

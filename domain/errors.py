@@ -53,6 +53,30 @@ class ReasonRequired(DomainError):
     code = "reason-required"
 
 
+class InvalidReference(DomainError):
+    """An administrative change names an agency, template or indicator that does not exist or does not fit."""
+
+    code = "invalid-reference"
+
+
+class InvalidDefinition(DomainError):
+    """An indicator or rule definition the catalogue refuses (e.g. a changed value type)."""
+
+    code = "invalid-definition"
+
+
+class InvalidAgencyChange(DomainError):
+    """A registration, rename or closure the registry refuses (bad code, dates out of order, ...)."""
+
+    code = "invalid-agency"
+
+
+class InvalidTemplateChange(DomainError):
+    """A template version the template refuses (not after the latest start, not a month, a duplicate)."""
+
+    code = "invalid-template"
+
+
 class ValidationFailed(DomainError):
     """Submitting a report whose values break required indicators or rules."""
 

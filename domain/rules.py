@@ -9,11 +9,11 @@ from __future__ import annotations
 import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
 
-from domain.values import Value, nfc
+from domain.values import Value, has_control_characters, is_code, nfc
 
 _OPERATORS: dict[str, Callable[[Decimal, Decimal], bool]] = {
     "<=": operator.le,
@@ -39,20 +39,39 @@ class Expression:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Expression:
+        """`{"indicator": c}`, `{"sum": [c, ...]}` or `{"constant": n}`; an indicator or a sum may add a constant."""
+        has_constant = data.get("constant") is not None
+        if set(data) - {"indicator", "sum", "constant"} or not ("indicator" in data or "sum" in data or has_constant):
+            raise ValueError(f"unknown expression: {dict(data)!r}")
+        if "indicator" in data and "sum" in data:
+            raise ValueError(f"an expression is an indicator or a sum, not both: {dict(data)!r}")
+        constant = Decimal(0)
+        if has_constant:
+            try:
+                constant = Decimal(str(data["constant"]))
+            except InvalidOperation:
+                raise ValueError(f"a constant is a number: {data['constant']!r}") from None
+            if not constant.is_finite():
+                raise ValueError(f"a constant is a finite number: {data['constant']!r}")
         if "indicator" in data:
-            return cls(indicators=(str(data["indicator"]),))
-        if "sum" in data:
-            return cls(indicators=tuple(str(code) for code in data["sum"]))
-        if "constant" in data:
-            return cls(constant=Decimal(str(data["constant"])))
-        raise ValueError(f"unknown expression: {dict(data)!r}")
+            indicators: tuple[str, ...] = (str(data["indicator"]),)
+        elif "sum" in data:
+            indicators = tuple(str(code) for code in data["sum"])
+            if not indicators:
+                raise ValueError("a sum names at least one indicator")
+        else:
+            indicators = ()
+        return cls(indicators=indicators, constant=constant)
 
     def to_dict(self) -> dict[str, Any]:
-        if not self.indicators:
-            return {"constant": str(self.constant)}
-        if len(self.indicators) == 1 and not self.constant:
-            return {"indicator": self.indicators[0]}
-        return {"sum": list(self.indicators)}
+        data: dict[str, Any] = {}
+        if len(self.indicators) == 1:
+            data["indicator"] = self.indicators[0]
+        elif self.indicators:
+            data["sum"] = list(self.indicators)
+        if self.constant or not self.indicators:
+            data["constant"] = str(self.constant)
+        return data
 
     def evaluate(self, values: Mapping[str, Value]) -> Decimal | None:
         total = self.constant
@@ -77,6 +96,13 @@ class Rule:
     def __post_init__(self) -> None:
         if self.operator not in _OPERATORS:
             raise ValueError(f"rule {self.code}: unknown operator {self.operator!r}")
+        if not is_code(self.code):
+            raise ValueError(f"rule code must be printable ASCII without spaces or '/': {self.code!r}")
+        if has_control_characters(self.description_vi) or has_control_characters(self.description_en):
+            raise ValueError(f"rule {self.code}: descriptions hold no control characters (e.g. NUL)")
+        if not self.indicators:
+            # It would apply to every form and never change its outcome.
+            raise ValueError(f"rule {self.code}: a rule names at least one indicator")
 
     @property
     def indicators(self) -> tuple[str, ...]:

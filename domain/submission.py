@@ -18,6 +18,7 @@ from eventsourcing.domain import Aggregate
 
 from domain.errors import (
     BatchRejected,
+    Forbidden,
     InvalidTransition,
     ReasonRequired,
     SubmissionLocked,
@@ -29,7 +30,7 @@ from domain.ids import aggregate_id
 from domain.periods import Period, ReportingRegime
 from domain.rules import RuleOutcome, Severity
 from domain.templates import Form
-from domain.values import InvalidValue, Value, nfc
+from domain.values import InvalidValue, Value, has_control_characters, nfc
 
 MAX_REASON_LENGTH = 2000
 
@@ -190,11 +191,16 @@ class Submission(Aggregate):
         reason: str | None = None,
     ) -> EntryResult:
         """Record a batch of (indicator, raw value): all of it, or nothing."""
+        if not actor.can_write_agency(self.agency):
+            raise Forbidden(f"only agency {self.agency} enters its own values")
         if not self.status.editable:
             raise SubmissionLocked(f"the report for {self.period} is {self.status}; values cannot change")
         reason = clean_reason(reason)
         parsed = self._validate(entries, form)
-        needs_reason = self.times_submitted > 0
+        # Checked before any event is triggered, so that the batch is refused whole.
+        corrects = any(code in self.values and not _same(self.values[code].value, value) for code, value in parsed)
+        if corrects and self.times_submitted > 0 and reason is None:
+            raise ReasonRequired("after a report has been submitted, every correction needs a reason")
         result = EntryResult()
         for code, value in parsed:
             current = self.values.get(code)
@@ -204,8 +210,6 @@ class Submission(Aggregate):
             elif _same(current.value, value):
                 result.unchanged.append(code)
             else:
-                if needs_reason and reason is None:
-                    raise ReasonRequired("after a report has been submitted, every correction needs a reason")
                 self.trigger_event(
                     self.IndicatorValueCorrected,
                     indicator=code,
@@ -324,6 +328,8 @@ def clean_reason(reason: str | None) -> str | None:
     if reason is None:
         return None
     text = nfc(reason).strip()
+    if has_control_characters(text):
+        raise ReasonRequired("a reason holds no control characters (e.g. NUL)")
     if len(text) > MAX_REASON_LENGTH:
         raise ReasonRequired(f"a reason is at most {MAX_REASON_LENGTH} characters")
     return text or None

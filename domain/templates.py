@@ -14,11 +14,11 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from domain.catalogue import Catalogue, Indicator
-from domain.errors import DomainError, NotFound
+from domain.errors import InvalidReference, InvalidTemplateChange, NotFound
 from domain.ids import aggregate_id
 from domain.periods import InvalidPeriod, Period, PeriodKind
 from domain.rules import Rule
-from domain.values import nfc
+from domain.values import has_control_characters, is_code, nfc
 
 
 @dataclass(frozen=True)
@@ -82,6 +82,10 @@ class Template(Aggregate):
         actor: str,
         role: str,
     ) -> Template:
+        if not is_code(code):
+            raise InvalidTemplateChange(f"template code must be printable ASCII without spaces or '/': {code!r}")
+        if any(has_control_characters(text) for text in (name_vi, name_en, applies_to)):
+            raise InvalidTemplateChange("names hold no control characters (e.g. NUL)")
         return cls(
             code=code,
             name_vi=nfc(name_vi),
@@ -93,26 +97,45 @@ class Template(Aggregate):
         )
 
     def publish(
-        self, effective_from: str, indicators: Sequence[str], catalogue: Catalogue, actor: str, role: str
+        self,
+        effective_from: str,
+        indicators: Sequence[str],
+        catalogue: Catalogue,
+        actor: str,
+        role: str,
+        *,
+        not_before: Period | None = None,
     ) -> TemplateVersion:
-        """Publish the next version; it may only start after the latest one starts."""
+        """Publish the next version; it may only start after the latest one starts.
+
+        With `not_before` (the first month not yet open for entry), a new version of a
+        template that already has one must start there or later: periods already open keep
+        their form. A template's first version may start earlier (nobody filled it yet);
+        loading a regime's history passes no `not_before`.
+        """
         try:
             start = Period.parse(effective_from)
         except InvalidPeriod as error:
-            raise DomainError(str(error)) from None
+            raise InvalidTemplateChange(str(error)) from None
         if start.kind is not PeriodKind.MONTH:
-            raise DomainError("a template version starts at a month (YYYY-MM)")
+            raise InvalidTemplateChange("a template version starts at a month (YYYY-MM)")
         latest = self.versions[-1] if self.versions else None
         if latest is not None and start <= Period.parse(latest.effective_from):
-            raise DomainError(
+            raise InvalidTemplateChange(
                 f"version must start after {latest.effective_from}, the start of version "
                 f"{latest.version}: past periods keep the form they were filled on"
             )
+        if latest is not None and not_before is not None and start < not_before:
+            raise InvalidTemplateChange(
+                f"a new version must start at {not_before} or later: periods already open keep their form"
+            )
+        if not indicators:
+            raise InvalidTemplateChange("a version lists at least one indicator")
         unknown = [code for code in indicators if code not in catalogue.indicators]
         if unknown:
-            raise NotFound(f"unknown indicators: {', '.join(unknown)}")
+            raise InvalidReference(f"unknown indicators: {', '.join(unknown)}")
         if len(set(indicators)) != len(indicators):
-            raise DomainError("an indicator is listed twice")
+            raise InvalidTemplateChange("an indicator is listed twice")
         number = 1 if latest is None else latest.version + 1
         self.trigger_event(
             self.VersionPublished,
@@ -126,18 +149,23 @@ class Template(Aggregate):
 
     def version_for(self, period: Period) -> TemplateVersion | None:
         """The version in force for the period's first month."""
-        first_month = period.months()[0]
-        in_force = None
-        for version in self.versions:
-            if Period.parse(version.effective_from) <= first_month:
-                in_force = version
-        return in_force
+        return version_in_force(self.versions, period)
 
     def version_number(self, number: int) -> TemplateVersion:
         for version in self.versions:
             if version.version == number:
                 return version
         raise NotFound(f"template {self.code} has no version {number}")
+
+
+def version_in_force(versions: Sequence[TemplateVersion], period: Period) -> TemplateVersion | None:
+    """Of versions in publication order, the one in force for the period's first month (None before the first)."""
+    first_month = period.months()[0]
+    in_force = None
+    for version in versions:
+        if Period.parse(version.effective_from) <= first_month:
+            in_force = version
+    return in_force
 
 
 def template_id(code: str) -> UUID:

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 from domain.identity import Role
 from infra.settings import Settings
+from services.audit.cli import add_audit_commands
 
 
 def _stop_on_signals() -> threading.Event:
@@ -65,11 +66,13 @@ def cmd_reports(settings: Settings, _: argparse.Namespace) -> int:
 
 
 def cmd_relay(settings: Settings, _: argparse.Namespace) -> int:
-    from infra.event_store import ReportingApplication
+    from infra.event_store import open_event_store
     from services.ingest.relay import Relay
 
     stop = _stop_on_signals()
-    event_store = ReportingApplication(settings, cache_size=0)
+    event_store = open_event_store(settings, stop, cache_size=0)  # waits out a database outage
+    if event_store is None:
+        return 0
     try:
         Relay(settings, event_store).run(stop)
     finally:
@@ -77,13 +80,38 @@ def cmd_relay(settings: Settings, _: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_project(settings: Settings, _: argparse.Namespace) -> int:
-    from services.projector.catalogue import all_projections
+def cmd_project(settings: Settings, args: argparse.Namespace) -> int:
+    from services.projector.catalogue import select_projections
     from services.projector.runner import Projector
 
     stop = _stop_on_signals()
-    Projector(settings, all_projections()).run(stop)
+    try:
+        projections = select_projections(args.projections, exclude=args.exclude)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    Projector(settings, projections).run(stop)
     return 0
+
+
+def cmd_checkpoint(settings: Settings, _: argparse.Namespace) -> int:
+    from services.audit.cli import cmd_checkpoint as run
+
+    return run(settings, _stop_on_signals())
+
+
+def cmd_rebuild(settings: Settings, args: argparse.Namespace) -> int:
+    from services.projector.rebuild import Rebuild
+
+    stop = _stop_on_signals()
+    try:
+        rebuild = Rebuild(settings, args.projections, from_store=args.from_store)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    summary = rebuild.run(stop, swap=not args.no_swap)
+    print(summary.describe())
+    return 0 if summary.swapped or args.no_swap else 1
 
 
 def cmd_tokens(settings: Settings, args: argparse.Namespace) -> int:
@@ -101,7 +129,7 @@ def cmd_tokens(settings: Settings, args: argparse.Namespace) -> int:
             print(issued.secret)
             print(f"subject: {issued.principal.subject}", file=sys.stderr)
             return 0
-        if revoke_token(conn, args.subject):
+        if revoke_token(conn, args.subject, "cli"):
             print(f"revoked {args.subject}")
             return 0
         print(f"no active token with subject {args.subject}", file=sys.stderr)
@@ -132,8 +160,21 @@ def build_parser() -> argparse.ArgumentParser:
         ("relay", cmd_relay, "run the relay: event store -> Kafka"),
         ("project", cmd_project, "run the projector: Kafka -> read models"),
         ("reports", cmd_reports, "run the read API"),
+        ("checkpoint", cmd_checkpoint, "run the checkpointer: transparency log + signed checkpoints"),
     ):
         sub.add_parser(name, help=text).set_defaults(func=func)
+    # Projections can run in separate processes (positions are per projection), e.g. the roll-ups
+    # apart from the per-agency views: `reporting project --exclude rollups` and `reporting project rollups`.
+    sub.choices["project"].add_argument("projections", nargs="*", help="projections to run (default: all)")
+    sub.choices["project"].add_argument("--exclude", action="append", default=[], help="a projection not to run")
+    rebuild = sub.add_parser(
+        "rebuild",
+        help="replay the log into fresh read-model tables and swap them in (the old ones serve meanwhile)",
+    )
+    rebuild.add_argument("projections", nargs="*", help="projections to rebuild (default: all)")
+    rebuild.add_argument("--from-store", action="store_true", help="replay the event store instead of Kafka")
+    rebuild.add_argument("--no-swap", action="store_true", help="leave the rebuilt tables (suffix __rebuild) aside")
+    rebuild.set_defaults(func=cmd_rebuild)
     tokens = sub.add_parser("tokens", help="create or revoke bearer tokens")
     token_actions = tokens.add_subparsers(dest="action", required=True)
     create = token_actions.add_parser("create")
@@ -144,6 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     revoke = token_actions.add_parser("revoke")
     revoke.add_argument("subject")
     tokens.set_defaults(func=cmd_tokens)
+    add_audit_commands(sub)
     return parser
 
 

@@ -6,6 +6,8 @@ events (submissions, catalogue, templates and agencies alike; decision 1).
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -14,11 +16,14 @@ from uuid import UUID
 
 import psycopg
 from eventsourcing.application import Application
-from eventsourcing.persistence import JSONTranscoder, Transcoding
+from eventsourcing.persistence import InterfaceError, JSONTranscoder, OperationalError, Transcoding
 from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg.rows import DictRow
 
+from infra.db import cap_reconnect_backoff
 from infra.settings import Settings
+
+log = logging.getLogger("reporting.event_store")
 
 EVENTS_TABLE = "reporting_events"
 IDEMPOTENCY_CONSTRAINT = "idempotency_keys_pkey"
@@ -110,6 +115,7 @@ class ReportingApplication(Application[UUID]):
     name = "Reporting"  # the library derives the table name from it: reporting_events
 
     def __init__(self, settings: Settings, *, cache_size: int = 10_000) -> None:
+        cap_reconnect_backoff()  # the library's pool recovers from an outage as fast as ours
         env = settings.event_store_env()
         env["APPLICATION_RECORDER_TOPIC"] = f"{ReportingRecorder.__module__}:ReportingRecorder"
         env["AGGREGATE_CACHE_MAXSIZE"] = str(cache_size)
@@ -121,3 +127,20 @@ class ReportingApplication(Application[UUID]):
 
     def close(self) -> None:
         self.factory.close()
+
+
+def open_event_store(
+    settings: Settings, stop: threading.Event, *, cache_size: int = 10_000
+) -> ReportingApplication | None:
+    """The event store for a worker process, waiting while the database does not answer.
+
+    The library connects as the application is built: a worker (re)started during a database
+    outage would otherwise exit at once. None when `stop` is set first.
+    """
+    while not stop.is_set():
+        try:
+            return ReportingApplication(settings, cache_size=cache_size)
+        except (OperationalError, InterfaceError) as error:
+            log.warning("event store unavailable, retrying: %s", error)
+            stop.wait(1.0)
+    return None

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, StrictBool, StrictInt, StrictStr, fi
 from domain.agencies import Agency
 from domain.catalogue import Catalogue
 from domain.ids import event_id
+from domain.report_definitions import ReportDefinition
 from domain.submission import Submission
 from domain.templates import Template
 
@@ -46,6 +47,8 @@ EVENT_TYPES: dict[type[Any], tuple[str, str]] = {
     Agency.TemplateAssigned: ("agency", "AgencyTemplateAssigned"),
     Agency.Renamed: ("agency", "AgencyRenamed"),
     Agency.Closed: ("agency", "AgencyClosed"),
+    ReportDefinition.Created: ("report_definition", "ReportDefinitionCreated"),
+    ReportDefinition.Revised: ("report_definition", "ReportDefinitionRevised"),
 }
 
 # Fields lifted to the top level of the message; the rest goes to `data`.

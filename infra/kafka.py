@@ -8,15 +8,19 @@ The same code runs against Apache Kafka and the local Tansu broker.
 from __future__ import annotations
 
 import contextlib
+import logging
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
-from kafka.errors import TopicAlreadyExistsError
+from kafka.errors import KafkaError, KafkaTimeoutError, TopicAlreadyExistsError, UnknownTopicOrPartitionError
 
 from infra.settings import Settings
+
+log = logging.getLogger("reporting.kafka")
 
 # Retention forever: the topic is the published, replayable log (decision 4).
 TOPIC_CONFIG = {"retention.ms": "-1", "retention.bytes": "-1", "cleanup.policy": "delete"}
@@ -53,21 +57,34 @@ def describe_topic(settings: Settings, topic: str) -> TopicInfo | None:
     return TopicInfo(str(described.get("topic_id")), partitions)
 
 
+ENSURE_ATTEMPTS = 5
+
+
 def ensure_topic(settings: Settings, topic: str, partitions: int) -> TopicInfo:
-    """Create the topic if it is missing (idempotent: concurrent creators are fine)."""
-    info = describe_topic(settings, topic)
-    if info is None:
-        with admin_client(settings) as client, contextlib.suppress(TopicAlreadyExistsError):
-            client.create_topics(
-                [NewTopic(topic, num_partitions=partitions, replication_factor=1, topic_configs=TOPIC_CONFIG)]
-            )
+    """Create the topic if it is missing (idempotent: concurrent creators are fine).
+
+    A topic with another partition count that holds no message was created by accident: the
+    local broker creates any topic a client merely asks metadata for (ignoring the client's
+    `allow_auto_create_topics`), with its own default count. It is deleted and created right.
+    One that holds messages is an operator's matter: keys map to partitions by count, so
+    another count would break per-agency order.
+    """
+    for _attempt in range(ENSURE_ATTEMPTS):
         info = describe_topic(settings, topic)
-    if info is None:
-        raise RuntimeError(f"topic {topic} could not be created")
-    if len(info.partitions) != partitions:
-        # Keys map to partitions by count: a different count would break per-agency order.
-        raise RuntimeError(f"topic {topic} has {len(info.partitions)} partitions, expected {partitions}")
-    return info
+        if info is None:
+            with admin_client(settings) as client, contextlib.suppress(TopicAlreadyExistsError):
+                client.create_topics(
+                    [NewTopic(topic, num_partitions=partitions, replication_factor=1, topic_configs=TOPIC_CONFIG)]
+                )
+            continue
+        if len(info.partitions) == partitions:
+            return info
+        if any(found is not None for found in read_at(settings, topic, dict.fromkeys(info.partitions, 0)).values()):
+            raise RuntimeError(f"topic {topic} has {len(info.partitions)} partitions, expected {partitions}")
+        log.warning("topic %s was auto-created with %d partitions; recreating it", topic, len(info.partitions))
+        with admin_client(settings) as client, contextlib.suppress(UnknownTopicOrPartitionError):
+            client.delete_topics([topic])
+    raise RuntimeError(f"topic {topic} could not be created with {partitions} partitions")
 
 
 def idempotent_producer(settings: Settings) -> KafkaProducer:
@@ -82,7 +99,35 @@ def idempotent_producer(settings: Settings) -> KafkaProducer:
         max_in_flight_requests_per_connection=5,
         request_timeout_ms=15_000,
         delivery_timeout_ms=30_000,
+        allow_auto_create_topics=False,  # Apache Kafka honours it (compose disables auto-creation too)
     )
+
+
+def wait_for_producer_id(producer: KafkaProducer, stop: threading.Event, timeout: float = 30.0) -> None:
+    """Until the broker gave the idempotent producer its id (the producer asks for it at once).
+
+    A producer id belongs to one life of the broker: a broker that restarts (and may have lost its
+    log) refuses it, so a producer whose id came before a topic check cannot write into a log that
+    was replaced after the check. kafka-python exposes no public call for this wait.
+    """
+    manager = producer._transaction_manager  # private: see above
+    deadline = time.monotonic() + timeout
+    while not manager.has_producer_id() and not stop.is_set():
+        if time.monotonic() >= deadline:
+            raise KafkaTimeoutError("no producer id from the broker")
+        stop.wait(0.01)
+
+
+def abandon(producer: KafkaProducer) -> None:
+    """Close without sending what is still queued.
+
+    After a failed send, records queued behind it must not reach the partition before it is
+    republished (the producer may go on under a new epoch): a projector skips positions at or
+    below the highest it applied, so an overtaking record would hide the failed one for good.
+    """
+    producer._sender.force_close()  # private: close(timeout=0) would flush first
+    with contextlib.suppress(KafkaError):
+        producer.close(timeout=0)
 
 
 def assigned_consumer(
@@ -95,6 +140,7 @@ def assigned_consumer(
         group_id=None,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
+        allow_auto_create_topics=False,
         max_poll_records=max_poll_records,
         fetch_max_bytes=64 * 1024 * 1024,
         max_partition_fetch_bytes=16 * 1024 * 1024,
@@ -150,7 +196,7 @@ def scan_max_position(settings: Settings, topic: str, partition: int, *, quiet: 
     try:
         tp = TopicPartition(topic, partition)
         consumer.assign([tp])
-        consumer.seek_to_beginning(tp)
+        consumer.seek(tp, 0)  # not seek_to_beginning: the local broker's offset listing cannot be trusted
         highest = 0
         quiet_until = time.monotonic() + quiet
         while time.monotonic() < quiet_until:

@@ -38,8 +38,14 @@ class Settings:
     max_values_per_batch: int = 1000
     rate_limit_per_token: int = 50  # requests per second per token (bursts of 2x); 0 disables
     auth_failures_per_minute: int = 20  # failed authentications per client address
+    max_page_size: int = 1000  # the largest `limit` a list endpoint accepts (422 above)
     relay_batch_size: int = 2000
     projector_batch_size: int = 5000
+    # Transparency log (docs/AUDIT.md): the Ed25519 signing key of checkpoints (public key beside it,
+    # `<path>.pub`), how often the checkpointer signs a grown tree, and the log's name in checkpoints.
+    audit_key_path: str = ".local/audit/checkpoint.key"
+    checkpoint_interval_seconds: int = 60
+    audit_log_origin: str = ""  # default: reporting/<kafka_topic>
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -79,6 +85,9 @@ class Settings:
             # How long to wait for a pooled connection (the library retries 10 times): a
             # database outage becomes a 503 within seconds instead of minutes (default 30 s).
             "POSTGRES_CONNECT_TIMEOUT": "2",
+            # Check a pooled connection before use: after a database restart, broken connections
+            # are replaced instead of failing (and being retried by the library) one by one.
+            "POSTGRES_PRE_PING": "y",
             # The table lock of the default insert path keeps commit order equal to
             # notification order; the DB functions path does not (fixed decision 1).
             "POSTGRES_ENABLE_DB_FUNCTIONS": "n",

@@ -64,10 +64,82 @@ def resolve_token(conn: psycopg.Connection[TupleRow], secret: str) -> Principal 
     return Principal(subject=row[0], role=Role(row[1]), agency=row[2])
 
 
-def revoke_token(conn: psycopg.Connection[TupleRow], subject: str) -> bool:
+def revoke_token(conn: psycopg.Connection[TupleRow], subject: str, revoked_by: str | None = None) -> bool:
+    """Revoke now; False when there is no such token or it was already revoked."""
     with conn.transaction():
         cur = conn.execute(
-            "UPDATE api_tokens SET revoked_at = now() WHERE subject = %s AND revoked_at IS NULL",
-            (subject,),
+            "UPDATE api_tokens SET revoked_at = now(), revoked_by = %s WHERE subject = %s AND revoked_at IS NULL",
+            (revoked_by, subject),
         )
         return cur.rowcount == 1
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    """What an admin may see of a token: never its secret, nor its hash."""
+
+    subject: str
+    role: Role
+    agency: str | None
+    label: str
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    revoked_by: str | None
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "subject": self.subject,
+            "role": self.role.value,
+            "agency": self.agency,
+            "label": self.label,
+            "created_at": self.created_at,
+            "expires_at": self.expires_at,
+            "revoked_at": self.revoked_at,
+            "revoked_by": self.revoked_by,
+        }
+
+
+_INFO_COLUMNS = "subject, role, agency, label, created_at, expires_at, revoked_at, revoked_by"
+
+
+def _info(row: tuple[object, ...]) -> TokenInfo:
+    subject, role, agency, label, created_at, expires_at, revoked_at, revoked_by = row
+    return TokenInfo(
+        str(subject),
+        Role(str(role)),
+        None if agency is None else str(agency),
+        str(label),
+        created_at,  # type: ignore[arg-type]
+        expires_at,  # type: ignore[arg-type]
+        revoked_at,  # type: ignore[arg-type]
+        None if revoked_by is None else str(revoked_by),
+    )
+
+
+def token_info(conn: psycopg.Connection[TupleRow], subject: str) -> TokenInfo | None:
+    row = conn.execute(f"SELECT {_INFO_COLUMNS} FROM api_tokens WHERE subject = %s", (subject,)).fetchone()
+    return None if row is None else _info(row)
+
+
+def list_tokens(
+    conn: psycopg.Connection[TupleRow],
+    *,
+    after: str = "",
+    limit: int,
+    agency: str | None = None,
+    active_only: bool = False,
+) -> list[TokenInfo]:
+    """Tokens in subject order after `after` (keyset paging)."""
+    where = ["subject > %s"]
+    params: list[object] = [after]
+    if agency is not None:
+        where.append("agency = %s")
+        params.append(agency)
+    if active_only:
+        where.append("revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())")
+    rows = conn.execute(
+        f"SELECT {_INFO_COLUMNS} FROM api_tokens WHERE {' AND '.join(where)} ORDER BY subject LIMIT %s",
+        [*params, limit],
+    ).fetchall()
+    return [_info(row) for row in rows]

@@ -53,7 +53,7 @@ def broker(work_dir: Path) -> Iterator[LocalBroker]:
 
 
 @pytest.fixture(scope="session")
-def base_settings(postgres: LocalPostgres, broker: LocalBroker) -> Settings:
+def base_settings(postgres: LocalPostgres, broker: LocalBroker, work_dir: Path) -> Settings:
     return Settings(
         postgres_host="127.0.0.1",
         postgres_port=postgres.port,
@@ -62,6 +62,7 @@ def base_settings(postgres: LocalPostgres, broker: LocalBroker) -> Settings:
         postgres_password=postgres.password,
         kafka_bootstrap_servers=broker.bootstrap_servers,
         kafka_partitions=3,
+        audit_key_path=str(work_dir / "audit" / "checkpoint.key"),  # one signing key per test session
     )
 
 
@@ -145,7 +146,10 @@ def stack_factory(settings: Settings, work_dir: Path) -> Iterator[StackFactory]:
         logs.mkdir(parents=True, exist_ok=True)
         stack = Stack(
             chosen,
-            {name: Service(name, env, logs / f"{name}.log") for name in ("ingest", "relay", "project", "reports")},
+            {
+                name: Service(name, env, logs / f"{name}.log")
+                for name in ("ingest", "relay", "project", "reports", "checkpoint")
+            },
         )
         stacks.append(stack)
         for name in names:

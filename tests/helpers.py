@@ -54,8 +54,10 @@ def topic_messages(settings: Settings, positions: set[int], timeout: float = 30)
     assert info is not None
     consumer = assigned_consumer(settings, fetch_max_wait_ms=50)
     try:
-        consumer.assign([TopicPartition(settings.kafka_topic, p) for p in info.partitions])
-        consumer.seek_to_beginning()
+        tps = [TopicPartition(settings.kafka_topic, p) for p in info.partitions]
+        consumer.assign(tps)
+        for tp in tps:
+            consumer.seek(tp, 0)  # explicitly: the local broker's offset listing cannot be trusted
         records: list[Any] = []
         seen: set[int] = set()
 

@@ -25,8 +25,9 @@ from infra.runtime.postgres import LocalPostgres, PostgresBinariesMissing
 from infra.runtime.processes import Service, http_ready
 from infra.settings import Settings
 from infra.tokens import create_token
+from services.audit.signing import generate_key_file
 
-SERVICES = ("ingest", "relay", "project", "reports")
+SERVICES = ("ingest", "relay", "project", "reports", "checkpoint")
 DEMO_TOKEN_ROLES = (
     (Role.AGENCY_REPORTER, "P01"),
     (Role.MINISTRY_REVIEWER, None),
@@ -56,6 +57,8 @@ def _prepare(settings: Settings, demo: bool) -> list[tuple[Role, str | None, str
 
     migrate(settings)
     ensure_topic(settings, settings.kafka_topic, settings.kafka_partitions)
+    if generate_key_file(Path(settings.audit_key_path)):  # the checkpoint signing key, on first use
+        print(f"created the checkpoint signing key {settings.audit_key_path}", flush=True)
     with ingest_service(settings) as service:
         counts = load_seed(service)
         print("seeded: " + ", ".join(f"{v} {k}" for k, v in counts.items()), flush=True)
@@ -93,6 +96,7 @@ def run_local_stack(args: argparse.Namespace) -> int:
             kafka_bootstrap_servers=broker.bootstrap_servers,
             ingest_port=args.ingest_port,
             reports_port=args.reports_port,
+            audit_key_path=str(data_dir / "audit" / "checkpoint.key"),
         )
         tokens = _prepare(settings, demo=not args.no_demo)
         env = {**os.environ, **settings.to_env()}
@@ -134,6 +138,7 @@ def _print_banner(
         f"  PostgreSQL   {settings.postgres_host}:{settings.postgres_port} database {settings.postgres_dbname}",
         f"  Kafka        {settings.kafka_bootstrap_servers} topic {settings.kafka_topic}",
         f"  logs         {logs}",
+        f"  audit key    {settings.audit_key_path}.pub (verify: reporting audit verify)",
         "Demo tokens:",
     ]
     for role, agency, secret in tokens:

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, FastAPI, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from domain.identity import Principal, Role
-from infra.settings import Settings
 from infra.tokens import resolve_token
+from services.http.limits import Limits
 from services.http.problems import Problem
-from services.http.ratelimit import RateLimiter
+
+__all__ = ["Limits", "authenticated", "declare_roles", "require_agency_access", "require_roles"]
 
 _bearer = HTTPBearer(auto_error=False, description="A token from `reporting tokens create`")
 
@@ -26,29 +29,19 @@ def authenticated(
     client = request.client.host if request.client else "unknown"
     if credentials is None:
         raise Problem(401, "unauthorized", "Authentication required", "send a bearer token", headers=challenge)
+    # An address that spent its budget of failures is refused before its token is even looked up,
+    # so that a guessing loop learns nothing more, not even from a lucky guess (the cost: other
+    # clients behind the same address wait too, for at most 60 / AUTH_FAILURES_PER_MINUTE seconds).
+    limits.auth_failures.check(client, "failed authentications from this address", spend=False)
     with request.app.state.pool.connection() as conn:
         principal = resolve_token(conn, credentials.credentials)
     if principal is None:
-        # Each failure spends from the address's budget: guessing tokens gets 429s.
-        limits.auth_failures.check(client, "failed authentications")
+        limits.auth_failures.take(client)
         raise Problem(
             401, "unauthorized", "Invalid token", "the token is unknown, revoked or expired", headers=challenge
         )
     limits.per_token.check(principal.subject, "requests for this token")
     return principal
-
-
-@dataclass(frozen=True)
-class Limits:
-    per_token: RateLimiter
-    auth_failures: RateLimiter
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> Limits:
-        return cls(
-            RateLimiter(settings.rate_limit_per_token, 2 * settings.rate_limit_per_token),
-            RateLimiter(settings.auth_failures_per_minute / 60, settings.auth_failures_per_minute),
-        )
 
 
 def require_roles(*roles: Role) -> Callable[[Principal], Principal]:
@@ -65,7 +58,53 @@ def require_roles(*roles: Role) -> Callable[[Principal], Principal]:
             )
         return principal
 
+    dependency.roles = allowed  # type: ignore[attr-defined]  # read by declare_roles
     return dependency
+
+
+ROLES_EXTENSION = "x-roles"
+
+
+def _route_roles(dependant: Dependant) -> frozenset[Role] | None:
+    """The roles a route's `require_roles` dependency admits (None: no such dependency)."""
+    found: frozenset[Role] | None = getattr(dependant.call, "roles", None)
+    for sub in dependant.dependencies:
+        inner = _route_roles(sub)
+        if inner is not None:
+            found = inner if found is None else found & inner
+    return found
+
+
+def declare_roles(app: FastAPI) -> None:
+    """Each operation's OpenAPI names the roles it admits (`x-roles`, and a line of its description).
+
+    Taken from the route's own `require_roles` dependency, so the documentation cannot drift from
+    the rule; the authorization matrix test checks the rule against the service's answers.
+    """
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = build()
+        for context in iter_route_contexts(app.routes):  # routes of included routers too
+            route = context.original_route
+            if not isinstance(route, APIRoute) or context.path_format is None:
+                continue
+            roles = _route_roles(route.dependant)
+            if roles is None:
+                continue
+            names = sorted(role.value for role in roles)
+            for method in route.methods or ():
+                operation = schema["paths"].get(context.path_format, {}).get(method.lower())
+                if operation is None:
+                    continue
+                operation[ROLES_EXTENSION] = names
+                line = f"Roles: {', '.join(names)}."
+                operation["description"] = f"{operation.get('description', '')}\n\n{line}".strip()
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def require_agency_access(principal: Principal, agency: str, *, write: bool) -> None:

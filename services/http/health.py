@@ -13,7 +13,20 @@ def add_health_routes(app: FastAPI, checks: Mapping[str, Callable[[], None]]) ->
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/ready", tags=["health"], responses={503: {"description": "a dependency is down"}})
+    readiness = {
+        "type": "object",
+        "required": ["status", "checks"],
+        "properties": {"status": {"type": "string"}, "checks": {"type": "object"}},
+    }
+
+    @app.get(
+        "/ready",
+        tags=["health"],
+        responses={
+            200: {"description": "every dependency answers", "content": {"application/json": {"schema": readiness}}},
+            503: {"description": "a dependency is down", "content": {"application/json": {"schema": readiness}}},
+        },
+    )
     def ready() -> ORJSONResponse:
         results: dict[str, str] = {}
         for name, check in checks.items():

@@ -1,10 +1,66 @@
-"""Request body size limit, enforced before the body is parsed (413 problem)."""
+"""Resource limits of both HTTP services, in one place (configured by `infra.settings.Settings`).
+
+- the request body size, enforced before the body is parsed (413 `body-too-large`);
+- the page size of list endpoints (`PageLimit`: 422 `page-too-large` above `MAX_PAGE_SIZE`);
+- rate limits: requests per token and failed authentications per client address
+  (`Limits`, applied by the authentication dependency in `services/http/auth.py`: 429 + Retry-After).
+
+The values per batch (`MAX_VALUES_PER_BATCH`, 413 `too-many-values`) are checked by the write API.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, Query, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from infra.settings import Settings
 from services.http.problems import Problem, problem_response
+from services.http.ratelimit import RateLimiter
+
+DEFAULT_PAGE_SIZE = 100
+
+
+@dataclass(frozen=True)
+class Limits:
+    per_token: RateLimiter
+    auth_failures: RateLimiter
+    max_page_size: int
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Limits:
+        return cls(
+            RateLimiter(settings.rate_limit_per_token, 2 * settings.rate_limit_per_token),
+            RateLimiter(settings.auth_failures_per_minute / 60, settings.auth_failures_per_minute),
+            settings.max_page_size,
+        )
+
+
+def install_limits(app: FastAPI, settings: Settings) -> None:
+    """Every limit of `settings` on `app`: the body size now, the rest read by the dependencies."""
+    app.state.limits = Limits.from_settings(settings)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+
+
+def page_limit(
+    request: Request,
+    limit: Annotated[
+        int | None,
+        Query(ge=1, description=f"page size (default {DEFAULT_PAGE_SIZE}; at most the server's MAX_PAGE_SIZE)"),
+    ] = None,
+) -> int:
+    """The page size a list endpoint may return: refused above the configured maximum."""
+    maximum = request.app.state.limits.max_page_size
+    if limit is None:
+        return int(min(DEFAULT_PAGE_SIZE, maximum))
+    if limit > maximum:
+        raise Problem(422, "page-too-large", "Page too large", f"limit is at most {maximum}", maximum=maximum)
+    return limit
+
+
+PageLimit = Annotated[int, Depends(page_limit)]
 
 
 class BodyTooLarge(Exception):

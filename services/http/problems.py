@@ -15,6 +15,46 @@ from domain.errors import BatchRejected, Conflict, DomainError, ValidationFailed
 PROBLEM_BASE = "https://reporting.example.gov.vn/problems/"
 MEDIA_TYPE = "application/problem+json"
 
+# The body of every refusal, as declared in the OpenAPI of both services (members beyond these,
+# e.g. `errors`, `failures`, `current_version`, `position`, depend on the code).
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "type": "object",
+    "required": ["type", "title", "status", "code"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "code": {"type": "string", "description": "stable machine-readable code (the last segment of type)"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+    },
+}
+_RETRY_AFTER = {"Retry-After": {"description": "seconds to wait before retrying", "schema": {"type": "integer"}}}
+_REFUSALS: dict[int, str] = {
+    400: "malformed header (Idempotency-Key, If-Match)",
+    401: "no token, or an unknown, revoked or expired one",
+    403: "the token's role or agency is not admitted",
+    404: "no such resource",
+    409: "conflict with the current state (or not yet visible: retry)",
+    413: "body or batch too large",
+    422: "the request is invalid; nothing changed",
+    429: "rate limited (per token, or failed authentications per address)",
+    503: "the database is not answering; retry later",
+}
+
+
+def problem_responses() -> dict[int | str, dict[str, Any]]:
+    """The problem responses every operation may give, for the OpenAPI of both services."""
+    responses: dict[int | str, dict[str, Any]] = {}
+    for status, description in _REFUSALS.items():
+        response: dict[str, Any] = {"description": description, "content": {MEDIA_TYPE: {"schema": PROBLEM_SCHEMA}}}
+        if status in (429, 503):
+            response["headers"] = _RETRY_AFTER
+        responses[status] = response
+    return responses
+
+
 # Stable problem type per domain error code, and its status.
 STATUS_BY_CODE = {
     "invalid-values": 422,
@@ -134,7 +174,10 @@ def install_unavailable_handler(app: FastAPI) -> None:
             503,
             "service-unavailable",
             "Service unavailable",
-            "the database is not answering; nothing was recorded, retry later",
+            # A failure before the commit stored nothing (every write is one transaction); one during
+            # the commit may have stored everything: a retry with the same Idempotency-Key is safe.
+            "the database is not answering; the request was not completed: retry it later"
+            " (with the same Idempotency-Key)",
             headers={"Retry-After": RETRY_AFTER_SECONDS},
         )
         return problem_response(problem, request.url.path)

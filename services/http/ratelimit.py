@@ -33,26 +33,30 @@ class RateLimiter:
         self._buckets: dict[str, _Bucket] = {}
         self._lock = threading.Lock()
 
-    def take(self, key: str) -> float:
-        """Take one token; returns 0 when allowed, else the seconds to wait."""
+    def take(self, key: str, *, spend: bool = True) -> float:
+        """Take one token (or, with `spend=False`, only look); 0 when allowed, else the seconds to wait."""
         if self.rate <= 0:
             return 0.0
         now = time.monotonic()
         with self._lock:
             bucket = self._buckets.get(key)
             if bucket is None:
+                if not spend:
+                    return 0.0
                 if len(self._buckets) >= MAX_KEYS:
                     self._buckets.clear()  # a flood of keys: start over rather than grow without bound
                 bucket = self._buckets[key] = _Bucket(float(self.burst), now)
             bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.updated) * self.rate)
             bucket.updated = now
             if bucket.tokens >= 1:
-                bucket.tokens -= 1
+                if spend:
+                    bucket.tokens -= 1
                 return 0.0
             return (1 - bucket.tokens) / self.rate
 
-    def check(self, key: str, what: str) -> None:
-        wait = self.take(key)
+    def check(self, key: str, what: str, *, spend: bool = True) -> None:
+        """429 with Retry-After when `key` has no token left; otherwise take one (unless `spend=False`)."""
+        wait = self.take(key, spend=spend)
         if wait:
             raise Problem(
                 429,

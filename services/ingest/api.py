@@ -15,13 +15,16 @@ from domain.identity import Principal, Role
 from domain.periods import InvalidPeriod, Period
 from domain.rules import Rule
 from infra.settings import Settings
-from services.http.auth import Limits, require_agency_access, require_roles
+from services.http.auth import declare_roles, require_agency_access, require_roles
 from services.http.health import add_health_routes
-from services.http.limits import BodySizeLimit
-from services.http.problems import Problem, install_problem_handlers
+from services.http.limits import install_limits
+from services.http.problems import Problem, install_problem_handlers, problem_responses
+from services.ingest.admin_api import router as admin_router
 from services.ingest.bootstrap import ingest_service
 from services.ingest.commands import CommandResult, Idempotency, IngestService, InvalidPeriodError
 from services.ingest.idempotency import check_key, fingerprint
+from services.ingest.report_definitions_api import router as report_definitions_router
+from services.ingest.tokens_api import router as tokens_router
 
 JsonScalar = bool | int | float | str | None
 
@@ -50,11 +53,56 @@ class ReasonIn(BaseModel):
     reason: str | None = Field(default=None, max_length=2000)
 
 
+Number = int | float | str
+
+
+class IndicatorIn(BaseModel):
+    """An indicator definition (the seed file's form: `min`/`max`, or `minimum`/`maximum`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(min_length=1, max_length=100)
+    name_vi: str = Field(min_length=1, max_length=500)
+    name_en: str = Field(max_length=500)
+    group: str = Field(max_length=100)
+    unit: str = Field(max_length=100)
+    value_type: str = Field(max_length=50)
+    aggregation_time: str = Field(max_length=50)
+    aggregation_agencies: str = Field(max_length=50)
+    min: Number | None = None
+    max: Number | None = None
+    minimum: Number | None = None
+    maximum: Number | None = None
+    required: bool = False
+
+
+class ExpressionIn(BaseModel):
+    """One side of a rule: one indicator, a sum of indicators, or a constant."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    indicator: str | None = Field(default=None, max_length=100)
+    sum: list[str] | None = Field(default=None, max_length=500)
+    constant: Number | None = None
+
+
+class RuleIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(min_length=1, max_length=100)
+    description_vi: str = Field(default="", max_length=2000)
+    description_en: str = Field(default="", max_length=2000)
+    left: ExpressionIn
+    operator: str = Field(max_length=2)
+    right: ExpressionIn
+    severity: str = Field(default="error", max_length=20)
+
+
 class IndicatorsIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    indicators: list[dict[str, Any]] = Field(default_factory=list)
-    rules: list[dict[str, Any]] = Field(default_factory=list)
+    indicators: list[IndicatorIn] = Field(default_factory=list, max_length=5000)
+    rules: list[RuleIn] = Field(default_factory=list, max_length=5000)
 
 
 class TemplateVersionIn(BaseModel):
@@ -66,6 +114,32 @@ class TemplateVersionIn(BaseModel):
     name_en: str = ""
     applies_to: str = ""
     base: str | None = None
+
+
+class RenameIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    effective_from: str = Field(max_length=10)
+    name_vi: str = Field(min_length=1, max_length=500)
+    name_en: str | None = Field(default=None, max_length=500)
+
+
+class AgencyIn(BaseModel):
+    """Register an agency, or rename it, assign its template, close or merge it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(min_length=1, max_length=100)
+    name_vi: str = Field(min_length=1, max_length=500)
+    name_en: str | None = Field(default=None, max_length=500)
+    kind: str = Field(max_length=50)
+    parent: str | None = Field(default=None, max_length=100)
+    region: str | None = Field(default=None, max_length=100)
+    template: str | None = Field(default=None, max_length=100)
+    effective_from: str = Field(max_length=10)
+    effective_to: str | None = Field(default=None, max_length=10)
+    merged_into: str | None = Field(default=None, max_length=100)
+    renames: list[RenameIn] = Field(default_factory=list, max_length=100)
 
 
 AgencyReporter = Annotated[Principal, Depends(require_roles(Role.AGENCY_REPORTER))]
@@ -113,16 +187,25 @@ def create_app(settings: Settings) -> FastAPI:
             app.state.pool = service.idempotency.pool
             yield
 
-    app = FastAPI(title="Reporting ingest API", version="1", lifespan=lifespan, default_response_class=ORJSONResponse)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app = FastAPI(
+        title="Reporting ingest API",
+        version="1",
+        lifespan=lifespan,
+        default_response_class=ORJSONResponse,
+        responses=problem_responses(),
+    )
+    install_limits(app, settings)
+    declare_roles(app)
     install_problem_handlers(app)
-    app.state.limits = Limits.from_settings(settings)
 
     def ping_database() -> None:
         with app.state.pool.connection(timeout=2) as conn:
             conn.execute("SELECT 1")
 
     add_health_routes(app, {"postgres": ping_database})
+    app.include_router(report_definitions_router)
+    app.include_router(tokens_router)
+    app.include_router(admin_router)  # issue 3: rename, close or merge an agency, assign its template
 
     @app.post("/agencies/{agency}/periods/{period}/values", tags=["submissions"])
     def enter_values(
@@ -203,16 +286,27 @@ def create_app(settings: Settings) -> FastAPI:
         return svc.form(code, parsed).describe()
 
     @app.post("/admin/catalogue", tags=["administration"])
-    def define_indicators(body: IndicatorsIn, principal: Admin, svc: Service) -> Response:
+    def define_indicators(
+        body: IndicatorsIn, request: Request, principal: Admin, svc: Service, idempotency_key: IdempotencyKey = None
+    ) -> Response:
         try:
-            indicators = [Indicator.from_dict(item) for item in body.indicators]
-            rules = [Rule.from_dict(item) for item in body.rules]
-        except (KeyError, ValueError, TypeError) as error:
+            indicators = [Indicator.from_dict(item.model_dump(exclude_none=True)) for item in body.indicators]
+            rules = [Rule.from_dict(item.model_dump(exclude_none=True)) for item in body.rules]
+        except (KeyError, ValueError, TypeError, ArithmeticError) as error:  # ArithmeticError: Decimal("q8")
             raise Problem(422, "invalid-definition", "Invalid definition", str(error)) from None
-        return _respond(svc.define_indicators(principal, indicators, rules))
+        idempotency = _idempotency(principal, idempotency_key, request, body)
+        return _respond(svc.define_indicators(principal, indicators, rules, idempotency=idempotency))
 
     @app.post("/admin/templates/{code}/versions", tags=["administration"], status_code=201)
-    def publish_template(code: str, body: TemplateVersionIn, principal: Admin, svc: Service) -> Response:
+    def publish_template(
+        code: str,
+        body: TemplateVersionIn,
+        request: Request,
+        principal: Admin,
+        svc: Service,
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response:
+        """Create a template with its first version, or publish its next version (from a month not yet open)."""
         return _respond(
             svc.publish_template(
                 principal,
@@ -223,13 +317,17 @@ def create_app(settings: Settings) -> FastAPI:
                 name_en=body.name_en,
                 applies_to=body.applies_to,
                 base=body.base,
+                idempotency=_idempotency(principal, idempotency_key, request, body),
             )
         )
 
     @app.post("/admin/agencies", tags=["administration"], status_code=201)
-    def register_agency(body: dict[str, Any], principal: Admin, svc: Service) -> Response:
+    def register_agency(
+        body: AgencyIn, request: Request, principal: Admin, svc: Service, idempotency_key: IdempotencyKey = None
+    ) -> Response:
+        idempotency = _idempotency(principal, idempotency_key, request, body)
         try:
-            return _respond(svc.register_agency(principal, body))
+            return _respond(svc.register_agency(principal, body.model_dump(), idempotency=idempotency))
         except (KeyError, ValueError, TypeError) as error:
             raise Problem(422, "invalid-agency", "Invalid agency", str(error)) from None
 

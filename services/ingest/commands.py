@@ -22,21 +22,31 @@ from eventsourcing.persistence import IntegrityError
 
 from domain.agencies import Agency, AgencyKind, agency_id
 from domain.catalogue import CATALOGUE_ID, Catalogue, Indicator
-from domain.errors import Conflict, DomainError, NotFound
+from domain.errors import (
+    Conflict,
+    DomainError,
+    InvalidAgencyChange,
+    InvalidDefinition,
+    InvalidReference,
+    InvalidTemplateChange,
+    InvalidTransition,
+    NotFound,
+)
 from domain.identity import Principal
-from domain.outliers import outlier_warnings
-from domain.periods import InvalidPeriod, Period, PeriodKind, ReportingRegime
+from domain.outliers import OutlierWarning, outlier_warnings
+from domain.periods import InvalidPeriod, Period, PeriodKind, ReportingRegime, period_for_date
+from domain.report_definitions import ReportDefinition, ReportSpec, report_definition_id
 from domain.rules import Rule
-from domain.submission import Submission, submission_id
+from domain.submission import EntryResult, Submission, submission_id
 from domain.templates import Form, Template, template_id
 from domain.values import Value
 from infra.event_store import IdempotencyRecord, ReportingApplication
 from infra.integration_events import to_json
+from services.ingest.history import SubmissionHistory
 from services.ingest.idempotency import IdempotencyStore
 
 VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
 MAX_ATTEMPTS = 20
-HISTORY_MONTHS = 6
 
 A = TypeVar("A", bound=Aggregate)
 R = TypeVar("R")
@@ -87,6 +97,7 @@ class IngestService:
         self.regime = regime
         self.today = today
         self._forms: dict[tuple[object, ...], Form] = {}
+        self.histories = SubmissionHistory(app, idempotency.pool)
 
     # ---- the one way commands are executed ---------------------------------
 
@@ -245,15 +256,22 @@ class IngestService:
         idempotency: Idempotency | None = None,
         expected_version: int | None = None,
     ) -> CommandResult:
-        def change(submission: Submission) -> Any:
-            return submission.enter_values(entries, self.submission_form(submission), principal, reason)
+        def change(submission: Submission) -> tuple[EntryResult, list[OutlierWarning]]:
+            result = submission.enter_values(entries, self.submission_form(submission), principal, reason)
+            # Warnings about this batch's values (computed before the save: the save only stores).
+            batch = {code: submission.values[code].value for code, _ in entries}
+            return result, outlier_warnings(batch, self.history(submission))
 
-        def render(submission: Submission, result: Any, ids: Sequence[int]) -> dict[str, Any]:
+        def render(
+            submission: Submission, outcome: tuple[EntryResult, list[OutlierWarning]], ids: Sequence[int]
+        ) -> dict[str, Any]:
+            result, warnings = outcome
             return {
                 **submission.describe(),
                 "submitted": result.submitted,
                 "corrected": result.corrected,
                 "unchanged": result.unchanged,
+                "warnings": [warning.to_dict() for warning in warnings],
                 "position": max(ids) if ids else None,
             }
 
@@ -278,10 +296,11 @@ class IngestService:
     ) -> CommandResult:
         """submit / approve / return / reopen one period's report."""
 
-        def change(submission: Submission) -> None:
+        def change(submission: Submission) -> list[dict[str, object]]:
             if action == "submit":
                 submission.submit(self.submission_form(submission), self.regime, self.today(), principal)
-            elif action == "approve":
+                return self.warnings(submission)
+            if action == "approve":
                 submission.approve(principal, reason)
             elif action == "return":
                 submission.return_for_revision(principal, reason)
@@ -289,11 +308,12 @@ class IngestService:
                 submission.reopen(principal, reason)
             else:
                 raise DomainError(f"unknown action {action!r}")
+            return []
 
-        def render(submission: Submission, _: None, ids: Sequence[int]) -> dict[str, Any]:
+        def render(submission: Submission, warnings: list[dict[str, object]], ids: Sequence[int]) -> dict[str, Any]:
             body = {**submission.describe(), "position": max(ids) if ids else None}
             if action == "submit":
-                body["warnings"] = self.warnings(submission)
+                body["warnings"] = warnings
             return body
 
         return self._execute(
@@ -304,19 +324,9 @@ class IngestService:
             expected_version=expected_version,
         )
 
-    def history(self, submission: Submission, months: int = HISTORY_MONTHS) -> dict[str, list[Value]]:
-        """The agency's values of the previous months, per indicator (for outlier warnings)."""
-        history: dict[str, list[Value]] = {}
-        period = Period.parse(submission.period)
-        for _ in range(months):
-            period = period.previous()
-            try:
-                past = self._get(submission_id(submission.agency, period.code), Submission, "past", read_only=True)
-            except NotFound:
-                continue
-            for code, entry in past.values.items():
-                history.setdefault(code, []).append(entry.value)
-        return history
+    def history(self, submission: Submission) -> dict[str, list[Value]]:
+        """The agency's values of its previous months, per indicator, from the event store (for outlier warnings)."""
+        return self.histories.previous_values(submission.agency, Period.parse(submission.period))
 
     def warnings(self, submission: Submission) -> list[dict[str, object]]:
         current = {code: entry.value for code, entry in submission.values.items()}
@@ -340,7 +350,12 @@ class IngestService:
     # ---- administration (admin role; seed data goes through here too) -------
 
     def define_indicators(
-        self, principal: Principal, indicators: Sequence[Indicator], rules: Sequence[Rule] = ()
+        self,
+        principal: Principal,
+        indicators: Sequence[Indicator],
+        rules: Sequence[Rule] = (),
+        *,
+        idempotency: Idempotency | None = None,
     ) -> CommandResult:
         def load() -> Catalogue:
             try:
@@ -349,13 +364,16 @@ class IngestService:
                 return Catalogue(actor=principal.subject)
 
         def change(catalogue: Catalogue) -> list[str]:
-            changed = [i.code for i in indicators if catalogue.define(i, principal.subject, principal.role)]
-            for rule in rules:
-                try:
+            changed = []
+            try:
+                for indicator in indicators:
+                    if catalogue.define(indicator, principal.subject, principal.role):
+                        changed.append(indicator.code)
+                for rule in rules:
                     if catalogue.define_rule(rule, principal.subject, principal.role):
                         changed.append(rule.code)
-                except ValueError as error:
-                    raise DomainError(str(error)) from None
+            except ValueError as error:  # a changed value type, a rule on an unknown or non-numeric indicator
+                raise InvalidDefinition(str(error)) from None
             return changed
 
         def render(catalogue: Catalogue, changed: list[str], ids: Sequence[int]) -> dict[str, Any]:
@@ -366,7 +384,11 @@ class IngestService:
                 "position": max(ids) if ids else None,
             }
 
-        return self._execute(load, change, render)
+        return self._execute(load, change, render, idempotency=idempotency)
+
+    def first_closed_month(self) -> Period:
+        """The first month whose cut-off window has not started: what a new template version may change."""
+        return period_for_date(self.today(), PeriodKind.MONTH).next()
 
     def publish_template(
         self,
@@ -379,27 +401,70 @@ class IngestService:
         name_en: str = "",
         applies_to: str = "",
         base: str | None = None,
+        backfill: bool = False,
+        idempotency: Idempotency | None = None,
     ) -> CommandResult:
+        """Create a template with its first version, or publish its next version.
+
+        A next version starts at a month not yet open for entry (`first_closed_month`),
+        unless `backfill` (loading a regime's history into a new store, as the seed does).
+        """
+
         def load() -> Template:
             try:
                 return self.template(code)
             except NotFound:
                 if not name_vi or not applies_to:
-                    raise DomainError("a new template needs name_vi and applies_to") from None
+                    raise InvalidTemplateChange("a new template needs name_vi and applies_to") from None
+                if base is not None:
+                    if base == code:
+                        raise InvalidReference("a template cannot extend itself") from None
+                    try:
+                        base_template = self.template(base)
+                    except NotFound:
+                        raise InvalidReference(f"base template {base} does not exist") from None
+                    if base_template.base is not None:
+                        raise InvalidReference(f"{base} extends {base_template.base}: bases do not chain") from None
                 return Template.open(code, name_vi, name_en, applies_to, base, principal.subject, principal.role)
 
         def change(template: Template) -> int:
             return template.publish(
-                effective_from, indicators, self.catalogue(), principal.subject, principal.role
+                effective_from,
+                indicators,
+                self.catalogue(),
+                principal.subject,
+                principal.role,
+                not_before=None if backfill else self.first_closed_month(),
             ).version
 
         def render(template: Template, version: int, ids: Sequence[int]) -> dict[str, Any]:
             return {"template": template.code, "version": version, "position": max(ids) if ids else None}
 
-        return self._execute(load, change, render, status_code=201)
+        return self._execute(load, change, render, idempotency=idempotency, status_code=201)
 
-    def register_agency(self, principal: Principal, data: dict[str, Any]) -> CommandResult:
+    def _check_template(self, code: str) -> None:
+        try:
+            self.template(code)
+        except NotFound:
+            raise InvalidReference(f"template {code} does not exist") from None
+
+    def _other_agency(self, code: str, role: str) -> Agency:
+        try:
+            return self.agency(code)
+        except NotFound:
+            raise InvalidReference(f"{role} {code} does not exist") from None
+
+    def register_agency(
+        self, principal: Principal, data: dict[str, Any], *, idempotency: Idempotency | None = None
+    ) -> CommandResult:
+        """Register an agency; posting an existing one applies its new renames, template and closure."""
         code = str(data["code"])
+        if data.get("template"):
+            self._check_template(str(data["template"]))
+        if data.get("parent"):
+            self._other_agency(str(data["parent"]), "parent")
+        if data.get("merged_into") and not data.get("effective_to"):
+            raise InvalidAgencyChange("merged_into needs effective_to, the last day before the merge")
 
         def load() -> Agency:
             try:
@@ -428,14 +493,101 @@ class IngestService:
             if data.get("template"):
                 agency.assign_template(str(data["template"]), principal.subject, principal.role)
             if data.get("effective_to") and agency.effective_to is None:
-                agency.close(
-                    date.fromisoformat(str(data["effective_to"])),
-                    data.get("merged_into"),
-                    principal.subject,
-                    principal.role,
-                )
+                effective_to = date.fromisoformat(str(data["effective_to"]))
+                if data.get("merged_into"):
+                    successor = self._other_agency(str(data["merged_into"]), "successor")
+                    agency.merge_into(successor, effective_to, principal.subject, principal.role)
+                else:
+                    agency.close(effective_to, None, principal.subject, principal.role)
 
         def render(agency: Agency, _: None, ids: Sequence[int]) -> dict[str, Any]:
             return {**agency.describe(), "position": max(ids) if ids else None}
 
-        return self._execute(load, change, render, status_code=201)
+        return self._execute(load, change, render, idempotency=idempotency, status_code=201)
+
+    def _change_agency(
+        self,
+        code: str,
+        change: Callable[[Agency], object],
+        idempotency: Idempotency | None,
+    ) -> CommandResult:
+        def load() -> Agency:
+            return self._get(agency_id(code), Agency, f"agency {code}")
+
+        def render(agency: Agency, _: object, ids: Sequence[int]) -> dict[str, Any]:
+            return {**agency.describe(), "position": max(ids) if ids else None}
+
+        return self._execute(load, change, render, idempotency=idempotency)
+
+    def rename_agency(
+        self,
+        principal: Principal,
+        code: str,
+        effective_from: date,
+        name_vi: str,
+        name_en: str = "",
+        *,
+        idempotency: Idempotency | None = None,
+    ) -> CommandResult:
+        """A new name from `effective_from`; earlier periods keep the names they were reported under."""
+        return self._change_agency(
+            code,
+            lambda agency: agency.rename(effective_from, name_vi, name_en, principal.subject, principal.role),
+            idempotency,
+        )
+
+    def close_agency(
+        self,
+        principal: Principal,
+        code: str,
+        effective_to: date,
+        successor: str | None = None,
+        *,
+        idempotency: Idempotency | None = None,
+    ) -> CommandResult:
+        """The agency's last day; with a successor, a merge (the successor reports from the next day)."""
+        heir = None if successor is None else self._other_agency(successor, "successor")
+
+        def change(agency: Agency) -> None:
+            if heir is None:
+                agency.close(effective_to, None, principal.subject, principal.role)
+            else:
+                agency.merge_into(heir, effective_to, principal.subject, principal.role)
+
+        return self._change_agency(code, change, idempotency)
+
+    def assign_template(
+        self, principal: Principal, code: str, template: str, *, idempotency: Idempotency | None = None
+    ) -> CommandResult:
+        """The template the agency fills for periods not opened yet (opened ones keep theirs)."""
+        self._check_template(template)
+
+        def change(agency: Agency) -> bool:
+            if agency.effective_to is not None and agency.effective_to < self.today():
+                raise InvalidTransition(f"agency {code} ended on {agency.effective_to}")
+            return agency.assign_template(template, principal.subject, principal.role)
+
+        return self._change_agency(code, change, idempotency)
+
+    def define_report(
+        self, principal: Principal, spec: ReportSpec, *, idempotency: Idempotency | None = None
+    ) -> CommandResult:
+        """Add or revise a derived report type (ministry reviewer or admin); no data entry follows from it."""
+        spec.check_indicators(self.catalogue().indicators)
+
+        def load() -> ReportDefinition:
+            try:
+                return self._get(report_definition_id(spec.code), ReportDefinition, f"report {spec.code}")
+            except NotFound:
+                return ReportDefinition.define(spec, principal.subject, principal.role)
+
+        def render(definition: ReportDefinition, _: bool, ids: Sequence[int]) -> dict[str, Any]:
+            return {**definition.spec.to_dict(), "revision": definition.version, "position": max(ids) if ids else None}
+
+        return self._execute(
+            load,
+            lambda definition: definition.revise(spec, principal.subject, principal.role),
+            render,
+            idempotency=idempotency,
+            status_code=201,
+        )

@@ -29,7 +29,7 @@ from psycopg.rows import TupleRow
 from infra.db import RELAY_LOCK, connect
 from infra.event_store import ReportingApplication
 from infra.integration_events import IntegrationEvent, from_domain_event
-from infra.kafka import ensure_topic, idempotent_producer, read_at, scan_max_position
+from infra.kafka import abandon, ensure_topic, idempotent_producer, read_at, scan_max_position, wait_for_producer_id
 from infra.settings import Settings
 
 log = logging.getLogger("reporting.relay")
@@ -37,6 +37,10 @@ log = logging.getLogger("reporting.relay")
 CURSOR = -1  # the partition number under which the overall cursor is stored
 TOPIC_CHECK_SECONDS = 5.0
 IDLE_WAIT_SECONDS = 0.02
+
+
+class LogRewound(KafkaError):  # type: ignore[misc]  # kafka-python is untyped
+    """The broker acknowledged a message at an offset not above the last one we published there."""
 
 
 @dataclass(frozen=True)
@@ -125,6 +129,14 @@ class Relay:
         changed: dict[int, Published] = {}
         for event, future in zip(events, futures, strict=True):
             metadata = future.get(timeout=30)  # raises if the broker did not acknowledge
+            before = changed.get(metadata.partition) or self.partitions.get(metadata.partition)
+            if before is not None and metadata.offset <= before.offset:
+                # The partition's log went back: the broker lost it under our feet. Stop here;
+                # the restart checks the topic and republishes (see _run_connected).
+                raise LogRewound(
+                    f"partition {metadata.partition}: offset {metadata.offset} after {before.offset};"
+                    " the broker lost its log"
+                )
             changed[metadata.partition] = Published(event.position, metadata.offset)
         self.cursor = events[-1].position
         self.partitions.update(changed)
@@ -156,9 +168,12 @@ class Relay:
     def _run_connected(self, conn: psycopg.Connection[TupleRow], stop: threading.Event) -> None:
         ensure_topic(self.settings, self.topic, self.settings.kafka_partitions)
         self._load_positions(conn)
-        self._check_topic(conn)
+        # The producer's id before the topic check: a broker that restarts after the check refuses
+        # this producer, so nothing is ever published into a log that was not checked.
         producer = idempotent_producer(self.settings)
         try:
+            wait_for_producer_id(producer, stop)
+            self._check_topic(conn)
             next_check = time.monotonic() + TOPIC_CHECK_SECONDS
             while not stop.is_set():
                 published = self.publish_batch(conn, producer)
@@ -168,5 +183,8 @@ class Relay:
                     next_check = time.monotonic() + TOPIC_CHECK_SECONDS
                 if not published:
                     stop.wait(IDLE_WAIT_SECONDS)
-        finally:
-            producer.close(timeout=5)
+        except BaseException:
+            # Nothing queued may follow a failed send onto the topic before it is republished.
+            abandon(producer)
+            raise
+        producer.close(timeout=5)

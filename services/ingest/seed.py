@@ -13,6 +13,7 @@ from typing import Any
 from domain.catalogue import Indicator
 from domain.errors import NotFound
 from domain.identity import Principal, Role
+from domain.report_definitions import ReportSpec
 from domain.rules import Rule
 from services.ingest.commands import IngestService
 
@@ -60,10 +61,24 @@ def load_seed(service: IngestService) -> dict[str, int]:
                 name_en=template.get("name_en", ""),
                 applies_to=template["applies_to"],
                 base=template.get("base"),
+                backfill=True,  # the regime's history: versions that started before today
             )
 
     template_codes = {t["code"] for t in templates}
     agencies = seed_file("agencies.json")
+    # A merge names its successor, which must exist: agencies merged away come last.
+    agencies.sort(key=lambda agency: agency.get("merged_into") is not None)
     for agency in agencies:
         service.register_agency(SEED_ADMIN, {**agency, "template": template_for(agency, template_codes)})
-    return {"indicators": len(indicators), "rules": len(rules), "templates": len(templates), "agencies": len(agencies)}
+
+    # Derived report types are defined through the write side too: definitions are events.
+    definitions = [ReportSpec.from_dict(item) for item in seed_file("report_definitions.json")]
+    for definition in definitions:
+        service.define_report(SEED_ADMIN, definition)
+    return {
+        "indicators": len(indicators),
+        "rules": len(rules),
+        "templates": len(templates),
+        "agencies": len(agencies),
+        "report definitions": len(definitions),
+    }

@@ -20,7 +20,7 @@ from kafka import TopicPartition
 from kafka.errors import KafkaError
 from psycopg.rows import TupleRow
 
-from infra.db import connect
+from infra.db import PROJECTION_SWAP_LOCK, connect
 from infra.integration_events import IntegrationEvent
 from infra.kafka import TopicInfo, assigned_consumer, describe_topic
 from infra.settings import Settings
@@ -65,6 +65,22 @@ class Projector:
         for name, partition, next_offset, position, topic_id in rows:
             self.positions[name][partition] = Position(next_offset, position, topic_id)
 
+    def _reload_positions(self, cur: psycopg.Cursor[TupleRow], info: TopicInfo) -> None:
+        """The positions as committed, read inside the batch's transaction.
+
+        The database is the truth, not our memory: a rebuild may have swapped in
+        its tables and positions since our last batch (`services/projector/rebuild.py`).
+        """
+        fresh = {self.position_key(p): {part: Position() for part in info.partitions} for p in self.projections}
+        rows = cur.execute(
+            "SELECT projection, partition, next_offset, position, topic_id FROM projector_positions"
+            " WHERE topic = %s AND projection = ANY(%s)",
+            (self.topic, list(fresh)),
+        ).fetchall()
+        for name, partition, next_offset, position, topic_id in rows:
+            fresh[name][partition] = Position(next_offset, position, topic_id)
+        self.positions = fresh
+
     def _start_offsets(self, info: TopicInfo) -> dict[int, int]:
         """Where to read from: the lowest offset any projection still needs."""
         offsets = {}
@@ -84,6 +100,10 @@ class Projector:
         ordered = sorted(batch, key=lambda item: item[2].position)
         new_events = 0
         with conn.transaction(), conn.cursor() as cur:
+            # Shared with other batches, exclusive to a rebuild's swap: a swap falls between
+            # batches, never inside one, and the positions read next are the swapped ones.
+            cur.execute("SELECT pg_advisory_xact_lock_shared(%s)", (PROJECTION_SWAP_LOCK,))
+            self._reload_positions(cur, info)
             rows = []
             for projection in self.projections:
                 key = self.position_key(projection)
@@ -100,9 +120,10 @@ class Projector:
                     new_events = max(new_events, len(fresh))
                 reached: dict[int, Position] = {}
                 for part, offset, event in batch:
-                    current = reached.get(part) or Position(
-                        positions[part].next_offset, positions[part].position, info.topic_id
-                    )
+                    stored = positions[part]
+                    # An offset in another log (the topic was recreated) means nothing in this one.
+                    start = stored.next_offset if stored.topic_id == info.topic_id else 0
+                    current = reached.get(part) or Position(start, stored.position, info.topic_id)
                     reached[part] = Position(
                         max(current.next_offset, offset + 1), max(current.position, event.position), info.topic_id
                     )
@@ -163,7 +184,8 @@ class Projector:
                     ]
                     if batch:
                         self.apply_batch(conn, info, batch)
-                    elif until_caught_up and self._caught_up(target):
+                    # Checked after full polls too: while writes go on, a poll is rarely empty.
+                    if until_caught_up and self._caught_up(target):
                         return True
                     if time.monotonic() >= next_check:
                         current = describe_topic(self.settings, self.topic)

@@ -1,134 +1,506 @@
-"""Every endpoint of both services x every role x own/other agency: the expected answer for each cell.
+"""Nobody gets in where they don't belong.
 
-The endpoint list comes from the services' OpenAPI: an endpoint without a row
-here fails the test, so no endpoint can ship without its authorization rule.
+- The matrix: every endpoint of both services x every caller (P01's reporter naming P01, P79's
+  reporter naming P01, reviewer, auditor, admin, no token) -> the expected status of each cell.
+  The endpoint list comes from the services' OpenAPI: an endpoint without a row here fails
+  the test, so no endpoint ships without its authorization rule.
+- What an agency token reads names no other agency and none of its tokens.
+- No request body accepts a field the server sets (actor, agency, position, ...).
+- Tokens: revoked through the admin API or by the CLI, and expired ones, are refused on the next
+  request; only hashes are stored; the admin listing shows neither secret nor hash.
+- Limits: page size of every list endpoint; requests per token; failed authentications per address.
+
+An agency token naming another agency gets 403 `wrong-agency`, not 404: agency codes are public
+(the list of provinces and units is published), so a 404 would hide nothing, and a 403 tells the
+client exactly what is wrong (docs/API.md).
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+import csv
+import io
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 
 from domain.identity import Role
 from infra.db import connect
+from infra.runtime.ports import wait_until
 from infra.settings import Settings
 from infra.tokens import create_token, revoke_token
 from tests.conftest import Stack, StackFactory
-from tests.helpers import auth, open_month
+from tests.helpers import auth, form_indicators, open_month
 
-# Callers: P01's agency reporter ("own"), P79's reporter naming P01 ("other"), the other roles, no token.
 CALLERS = ("own", "other", "reviewer", "auditor", "admin", "anonymous")
-ALLOWED = "allowed"  # the request passes authorization (its outcome may still be a domain 4xx)
+EVERYONE = ("own", "other", "reviewer", "auditor", "admin")
+AGENCY_READERS = ("own", "reviewer", "auditor", "admin")
+MINISTRY = ("reviewer", "auditor", "admin")
 PUBLIC = {"/health", "/ready", "/docs", "/openapi.json", "/docs/oauth2-redirect", "/redoc"}
+TEMPLATE = "UNIFIED-PROVINCIAL"
+AGENCY_REPORT = "DX-PUBLIC-SERVICES-MONTHLY"  # a derived report of agency scope, monthly (seed data)
 
-# (service, method, path) -> who passes authorization; everyone else gets 401 (no token) or 403.
-MATRIX: dict[tuple[str, str, str], set[str]] = {
-    ("ingest", "POST", "/agencies/{agency}/periods/{period}/values"): {"own"},
-    ("ingest", "GET", "/agencies/{agency}/periods/{period}/submission"): {"own", "reviewer", "auditor", "admin"},
-    ("ingest", "POST", "/agencies/{agency}/periods/{period}/submit"): {"own"},
-    ("ingest", "POST", "/agencies/{agency}/periods/{period}/approve"): {"reviewer"},
-    ("ingest", "POST", "/agencies/{agency}/periods/{period}/return"): {"reviewer"},
-    ("ingest", "POST", "/agencies/{agency}/periods/{period}/reopen"): {"reviewer"},
-    ("ingest", "GET", "/templates/{code}/form"): {"own", "other", "reviewer", "auditor", "admin"},
-    ("ingest", "POST", "/admin/catalogue"): {"admin"},
-    ("ingest", "POST", "/admin/templates/{code}/versions"): {"admin"},
-    ("ingest", "POST", "/admin/agencies"): {"admin"},
-    ("reports", "GET", "/agencies/{agency}/periods/{period}/report"): {"own", "reviewer", "auditor", "admin"},
+
+@dataclass(frozen=True)
+class Row:
+    """The callers admitted, each with its expected status; every other caller gets 403, no token 401.
+
+    `params`, `body` and the path may use the placeholders of `World.values()`.
+    """
+
+    allowed: dict[str, int]
+    params: dict[str, Any] = field(default_factory=dict)
+    body: Any = None
+
+
+def cells(callers: tuple[str, ...], status: int = 200) -> dict[str, int]:
+    return dict.fromkeys(callers, status)
+
+
+AGENCY_FILTER = {"agency": "P01"}
+NEW_REPORT = {
+    "code": "MATRIX-TEST",
+    "name_vi": "Báo cáo thử ma trận",
+    "period_kind": "month",
+    "scope": "national",
+    "indicators": ["{integer}"],
 }
 
-BODIES: dict[str, Any] = {
-    "/agencies/{agency}/periods/{period}/values": {"values": [{"indicator": "TEL.MOBILE_SUBSCRIBERS", "value": 1}]},
-    "/admin/catalogue": {"indicators": [], "rules": []},
-    "/admin/templates/{code}/versions": {"effective_from": "2020-01", "indicators": ["TEL.MOBILE_SUBSCRIBERS"]},
-    "/admin/agencies": {"code": "P01", "name_vi": "x", "kind": "provincial_department", "effective_from": "2008-01-01"},
+MATRIX: dict[tuple[str, str, str], Row] = {
+    # ---- ingest: the write API ----
+    ("ingest", "POST", "/agencies/{agency}/periods/{period}/values"): Row(
+        {"own": 200}, body={"values": [{"indicator": "{integer}", "value": 7}]}
+    ),
+    ("ingest", "GET", "/agencies/{agency}/periods/{period}/submission"): Row(cells(AGENCY_READERS)),
+    # The period is incomplete, so a submit is refused by the domain (authorization passed).
+    ("ingest", "POST", "/agencies/{agency}/periods/{period}/submit"): Row({"own": 422}, body={}),
+    # A draft cannot be approved, returned or reopened (authorization passed).
+    ("ingest", "POST", "/agencies/{agency}/periods/{period}/approve"): Row({"reviewer": 409}, body={}),
+    ("ingest", "POST", "/agencies/{agency}/periods/{period}/return"): Row({"reviewer": 409}, body={"reason": "x"}),
+    ("ingest", "POST", "/agencies/{agency}/periods/{period}/reopen"): Row({"reviewer": 409}, body={"reason": "x"}),
+    ("ingest", "GET", "/templates/{code}/form"): Row(cells(EVERYONE), params={"period": "{period}"}),
+    ("ingest", "POST", "/admin/catalogue"): Row({"admin": 200}, body={"indicators": [], "rules": []}),
+    # A version must start after the latest one: refused by the domain (authorization passed).
+    ("ingest", "POST", "/admin/templates/{code}/versions"): Row(
+        {"admin": 422}, body={"effective_from": "2020-01", "indicators": ["{integer}"]}
+    ),
+    ("ingest", "POST", "/admin/agencies"): Row(
+        {"admin": 201},
+        body={"code": "P01", "name_vi": "x", "kind": "provincial_department", "effective_from": "2008-01-01"},
+    ),
+    ("ingest", "POST", "/report-definitions"): Row({"reviewer": 201, "admin": 201}, body=NEW_REPORT),
+    # Registry changes (issue 3): refused by the domain or unchanged (authorization passed); P01 stays as it is.
+    ("ingest", "POST", "/admin/agencies/{agency}/rename"): Row(
+        {"admin": 422}, body={"effective_from": "2000-01-01", "name_vi": "Tên cũ hơn mọi tên"}
+    ),
+    ("ingest", "POST", "/admin/agencies/{agency}/close"): Row(
+        {"admin": 422}, body={"effective_to": "2030-01-01", "successor": "NO-SUCH-AGENCY"}
+    ),
+    ("ingest", "POST", "/admin/agencies/{agency}/template"): Row({"admin": 200}, body={"template": TEMPLATE}),
+    ("ingest", "GET", "/admin/tokens"): Row({"admin": 200}),
+    ("ingest", "GET", "/admin/tokens/{subject}"): Row({"admin": 200}),
+    ("ingest", "POST", "/admin/tokens/{subject}/revoke"): Row({"admin": 200}),
+    # ---- reports: the read API ----
+    ("reports", "GET", "/agencies/{agency}/periods/{period}/report"): Row(cells(AGENCY_READERS)),
+    ("reports", "GET", "/agencies/{agency}/periods/{period}/report/as-of"): Row(
+        cells(AGENCY_READERS), params={"position": "{position}"}
+    ),
+    ("reports", "GET", "/audit/events"): Row(cells(AGENCY_READERS), params=AGENCY_FILTER),
+    ("reports", "GET", "/audit/events.csv"): Row(cells(AGENCY_READERS), params=AGENCY_FILTER),
+    ("reports", "GET", "/audit/events.xlsx"): Row(cells(AGENCY_READERS), params=AGENCY_FILTER),
+    ("reports", "GET", "/audit/public-key"): Row(cells(EVERYONE)),
+    ("reports", "GET", "/audit/checkpoints"): Row(cells(EVERYONE)),
+    ("reports", "POST", "/audit/checkpoints"): Row({"admin": 201}, params={"wait_ms": 10_000}),
+    ("reports", "GET", "/audit/checkpoints/latest"): Row(cells(EVERYONE)),
+    # An agency proves only its own agency's events: P79's token asking about P01's event gets 403.
+    ("reports", "GET", "/audit/proofs/inclusion"): Row(cells(AGENCY_READERS), params={"position": "{position}"}),
+    ("reports", "GET", "/audit/proofs/consistency"): Row(
+        cells(EVERYONE), params={"first": "{tree_size}", "second": "{tree_size}"}
+    ),
+    ("reports", "GET", "/rollups"): Row(cells(MINISTRY), params={"period": "{period}"}),
+    ("reports", "GET", "/compliance"): Row(cells(MINISTRY), params={"period": "{period}"}),
+    ("reports", "GET", "/compliance/rates"): Row(cells(MINISTRY), params={"period": "{period}"}),
+    ("reports", "GET", "/report-definitions"): Row(cells(EVERYONE)),
+    # The registry and the templates are public reference data (issue 3).
+    ("reports", "GET", "/agencies"): Row(cells(EVERYONE)),
+    ("reports", "GET", "/agencies/{agency}"): Row(cells(EVERYONE)),
+    ("reports", "GET", "/templates"): Row(cells(EVERYONE)),
+    ("reports", "GET", "/templates/{code}"): Row(cells(EVERYONE), params={"period": "{period}"}),
+    ("reports", "GET", "/report-definitions/{code}/report"): Row(
+        cells(AGENCY_READERS), params={"period": "{period}", "agency": "P01"}
+    ),
+}
+
+# Path parameters per endpoint (the rest: agency P01, the open month).
+CODES = {
+    "/templates/{code}/form": TEMPLATE,
+    "/admin/templates/{code}/versions": TEMPLATE,
+    "/templates/{code}": TEMPLATE,
+}
+ROLE_OF = {
+    "own": Role.AGENCY_REPORTER,
+    "other": Role.AGENCY_REPORTER,
+    "reviewer": Role.MINISTRY_REVIEWER,
+    "auditor": Role.AUDITOR,
+    "admin": Role.ADMIN,
 }
 
 
-def operations(base_url: str) -> set[tuple[str, str]]:
+@dataclass
+class World:
+    """A stack with data of two agencies in the event store, the read models and the transparency log."""
+
+    stack: Stack
+    tokens: dict[str, str]
+    subjects: dict[str, str]
+    period: str
+    integer: str
+    position: int
+    tree_size: int
+    victim: str  # a token the admin revokes in the matrix
+    p79_marker: int
+
+    @property
+    def urls(self) -> dict[str, str]:
+        return {"ingest": self.stack.ingest_url, "reports": self.stack.reports_url}
+
+    def values(self) -> dict[str, Any]:
+        return {
+            "period": self.period,
+            "integer": self.integer,
+            "position": self.position,
+            "tree_size": self.tree_size,
+        }
+
+    def fill(self, template: Any) -> Any:
+        """Placeholders replaced, keeping their type when the whole string is one placeholder."""
+        values = self.values()
+        if isinstance(template, str):
+            if template.startswith("{") and template.endswith("}") and template[1:-1] in values:
+                return values[template[1:-1]]
+            return template
+        if isinstance(template, dict):
+            return {key: self.fill(value) for key, value in template.items()}
+        if isinstance(template, list):
+            return [self.fill(item) for item in template]
+        return template
+
+    def request(self, service: str, method: str, path: str, caller: str) -> httpx.Response:
+        row = MATRIX[(service, method, path)]
+        concrete = path.format(
+            agency="P01",
+            period=self.period,
+            code=AGENCY_REPORT if path.startswith("/report-definitions/") else CODES.get(path, TEMPLATE),
+            subject=self.victim,
+        )
+        headers = auth(self.tokens[caller]) if caller in self.tokens else {}
+        return httpx.request(
+            method,
+            self.urls[service] + concrete,
+            params={k: str(v) for k, v in self.fill(row.params).items()},
+            json=self.fill(row.body),
+            headers=headers,
+            timeout=30,
+        )
+
+
+def _post_values(stack: Stack, token: str, agency: str, period: str, values: dict[str, int]) -> int:
+    response = httpx.post(
+        f"{stack.ingest_url}/agencies/{agency}/periods/{period}/values",
+        json={"values": [{"indicator": k, "value": v} for k, v in values.items()]},
+        headers=auth(token),
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+    position: int = response.json()["position"]
+    return position
+
+
+def build_world(stack: Stack) -> World:
+    issued = {}
+    with connect(stack.settings) as conn:
+        for caller, role, agency in (
+            ("own", Role.AGENCY_REPORTER, "P01"),
+            ("other", Role.AGENCY_REPORTER, "P79"),
+            ("reviewer", Role.MINISTRY_REVIEWER, None),
+            ("auditor", Role.AUDITOR, None),
+            ("admin", Role.ADMIN, None),
+            ("victim", Role.AUDITOR, None),
+        ):
+            issued[caller] = create_token(conn, role, agency)
+    tokens = {caller: token.secret for caller, token in issued.items() if caller != "victim"}
+    period = open_month()
+    integers = [i["code"] for i in form_indicators(stack.ingest_url, tokens["own"], TEMPLATE, period, "integer")]
+    marker = 987_654_321
+    _post_values(stack, tokens["other"], "P79", period.code, {integers[1]: marker, integers[2]: marker + 1})
+    position = _post_values(stack, tokens["own"], "P01", period.code, {integers[0]: 11, integers[1]: 12})
+    admin = auth(tokens["admin"])
+    # The read models and the transparency log hold both agencies' events.
+    report = httpx.get(
+        f"{stack.reports_url}/agencies/P01/periods/{period}/report",
+        params={"min_position": position, "wait_ms": 10_000},
+        headers=admin,
+        timeout=15,
+    )
+    assert report.status_code == 200, report.text
+    checkpoint = httpx.post(
+        f"{stack.reports_url}/audit/checkpoints", params={"wait_ms": 10_000}, headers=admin, timeout=15
+    )
+    assert checkpoint.status_code == 201, checkpoint.text
+    assert checkpoint.json()["last_position"] >= position
+    return World(
+        stack,
+        tokens,
+        {caller: token.principal.subject for caller, token in issued.items()},
+        period.code,
+        integers[0],
+        position,
+        int(checkpoint.json()["tree_size"]),
+        issued["victim"].principal.subject,
+        marker,
+    )
+
+
+@pytest.fixture
+def world(stack_factory: StackFactory) -> World:
+    return build_world(stack_factory("ingest", "relay", "project", "reports", "checkpoint"))
+
+
+def operations(base_url: str) -> dict[tuple[str, str], set[str]]:
+    """(method, path) -> the roles the operation declares (`x-roles`, services/http/auth.py)."""
     spec = httpx.get(base_url + "/openapi.json").json()
-    return {(method.upper(), path) for path, item in spec["paths"].items() for method in item if path not in PUBLIC}
-
-
-def test_every_endpoint_every_role(stack: Stack) -> None:
-    urls = {"ingest": stack.ingest_url, "reports": stack.reports_url}
-    documented = {(service, *op) for service, url in urls.items() for op in operations(url)}
-    assert documented == set(MATRIX), f"endpoints without a matrix row: {documented - set(MATRIX)}"
-
-    tokens = {
-        "own": stack.token(Role.AGENCY_REPORTER, "P01"),
-        "other": stack.token(Role.AGENCY_REPORTER, "P79"),
-        "reviewer": stack.token(Role.MINISTRY_REVIEWER),
-        "auditor": stack.token(Role.AUDITOR),
-        "admin": stack.token(Role.ADMIN),
+    return {
+        (method.upper(), path): set(operation.get("x-roles", ()))
+        for path, item in spec["paths"].items()
+        for method, operation in item.items()
+        if path not in PUBLIC
     }
-    period = open_month().code
-    cells = 0
-    for (service, method, path), allowed in MATRIX.items():
+
+
+def test_every_endpoint_every_role(world: World) -> None:
+    declared = {(service, *op): roles for service, url in world.urls.items() for op, roles in operations(url).items()}
+    assert set(declared) - set(MATRIX) == set(), "endpoints without a matrix row"
+    assert set(MATRIX) - set(declared) == set(), "matrix rows of endpoints that do not exist"
+    for key, row in MATRIX.items():
+        assert {ROLE_OF[c].value for c in row.allowed} == declared[key], f"{key}: the declared roles"
+
+    failures = []
+    for (service, method, path), row in MATRIX.items():
+        assert set(row.allowed) <= set(EVERYONE), path
         for caller in CALLERS:
-            # Every request names agency P01: "own" is P01's reporter, "other" is P79's.
-            concrete = path.format(agency="P01", period=period, code="UNIFIED-PROVINCIAL")
-            headers = auth(tokens[caller]) if caller in tokens else {}
-            response = httpx.request(
-                method,
-                urls[service] + concrete,
-                json=BODIES.get(path) if method == "POST" else None,
-                params={"period": period} if path.endswith("/form") else None,
-                headers=headers,
-                timeout=30,
+            response = world.request(service, method, path, caller)
+            expected = row.allowed.get(caller, 401 if caller == "anonymous" else 403)
+            where = f"{caller:9} {method:4} {service}{path}: {response.status_code} (expected {expected})"
+            if response.status_code != expected:
+                failures.append(f"{where} {response.text[:200]}")
+            elif expected == 401:
+                assert response.headers["www-authenticate"] == "Bearer", where
+            elif expected == 403:
+                # Who may not: the wrong role (forbidden) or an agency token naming another agency.
+                code = response.json()["code"]
+                agency_refused = caller == "other" and "own" in row.allowed
+                assert code == ("wrong-agency" if agency_refused else "forbidden"), where
+    assert failures == [], "\n" + "\n".join(failures)
+
+
+def _agencies_named(value: Any) -> set[str]:
+    """Every agency code a JSON document names in an `agency` member."""
+    found: set[str] = set()
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key == "agency" and isinstance(item, str):
+                found.add(item)
+            found |= _agencies_named(item)
+    elif isinstance(value, list):
+        for item in value:
+            found |= _agencies_named(item)
+    return found
+
+
+def test_an_agency_token_reads_nothing_of_another_agency(world: World) -> None:
+    """Every read the agency token may make, as P01: no P79 data, no P79 token subject, no P79 value."""
+    foreign = (world.subjects["other"], str(world.p79_marker), str(world.p79_marker + 1))
+    reads = [key for key, row in MATRIX.items() if key[1] == "GET" and "own" in row.allowed]
+    assert len(reads) >= 10
+    for service, method, path in reads:
+        response = world.request(service, method, path, "own")
+        assert response.status_code == 200, f"{path}: {response.text[:200]}"
+        kind = response.headers["content-type"]
+        if kind.startswith("application/json"):
+            assert _agencies_named(response.json()) <= {"P01"}, path
+            text = response.text
+        elif kind.startswith("text/csv"):
+            text = response.text
+            rows = list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
+            assert rows, path
+            assert {row["agency"] for row in rows} <= {"P01", ""}, path
+        else:
+            continue  # the XLSX export holds the rows of the CSV one
+        for secret in foreign:
+            assert secret not in text, f"{path} shows {secret}"
+    # The same reads name P79 for the ministry: the test above can see a leak.
+    ministry = httpx.get(
+        f"{world.stack.reports_url}/audit/events", params={"agency": "P79"}, headers=auth(world.tokens["auditor"])
+    )
+    assert str(world.p79_marker) in ministry.text
+
+
+def _body_operations(base_url: str) -> set[str]:
+    spec = httpx.get(base_url + "/openapi.json").json()
+    return {
+        f"{method.upper()} {path}"
+        for path, item in spec["paths"].items()
+        for method, operation in item.items()
+        if "requestBody" in operation
+    }
+
+
+def test_no_body_accepts_a_field_the_server_sets(world: World) -> None:
+    """Each body-taking operation, with a body its caller could send plus a server field: 422, nothing stored."""
+    server_fields = {"actor": "someone-else", "agency": "P79", "position": 1, "role": "admin", "recorded_at": "2020"}
+    with connect(world.stack.settings) as conn:
+        before = conn.execute("SELECT count(*) FROM reporting_events").fetchone()
+    checked = set()
+    for (service, method, path), row in MATRIX.items():
+        if method != "POST" or row.body is None:
+            continue
+        caller = next(iter(row.allowed))
+        for name, value in server_fields.items():
+            body = {**world.fill(row.body), name: value}
+            if name in body and name in (row.body or {}):
+                continue  # a field of the request itself (e.g. the agency registered)
+            concrete = path.format(agency="P01", period=world.period, code=CODES.get(path, TEMPLATE), subject="-")
+            response = httpx.post(
+                world.urls[service] + concrete, json=body, headers=auth(world.tokens[caller]), timeout=30
             )
-            where = f"{caller} {method} {service}{path}: {response.status_code} {response.text[:200]}"
-            if caller in allowed:
-                assert response.status_code not in (401, 403), where
-                assert response.status_code < 500, where
-            elif caller == "anonymous":
-                assert response.status_code == 401, where
-                assert response.headers["www-authenticate"] == "Bearer"
-            else:
-                assert response.status_code == 403, where
-                assert response.json()["code"] in ("forbidden", "wrong-agency"), where
-            cells += 1
-    assert cells == len(MATRIX) * len(CALLERS)
+            assert response.status_code == 422, f"{path} + {name}: {response.text[:200]}"
+            assert response.json()["code"] == "invalid-request"
+        checked.add(f"{method} {path}")
+    every = _body_operations(world.stack.ingest_url) | _body_operations(world.stack.reports_url)
+    assert every <= checked, f"operations with a body and no sample: {every - checked}"
+    with connect(world.stack.settings) as conn:
+        after = conn.execute("SELECT count(*) FROM reporting_events").fetchone()
+    assert before == after, "nothing was stored"
 
 
-def test_revoked_and_expired_tokens_are_refused_at_once(stack: Stack) -> None:
-    url = f"{stack.ingest_url}/templates/UNIFIED-PROVINCIAL/form"
+def test_revoked_and_expired_tokens_are_refused_at_once(stack_factory: StackFactory) -> None:
+    stack = stack_factory("ingest", "reports")
+    form = f"{stack.ingest_url}/templates/{TEMPLATE}/form"
+    report = f"{stack.reports_url}/report-definitions"
     params = {"period": open_month().code}
     with connect(stack.settings) as conn:
-        issued = create_token(conn, Role.AUDITOR)
+        admin = create_token(conn, Role.ADMIN)
+        by_api = create_token(conn, Role.AGENCY_REPORTER, "P01")
+        by_cli = create_token(conn, Role.AUDITOR)
         expired = create_token(conn, Role.AUDITOR, expires_at=datetime.now(UTC) - timedelta(seconds=1))
-        assert httpx.get(url, params=params, headers=auth(issued.secret)).status_code == 200
-        assert revoke_token(conn, issued.principal.subject)
-    assert httpx.get(url, params=params, headers=auth(issued.secret)).status_code == 401
-    assert httpx.get(url, params=params, headers=auth(expired.secret)).status_code == 401
+    for issued in (by_api, by_cli):
+        assert httpx.get(form, params=params, headers=auth(issued.secret)).status_code == 200
+        assert httpx.get(report, headers=auth(issued.secret)).status_code == 200
+
+    # Through the admin API: the very next request, in both services, is refused.
+    revoked = httpx.post(
+        f"{stack.ingest_url}/admin/tokens/{by_api.principal.subject}/revoke", headers=auth(admin.secret)
+    )
+    assert revoked.status_code == 200, revoked.text
+    assert revoked.json()["revoked_by"] == admin.principal.subject
+    assert httpx.get(form, params=params, headers=auth(by_api.secret)).status_code == 401
+    assert httpx.get(report, headers=auth(by_api.secret)).status_code == 401
+    again = httpx.post(f"{stack.ingest_url}/admin/tokens/{by_api.principal.subject}/revoke", headers=auth(admin.secret))
+    assert again.json()["revoked_at"] == revoked.json()["revoked_at"], "revoking twice keeps the first revocation"
+    missing = httpx.post(f"{stack.ingest_url}/admin/tokens/no-such-subject/revoke", headers=auth(admin.secret))
+    assert missing.status_code == 404
+
+    # As the CLI does it (`reporting tokens revoke`), and by expiry.
     with connect(stack.settings) as conn:
-        stored = conn.execute(
-            "SELECT token_hash FROM api_tokens WHERE subject = %s", (issued.principal.subject,)
-        ).fetchone()
-    assert stored is not None
-    assert issued.secret.encode() not in bytes(stored[0]), "only the hash is stored"
-    assert len(bytes(stored[0])) == 32
+        assert revoke_token(conn, by_cli.principal.subject, "cli")
+    for secret in (by_cli.secret, expired.secret):
+        assert httpx.get(form, params=params, headers=auth(secret)).status_code == 401
+        assert httpx.get(report, headers=auth(secret)).status_code == 401
+
+    # Only hashes are stored; the listing shows neither secrets nor hashes.
+    listing = httpx.get(f"{stack.ingest_url}/admin/tokens", headers=auth(admin.secret))
+    assert listing.status_code == 200
+    subjects = {t["subject"]: t for t in listing.json()["tokens"]}
+    assert subjects[by_api.principal.subject]["revoked_at"] is not None
+    assert subjects[by_cli.principal.subject]["revoked_by"] == "cli"
+    with connect(stack.settings) as conn:
+        stored = [bytes(r[0]) for r in conn.execute("SELECT token_hash FROM api_tokens").fetchall()]
+    for issued in (admin, by_api, by_cli, expired):
+        assert issued.secret not in listing.text
+        assert all(issued.secret.encode() not in h for h in stored)
+    assert all(len(h) == 32 for h in stored), "SHA-256 digests"
+    assert all(h.hex() not in listing.text for h in stored)
+
+
+def test_list_endpoints_have_a_page_limit(stack_factory: StackFactory, settings: Settings) -> None:
+    stack = stack_factory("ingest", "reports", settings_override=replace(settings, max_page_size=5))
+    admin = stack.token(Role.ADMIN)
+    for _ in range(11):
+        stack.token(Role.AUDITOR)
+    paged = 0
+    for base in (stack.ingest_url, stack.reports_url):
+        spec = httpx.get(base + "/openapi.json").json()
+        for path, item in spec["paths"].items():
+            for method, operation in item.items():
+                if not any(p["name"] == "limit" for p in operation.get("parameters", [])):
+                    continue
+                assert method == "get", path
+                over = httpx.get(base + path, params={"limit": 6}, headers=auth(admin))
+                assert over.status_code == 422, f"{path}: {over.text}"
+                assert over.json()["code"] == "page-too-large"
+                assert over.json()["maximum"] == 5
+                assert httpx.get(base + path, params={"limit": 5}, headers=auth(admin)).status_code == 200, path
+                paged += 1
+    assert paged >= 3, "the token listing, the audit trail and the checkpoints"
+
+    # Paging through the 12 tokens: pages of at most 5, each token once.
+    seen: list[str] = []
+    after = ""
+    while True:
+        page = httpx.get(f"{stack.ingest_url}/admin/tokens", params={"after": after}, headers=auth(admin)).json()
+        assert len(page["tokens"]) <= 5
+        seen += [t["subject"] for t in page["tokens"]]
+        if page["next_after"] is None:
+            break
+        after = page["next_after"]
+    assert len(seen) == len(set(seen)) == 12
 
 
 def test_rate_limits_per_token_and_for_failed_authentication(stack_factory: StackFactory, settings: Settings) -> None:
     limited = stack_factory(
-        "ingest", settings_override=replace(settings, rate_limit_per_token=2, auth_failures_per_minute=3)
+        "ingest", "reports", settings_override=replace(settings, rate_limit_per_token=2, auth_failures_per_minute=3)
     )
-    url = f"{limited.ingest_url}/templates/UNIFIED-PROVINCIAL/form"
-    params = {"period": open_month().code}
-    token = limited.token(Role.AUDITOR)
-    statuses = [httpx.get(url, params=params, headers=auth(token)).status_code for _ in range(8)]
-    assert statuses[:4] == [200] * 4, "a burst of twice the rate passes"
-    assert 429 in statuses[4:]
-    refused = httpx.get(url, params=params, headers=auth(token))
-    assert refused.status_code == 429
-    assert int(refused.headers["retry-after"]) >= 1
-    assert refused.json()["code"] == "rate-limited"
-    other = limited.token(Role.AUDITOR)
-    assert httpx.get(url, params=params, headers=auth(other)).status_code == 200, "limits are per token"
+    for base, path, params in (
+        (limited.ingest_url, f"/templates/{TEMPLATE}/form", {"period": open_month().code}),
+        (limited.reports_url, "/report-definitions", {}),
+    ):
+        url = base + path
+        token = limited.token(Role.AUDITOR)
+        statuses = [httpx.get(url, params=params, headers=auth(token)).status_code for _ in range(8)]
+        assert statuses[:4] == [200] * 4, "a burst of twice the rate passes"
+        assert 429 in statuses[4:]
+        refused = httpx.get(url, params=params, headers=auth(token))
+        assert refused.status_code == 429
+        assert int(refused.headers["retry-after"]) >= 1
+        assert refused.json()["code"] == "rate-limited"
+        # The limit frees up with time (2 per second): wait for it, no sleep.
+        wait_until(
+            lambda url=url, token=token, params=params: (
+                httpx.get(url, params=params, headers=auth(token)).status_code == 200
+            ),
+            5,
+            interval=0.2,
+            what="the token's budget refills",
+        )
+        other = limited.token(Role.AUDITOR)
+        assert httpx.get(url, params=params, headers=auth(other)).status_code == 200, "limits are per token"
 
-    guesses = [httpx.get(url, params=params, headers=auth(f"rpt_guess{n}")).status_code for n in range(5)]
-    assert guesses[:3] == [401] * 3
-    assert guesses[3:] == [429, 429], "token guessing is slowed down"
+        guesses = [httpx.get(url, params=params, headers=auth(f"rpt_guess{n}")).status_code for n in range(5)]
+        assert guesses[:3] == [401] * 3
+        assert guesses[3:] == [429, 429], "token guessing is slowed down"
+        # Once over budget, the address is refused before any lookup: a right guess learns nothing.
+        lucky = httpx.get(url, params=params, headers=auth(other))
+        assert lucky.status_code == 429
+        assert int(lucky.headers["retry-after"]) >= 1

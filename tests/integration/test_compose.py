@@ -74,3 +74,14 @@ def test_third_party_variables_are_only_on_third_party_images() -> None:
     for name in ("postgres", "kafka"):
         for variable in data["services"][name]["environment"]:
             assert variable.startswith(THIRD_PARTY_PREFIXES) or variable.startswith("POSTGRES_"), variable
+
+
+def test_the_http_services_state_their_limits() -> None:
+    """Resource and rate limits are visible where an operator looks (services/http/limits.py reads them)."""
+    limits = {"MAX_BODY_BYTES", "MAX_PAGE_SIZE", "RATE_LIMIT_PER_TOKEN", "AUTH_FAILURES_PER_MINUTE"}
+    services = our_services(compose())
+    assert limits | {"MAX_VALUES_PER_BATCH"} <= set(services["ingest"]["environment"])
+    assert limits <= set(services["reports"]["environment"])
+    for name in ("ingest", "reports"):
+        for variable in limits:
+            assert int(services[name]["environment"][variable]) > 0, f"{name}: {variable}"

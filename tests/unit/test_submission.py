@@ -8,7 +8,14 @@ from decimal import Decimal
 import pytest
 
 from domain.catalogue import Catalogue, Indicator, IndicatorGroup
-from domain.errors import BatchRejected, InvalidTransition, ReasonRequired, SubmissionLocked, ValidationFailed
+from domain.errors import (
+    BatchRejected,
+    Forbidden,
+    InvalidTransition,
+    ReasonRequired,
+    SubmissionLocked,
+    ValidationFailed,
+)
 from domain.identity import Principal, Role
 from domain.periods import CIRCULAR_02_2023, Period
 from domain.rules import Expression, Rule, Severity
@@ -299,3 +306,35 @@ def test_only_a_reviewer_reviews(form: Form, actor: Principal) -> None:
         submission.approve(actor)
     with pytest.raises(InvalidTransition):
         submission.return_for_revision(actor, "x")
+
+
+@pytest.mark.parametrize("actor", [OTHER_AGENCY, REVIEWER, ADMIN, Principal("auditor:q", Role.AUDITOR)])
+def test_only_the_agency_enters_its_values(form: Form, actor: Principal) -> None:
+    submission = new_submission(form)
+    submission.collect_events()
+    with pytest.raises(Forbidden):
+        submission.enter_values([("TOTAL", 100)], form, actor)
+    assert submission.collect_events() == []
+    assert submission.values == {}
+
+
+def test_after_a_return_only_real_changes_need_a_reason(form: Form) -> None:
+    submission = submitted(form)
+    submission.return_for_revision(REVIEWER, "kiểm tra lại")
+    submission.collect_events()
+    # The same values again change nothing, so they need no reason and store nothing.
+    result = submission.enter_values([("TOTAL", 100), ("BROADBAND", 10)], form, AGENCY)
+    assert (result.unchanged, submission.collect_events()) == (["TOTAL", "BROADBAND"], [])
+    # A first value and a change in one batch: without a reason the whole batch is refused, the first value too...
+    with pytest.raises(ReasonRequired):
+        submission.enter_values([("RATE", 20), ("BROADBAND", 11)], form, AGENCY, reason="   ")
+    assert submission.collect_events() == []
+    assert submission.values["BROADBAND"].value == 10
+    assert "RATE" not in submission.values
+    # ...and with one, each change is a correction carrying it; first entries of an indicator are submissions.
+    result = submission.enter_values([("BROADBAND", 11), ("RATE", 20)], form, AGENCY, reason="số liệu mới")
+    assert (result.corrected, result.submitted) == (["BROADBAND"], ["RATE"])
+    correction, first = submission.collect_events()
+    assert isinstance(correction, Submission.IndicatorValueCorrected)
+    assert (correction.previous_value, correction.value, correction.reason) == (10, 11, "số liệu mới")
+    assert isinstance(first, Submission.IndicatorValueSubmitted)

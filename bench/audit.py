@@ -1,0 +1,98 @@
+"""Audit verification of the whole log in events/s (target >= 200,000), against in-process baselines.
+
+    python -m bench.audit --agencies 1000 --indicators 200
+
+Fills the event store (Application.save, one submission of `indicators` values per agency),
+builds the transparency log and signs a checkpoint (the checkpointer's code, in this process),
+lets the relay publish everything, then measures:
+- baseline: RootAccumulator over the same leaves' bytes (hashing + tree only, no reading);
+- `audit verify --from-store` (read the store, canonical bytes, hash, tree, compare with tlog);
+- `audit verify` from Kafka (read the topic, hash, tree, compare with tlog).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+from tempfile import TemporaryDirectory
+
+from bench.environment import agency_codes, bench_settings, indicator_codes, load_national_reference
+from bench.projector import fill_store, publish_all
+from domain.merkle import RootAccumulator
+from infra.db import connect
+from infra.event_store import ReportingApplication
+from infra.settings import Settings
+from services.audit.canonical import CanonicalMapper, read_store
+from services.audit.checkpointer import Checkpointer, signing_key
+from services.audit.verify import Options, print_report, verify
+
+
+def build_log(settings: Settings) -> int:
+    app = ReportingApplication(settings, cache_size=0)
+    try:
+        checkpointer = Checkpointer(settings, signing_key(settings), app)
+        with connect(settings) as conn:
+            checkpointer.register_key(conn)
+            started = time.perf_counter()
+            checkpointer.catch_up(conn)
+            size = checkpointer.appender(conn).size
+            print(f"checkpointer appended {size:,} leaves at {size / (time.perf_counter() - started):,.0f}/s")
+            checkpointer.sign(conn, "bench")
+            stop = threading.Event()
+            thread = threading.Thread(target=checkpointer.run, args=(stop,))  # publishes the checkpoint
+            thread.start()
+            time.sleep(3)
+            stop.set()
+            thread.join()
+        return size
+    finally:
+        app.close()
+
+
+def baseline(settings: Settings) -> float:
+    """Hash and accumulate the canonical bytes, already in memory: the tree's own speed."""
+    with connect(settings) as conn:
+        mapper = CanonicalMapper(None)
+        data = [leaf.canonical or b"" for rows in read_store(conn) for leaf in map(mapper.leaf, rows)]
+    accumulator = RootAccumulator()
+    started = time.perf_counter()
+    for item in data:
+        accumulator.append(item)
+    accumulator.root()
+    return len(data) / (time.perf_counter() - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--agencies", type=int, default=1000)
+    parser.add_argument("--indicators", type=int, default=200)
+    args = parser.parse_args()
+    with bench_settings() as base, TemporaryDirectory() as keys:
+        settings = replace(base, audit_key_path=str(Path(keys) / "checkpoint.key"))
+        load_national_reference(settings, args.agencies, args.indicators)
+        fill_store(settings, agency_codes(args.agencies), indicator_codes(args.indicators), "2025-01")
+        publish_all(settings)  # the checkpointer follows the relay
+        size = build_log(settings)
+        key = signing_key(settings).verifier
+        print(f"baseline RootAccumulator (bytes in memory) {baseline(settings):12,.0f} leaves/s")
+        for label, options in (
+            ("verify --from-store -w1", Options(from_store=True, workers=1)),
+            ("verify --from-store", Options(from_store=True)),
+            ("verify (Kafka)", Options(idle_seconds=1.0)),
+        ):
+            out = io.StringIO()
+            started = time.perf_counter()
+            report = verify(settings, key, options)
+            elapsed = time.perf_counter() - started
+            print_report(report, out)
+            assert report.ok, out.getvalue()
+            print(f"{label:<24} {size / elapsed:12,.0f} events/s end to end ({size:,} events, {elapsed:.2f} s)")
+            print("    " + out.getvalue().strip().replace("\n", "\n    "))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,365 @@
+"""Rebuild read models from the log into fresh tables, then swap them in atomically (decision 6).
+
+    reporting rebuild [PROJECTION ...] [--from-store] [--no-swap]
+
+1. Fresh tables: each table of each chosen projection gets a copy of its
+   structure (`CREATE TABLE <t>__rebuild (LIKE <t> INCLUDING ALL)`); the same
+   projection classes fill them (`suffix`), with their own positions
+   (`<projection>__rebuild` in `projector_positions`).
+2. Replay: from Kafka offset 0 (partitions assigned, offsets sought explicitly;
+   no consumer group, no reliance on end offsets), or with `--from-store` from
+   the event store's notification log, each event put on the partition the
+   relay's producer puts it on (murmur2 of its key), so that positions per
+   partition mean the same as the live ones. Exactly-once as in the live
+   projector: positions in the same transaction, skip by position. A progress
+   bar shows events/s and the ETA. The old tables keep serving meanwhile.
+3. Swap, in one transaction holding the projection swap lock exclusively (live
+   projector batches hold it shared, so the swap falls between two batches):
+   only if the rebuild has applied, on every partition, at least what the live
+   projector has (otherwise replay more and retry); then drop each old table,
+   rename the fresh one (and its indexes) to the old names, and move the
+   positions. The live projector reads its positions from the database inside
+   every batch, so its next batch continues the new tables from the swapped
+   positions: what the rebuild already applied is skipped, nothing is missed.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TextIO
+
+import psycopg
+from kafka.partitioner.default import murmur2
+from psycopg import sql
+from psycopg.rows import TupleRow
+
+from infra.db import PROJECTION_SWAP_LOCK, connect
+from infra.event_store import ReportingApplication
+from infra.integration_events import from_domain_event
+from infra.kafka import TopicInfo, describe_topic
+from infra.settings import Settings
+from services.projector.catalogue import all_projections
+from services.projector.projection import Projection
+from services.projector.runner import Projector
+
+log = logging.getLogger("reporting.rebuild")
+
+REBUILD_SUFFIX = "__rebuild"
+SWAP_ATTEMPTS = 20
+_INDEX_HEAD = re.compile(r"^CREATE (UNIQUE )?INDEX \S+ ON (ONLY )?\S+ ")
+
+
+def partition_for(key: bytes, partitions: Sequence[int]) -> int:
+    """The partition Kafka's default partitioner (the relay's producer) gives a keyed message."""
+    ordered = sorted(partitions)
+    index: int = (murmur2(key) & 0x7FFFFFFF) % len(ordered)
+    return ordered[index]
+
+
+class Progress:
+    """A one-line progress bar on a terminal (a line every few seconds otherwise): done/total, events/s, ETA."""
+
+    def __init__(self, stream: TextIO | None, label: str) -> None:
+        self.stream = stream
+        self.label = label
+        self.tty = bool(stream is not None and stream.isatty())
+        self.interval = 0.25 if self.tty else 2.0
+        self.started = time.monotonic()
+        self.shown = 0.0
+        self.first: int | None = None
+
+    def update(self, done: int, total: int, *, final: bool = False) -> None:
+        if self.stream is None:
+            return
+        now = time.monotonic()
+        if self.first is None:
+            self.first = done
+        if not final and now - self.shown < self.interval:
+            return
+        self.shown = now
+        elapsed = max(now - self.started, 1e-6)
+        rate = (done - self.first) / elapsed
+        total = max(total, done)
+        fraction = done / total if total else 1.0
+        width = 30
+        bar = "#" * int(fraction * width) + "-" * (width - int(fraction * width))
+        if rate > 0 and total > done:
+            remaining = int((total - done) / rate)
+            eta = f"{remaining // 60}:{remaining % 60:02d}"
+        else:
+            eta = "0:00" if total <= done else "?"
+        line = f"{self.label} [{bar}] {fraction * 100:5.1f}% {done:,}/{total:,} events {rate:,.0f} events/s ETA {eta}"
+        self.stream.write(("\r" + line) if self.tty else (line + "\n"))
+        if final and self.tty:
+            self.stream.write("\n")
+        self.stream.flush()
+
+
+@dataclass(frozen=True)
+class Summary:
+    projections: tuple[str, ...]
+    source: str
+    events: int
+    seconds: float
+    swapped: bool
+
+    def describe(self) -> str:
+        rate = self.events / self.seconds if self.seconds else 0.0
+        outcome = "swapped in" if self.swapped else "left in the fresh tables (not swapped)"
+        return (
+            f"rebuilt {', '.join(self.projections)} from {self.source}: {self.events:,} events in"
+            f" {self.seconds:.1f} s ({rate:,.0f} events/s); {outcome}"
+        )
+
+
+class Rebuild:
+    def __init__(
+        self,
+        settings: Settings,
+        names: Sequence[str] = (),
+        *,
+        from_store: bool = False,
+        suffix: str = REBUILD_SUFFIX,
+        progress: TextIO | None = sys.stderr,
+    ) -> None:
+        if not suffix or not re.fullmatch(r"__[a-z0-9_]+", suffix):
+            raise ValueError("a rebuild suffix looks like __rebuild")
+        live = {p.name: p for p in all_projections()}
+        unknown = [name for name in names if name not in live]
+        if unknown:
+            raise ValueError(f"unknown projection(s) {', '.join(unknown)}; known: {', '.join(live)}")
+        chosen = list(dict.fromkeys(names)) or list(live)
+        fresh = {p.name: p for p in all_projections(suffix)}
+        self.settings = settings
+        self.topic = settings.kafka_topic
+        self.suffix = suffix
+        self.from_store = from_store
+        self.pairs: list[tuple[Projection, Projection]] = [(live[n], fresh[n]) for n in chosen]
+        self.projector = Projector(settings, [f for _, f in self.pairs], position_key=lambda p: p.name + suffix)
+        self.progress_stream = progress
+        self._store_cursor = 0
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(live.name for live, _ in self.pairs)
+
+    def key(self, projection: Projection) -> str:
+        return projection.name + self.suffix
+
+    def table_pairs(self) -> list[tuple[str, str]]:
+        """(live table, fresh table) for every table of the chosen projections."""
+        return [pair for live, fresh in self.pairs for pair in zip(live.tables, fresh.tables, strict=True)]
+
+    # ---- the whole command ---------------------------------------------------------
+
+    def run(self, stop: threading.Event, *, swap: bool = True) -> Summary:
+        started = time.monotonic()
+        self.prepare()
+        self.replay(stop)
+        swapped = False
+        if swap and not stop.is_set():
+            self.analyze()
+            self.replay(stop)  # what came in meanwhile; the rest is applied under the swap lock
+            for _attempt in range(SWAP_ATTEMPTS):
+                if stop.is_set() or self.swap():
+                    break
+            else:
+                raise RuntimeError(f"could not swap the rebuilt tables in after {SWAP_ATTEMPTS} attempts")
+            swapped = not stop.is_set()
+        source = "the event store" if self.from_store else f"Kafka topic {self.topic}"
+        return Summary(self.names, source, self.projector.applied, time.monotonic() - started, swapped)
+
+    # ---- 1. fresh tables ---------------------------------------------------------------
+
+    def prepare(self) -> None:
+        """Fresh, empty copies of the live tables (leftovers of an interrupted rebuild are dropped)."""
+        with connect(self.settings) as conn, conn.transaction():
+            for live_table, fresh_table in self.table_pairs():
+                conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(fresh_table)))
+                conn.execute(
+                    sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING ALL)").format(
+                        sql.Identifier(fresh_table), sql.Identifier(live_table)
+                    )
+                )
+                # LIKE copies no storage parameters (fillfactor...): copy them from the catalogue.
+                row = conn.execute("SELECT reloptions FROM pg_class WHERE oid = %s::regclass", (live_table,)).fetchone()
+                if row and row[0]:
+                    options = sql.SQL(", ").join(sql.SQL(option) for option in row[0])
+                    conn.execute(sql.SQL("ALTER TABLE {} SET ({})").format(sql.Identifier(fresh_table), options))
+            conn.execute(
+                "DELETE FROM projector_positions WHERE topic = %s AND projection = ANY(%s)",
+                (self.topic, [self.key(f) for _, f in self.pairs]),
+            )
+        self._store_cursor = 0
+
+    def analyze(self) -> None:
+        with connect(self.settings) as conn:
+            for _, fresh_table in self.table_pairs():
+                conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(fresh_table)))
+
+    # ---- 2. replay ---------------------------------------------------------------------
+
+    def replay(self, stop: threading.Event) -> None:
+        """Apply the log to the fresh tables up to its current end."""
+        if self.from_store:
+            self._replay_store(stop)
+        else:
+            self._replay_kafka(stop)
+
+    def _replay_kafka(self, stop: threading.Event) -> None:
+        progress = Progress(self.progress_stream, "rebuild (Kafka)")
+        with connect(self.settings) as conn:
+            row = conn.execute(
+                'SELECT coalesce(sum("offset" + 1) FILTER (WHERE partition >= 0), 0),'
+                " coalesce(max(position) FILTER (WHERE partition = -1), 0) FROM relay_positions WHERE topic = %s",
+                (self.topic,),
+            ).fetchone()
+        total, published = (int(row[0]), int(row[1])) if row else (0, 0)
+        inner = threading.Event()
+        worker = threading.Thread(
+            target=self.projector.run, args=(inner,), kwargs={"until_caught_up": True}, name="rebuild"
+        )
+        worker.start()
+        try:
+            while worker.is_alive():
+                if stop.wait(0.1):
+                    inner.set()
+                progress.update(self._offsets_done(), total)
+        finally:
+            inner.set()
+            worker.join()
+        progress.update(self._offsets_done(), total, final=True)
+        if not stop.is_set():
+            # Caught up with what the relay had published per partition when we looked, so with
+            # every event up to the relay's cursor then: the store need not be read before it.
+            self._store_cursor = max(self._store_cursor, published)
+
+    def _offsets_done(self) -> int:
+        positions = list(self.projector.positions.values())
+        return sum(p.next_offset for p in positions[0].values()) if positions else 0
+
+    def _topic(self) -> TopicInfo:
+        return describe_topic(self.settings, self.topic) or TopicInfo("", tuple(range(self.settings.kafka_partitions)))
+
+    def _replay_store(self, stop: threading.Event) -> None:
+        info = self._topic()
+        with connect(self.settings) as conn:
+            self.projector._load_positions(conn, info)
+            self._apply_store(conn, info, stop, Progress(self.progress_stream, "rebuild (event store)"))
+
+    def _apply_store(
+        self,
+        conn: psycopg.Connection[TupleRow],
+        info: TopicInfo,
+        stop: threading.Event,
+        progress: Progress | None = None,
+    ) -> None:
+        """Apply the event store's log after `_store_cursor` up to its end now (not a moving end)."""
+        app = ReportingApplication(self.settings, cache_size=0)
+        try:
+            end = app.recorder.max_notification_id() or 0
+            cursor = self._store_cursor
+            while cursor < end and not stop.is_set():
+                notifications = app.recorder.select_notifications(
+                    start=cursor, limit=self.settings.projector_batch_size, inclusive_of_start=False, stop=end
+                )
+                if not notifications:
+                    break
+                events = [from_domain_event(app.mapper.to_domain_event(n), n.id) for n in notifications]
+                # No Kafka offsets here (-1): the positions carry the truth, per partition.
+                self.projector.apply_batch(conn, info, [(partition_for(e.key, info.partitions), -1, e) for e in events])
+                cursor = notifications[-1].id
+                if progress is not None:
+                    progress.update(cursor, end)
+            self._store_cursor = cursor
+            if progress is not None:
+                progress.update(cursor, end, final=True)
+        finally:
+            app.close()
+
+    # ---- 3. swap ---------------------------------------------------------------------------
+
+    def swap(self) -> bool:
+        """Swap the fresh tables and positions in, atomically; False when the tables stayed locked too long.
+
+        Under the exclusive swap lock the live projector stands still between two batches; the
+        rebuild first applies, from the event store, what it may lack since its last replay (a
+        short stretch), so that it holds at least what the live tables hold on every partition.
+        """
+        info = self._topic()
+        with connect(self.settings) as conn:
+            try:
+                with conn.transaction():
+                    conn.execute("SET LOCAL lock_timeout = '10s'")
+                    conn.execute("SELECT pg_advisory_xact_lock(%s)", (PROJECTION_SWAP_LOCK,))
+                    self._apply_store(conn, info, threading.Event())
+                    positions = self._positions(conn)
+                    for live, fresh in self.pairs:
+                        old, new = positions.get(live.name, {}), positions.get(self.key(fresh), {})
+                        behind = [p for p, pos in old.items() if new.get(p, (0, 0, ""))[1] < pos[1]]
+                        if behind:
+                            raise RuntimeError(f"{live.name}: the rebuild is behind the live tables on {behind}")
+                    for live_table, fresh_table in self.table_pairs():
+                        _swap_table(conn, live_table, fresh_table)
+                    for live, fresh in self.pairs:
+                        self._swap_positions(conn, live.name, self.key(fresh), positions.get(live.name, {}))
+            except psycopg.errors.LockNotAvailable:
+                log.warning("could not lock the live tables within 10 s; retrying")
+                return False
+        log.info("swapped in %s", ", ".join(self.names))
+        return True
+
+    def _positions(self, conn: psycopg.Connection[TupleRow]) -> dict[str, dict[int, tuple[int, int, str]]]:
+        keys = [name for live, fresh in self.pairs for name in (live.name, self.key(fresh))]
+        result: dict[str, dict[int, tuple[int, int, str]]] = {}
+        for name, partition, next_offset, position, topic_id in conn.execute(
+            "SELECT projection, partition, next_offset, position, topic_id FROM projector_positions"
+            " WHERE topic = %s AND projection = ANY(%s)",
+            (self.topic, keys),
+        ):
+            result.setdefault(name, {})[int(partition)] = (int(next_offset), int(position), str(topic_id))
+        return result
+
+    def _swap_positions(
+        self, conn: psycopg.Connection[TupleRow], name: str, key: str, live: dict[int, tuple[int, int, str]]
+    ) -> None:
+        conn.execute("DELETE FROM projector_positions WHERE topic = %s AND projection = %s", (self.topic, name))
+        if self.from_store:
+            # A replay from the store knows no Kafka offsets: keep the live ones. They point at or
+            # before the rebuild's positions, so a restart re-reads a little and skips it by position.
+            for partition, (next_offset, _, topic_id) in live.items():
+                conn.execute(
+                    "UPDATE projector_positions SET next_offset = %s, topic_id = %s"
+                    " WHERE topic = %s AND projection = %s AND partition = %s",
+                    (next_offset, topic_id, self.topic, key, partition),
+                )
+        conn.execute(
+            "UPDATE projector_positions SET projection = %s, updated_at = now() WHERE topic = %s AND projection = %s",
+            (name, self.topic, key),
+        )
+
+
+def _index_definitions(conn: psycopg.Connection[TupleRow], table: str) -> list[tuple[str, str]]:
+    rows = conn.execute(
+        "SELECT c.relname, pg_get_indexdef(i.indexrelid) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+        " WHERE i.indrelid = %s::regclass ORDER BY c.relname",
+        (table,),
+    ).fetchall()
+    return [(str(name), _INDEX_HEAD.sub(r"CREATE \1INDEX ON ", str(definition))) for name, definition in rows]
+
+
+def _swap_table(conn: psycopg.Connection[TupleRow], live: str, fresh: str) -> None:
+    """Drop the live table, give the fresh one its name, and its indexes their names."""
+    names = {definition: name for name, definition in _index_definitions(conn, live)}
+    conn.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(live)))
+    conn.execute(sql.SQL("ALTER TABLE {} RENAME TO {}").format(sql.Identifier(fresh), sql.Identifier(live)))
+    for name, definition in _index_definitions(conn, live):
+        target = names.get(definition) or name.replace(fresh, live, 1)
+        if target != name:
+            conn.execute(sql.SQL("ALTER INDEX {} RENAME TO {}").format(sql.Identifier(name), sql.Identifier(target)))

@@ -1,0 +1,106 @@
+"""CSV and XLSX exports of tabular read-model data (one helper for every export of the reports API).
+
+Both take column names and an iterable of rows of plain values (str, int, bool, None, datetime).
+CSV is streamed (UTF-8 with a BOM, so that spreadsheet programs read Vietnamese correctly);
+XLSX is built in openpyxl's write-only mode. Text is always written as text: a value such as
+"=1+1" entered by an agency never becomes a formula (in CSV, text that a spreadsheet would read
+as a formula is prefixed with an apostrophe, as OWASP recommends).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi.responses import Response, StreamingResponse
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+
+XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+# The OpenAPI of the exports: JSON by default, a CSV or XLSX table with ?format=csv|xlsx.
+_CSV_CONTENT = {"text/csv": {"schema": {"type": "string"}}}
+_XLSX_CONTENT = {XLSX_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}}
+TABLE_RESPONSES: dict[int | str, dict[str, Any]] = {200: {"content": {**_CSV_CONTENT, **_XLSX_CONTENT}}}
+CSV_RESPONSES: dict[int | str, dict[str, Any]] = {200: {"content": _CSV_CONTENT}}
+XLSX_RESPONSES: dict[int | str, dict[str, Any]] = {200: {"content": _XLSX_CONTENT}}
+XLSX_MAX_ROWS = 1_048_575  # the format's limit, less the header row
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def cell_text(value: Any) -> str:
+    """One CSV cell: booleans as true/false, instants in UTC ISO form, no formulas."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat()
+    text = str(value)
+    if isinstance(value, str) and text.startswith(_FORMULA_START) and not _is_number(text):
+        return "'" + text
+    return text
+
+
+def csv_response(columns: Sequence[str], rows: Iterable[Sequence[Any]], filename: str) -> StreamingResponse:
+    def generate() -> Iterator[bytes]:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\r\n")
+        buffer.write("\ufeff")
+        writer.writerow(columns)
+        for n, row in enumerate(rows, 1):
+            writer.writerow([cell_text(v) for v in row])
+            if n % 1000 == 0:
+                yield buffer.getvalue().encode()
+                buffer.seek(0)
+                buffer.truncate()
+        yield buffer.getvalue().encode()
+
+    return StreamingResponse(
+        generate(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+class TooManyRows(ValueError):
+    pass
+
+
+def xlsx_bytes(columns: Sequence[str], rows: Iterable[Sequence[Any]], sheet: str = "data") -> bytes:
+    workbook = Workbook(write_only=True)
+    worksheet = workbook.create_sheet(sheet)
+    worksheet.append(list(columns))
+    for n, row in enumerate(rows, 1):
+        if n > XLSX_MAX_ROWS:
+            raise TooManyRows(f"more than {XLSX_MAX_ROWS} rows do not fit in one sheet")
+        cells = []
+        for value in row:
+            if isinstance(value, datetime):
+                value = value.astimezone(UTC).replace(tzinfo=None)  # Excel has no time zones: UTC
+            cell = WriteOnlyCell(worksheet, value=value)
+            if isinstance(value, str):
+                cell.data_type = "s"  # text stays text, even "=..."
+            cells.append(cell)
+        worksheet.append(cells)
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()
+
+
+def xlsx_response(columns: Sequence[str], rows: Iterable[Sequence[Any]], filename: str, sheet: str) -> Response:
+    return Response(
+        xlsx_bytes(columns, rows, sheet),
+        media_type=XLSX_MEDIA_TYPE,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )

@@ -1,0 +1,162 @@
+"""The fast canonical bytes (services/audit/canonical.py) are the contract's bytes, byte for byte.
+
+The contract is `from_domain_event(...).to_bytes()` (infra/integration_events.py). Every kind of
+event the domain makes goes through the library's own mapper (as the event store stores it) and
+then through both paths.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID, uuid4
+
+import pytest
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import DatetimeAsISO, DecimalAsStr, JSONTranscoder, Mapper, UUIDAsHex
+
+from domain.agencies import Agency, AgencyKind
+from domain.catalogue import Catalogue
+from domain.ids import event_id
+from domain.rules import Expression, Rule
+from domain.values import ValueType
+from infra.event_store import DateAsISO
+from infra.integration_events import EVENT_TYPES, IntegrationEvent, from_domain_event
+from services.audit.canonical import CanonicalMapper, Fallback, StoredRow, event_bytes, fast_canonical, fast_event_id
+from tests.unit.test_submission import AGENCY, ON_TIME, REVIEWER, indicator, make_form, new_submission
+
+
+def library_mapper() -> Mapper[Any]:
+    transcoder = JSONTranscoder()
+    for transcoding in (UUIDAsHex(), DecimalAsStr(), DatetimeAsISO(), DateAsISO()):
+        transcoder.register(transcoding)
+    return Mapper(transcoder)
+
+
+def every_kind_of_event() -> list[Any]:
+    from domain.periods import CIRCULAR_02_2023
+
+    form = make_form()
+    submission = new_submission(form)
+    submission.enter_values(
+        [("TOTAL", 100), ("BROADBAND", 0), ("RATE", "12.50"), ("HAS_PLAN", True), ("NOTE", 'Sở TT&TT =1+1 "q"')],
+        form,
+        AGENCY,
+    )
+    submission.enter_values([("TOTAL", 120), ("RATE", "0.0000001"), ("HAS_PLAN", False)], form, AGENCY)
+    submission.submit(form, CIRCULAR_02_2023, ON_TIME, AGENCY)
+    submission.return_for_revision(REVIEWER, "Thiếu số liệu")
+    submission.enter_values([("TOTAL", 121)], form, AGENCY, reason="Sửa theo yêu cầu")
+    submission.submit(form, CIRCULAR_02_2023, ON_TIME, AGENCY)
+    submission.approve(REVIEWER)
+    submission.reopen(REVIEWER, "Kiểm tra lại")
+    events: list[Any] = list(submission.collect_events())
+    # The reference data of the form: catalogue and template events.
+    events += form_events()
+    catalogue = Catalogue(actor="admin:a")
+    catalogue.define(indicator("X.Y", ValueType.DECIMAL, minimum=Decimal("0.5")), "admin:a", "admin")
+    catalogue.define_rule(
+        Rule("R1", "Quy tắc", "x <= 10", Expression(("X.Y",)), "<=", Expression(constant=Decimal(10))),
+        "admin:a",
+        "admin",
+    )
+    events += list(catalogue.collect_events())
+    agency = Agency.register(
+        "P99",
+        "Sở Khoa học và Công nghệ Hà Nội",
+        "Hanoi DOST",
+        AgencyKind.PROVINCIAL_DEPARTMENT,
+        None,
+        "Hà Nội",
+        "T",
+        date(2025, 3, 1),
+        "admin:a",
+        "admin",
+    )
+    agency.rename(date(2025, 7, 1), "Sở KH&CN Hà Nội", "Hanoi DOST", "admin:a", "admin")
+    agency.assign_template("T2", "admin:a", "admin")
+    agency.close(date(2025, 12, 31), "P01", "admin:a", "admin")
+    events += list(agency.collect_events())
+    return events
+
+
+def form_events() -> list[Any]:
+    import tests.unit.test_submission as module
+
+    captured: list[Aggregate] = []
+    original = module.Template.open
+
+    def keep(*args: Any, **kwargs: Any) -> Any:
+        template = original(*args, **kwargs)
+        captured.append(template)
+        return template
+
+    module.Template.open = keep  # type: ignore[method-assign]
+    try:
+        make_form()
+    finally:
+        module.Template.open = original  # type: ignore[method-assign]
+    return [e for aggregate in captured for e in aggregate.collect_events()]
+
+
+def rows(events: list[Any]) -> list[StoredRow]:
+    mapper = library_mapper()
+    stored = [mapper.to_stored_event(e) for e in events]
+    return [StoredRow(n, str(s.originator_id), s.originator_version, s.topic, s.state) for n, s in enumerate(stored, 7)]
+
+
+def contract(row: StoredRow) -> bytes:
+    from eventsourcing.persistence import StoredEvent
+
+    stored = StoredEvent(UUID(row.originator_id), row.originator_version, row.topic, row.state)
+    return from_domain_event(library_mapper().to_domain_event(stored), row.position).to_bytes()
+
+
+def test_fast_bytes_equal_the_contract_for_every_kind_of_event() -> None:
+    events = every_kind_of_event()
+    kinds = {EVENT_TYPES[type(e)][1] for e in events}
+    assert {"SubmissionOpened", "IndicatorValueSubmitted", "IndicatorValueCorrected", "ReportSubmitted"} <= kinds
+    assert {"ReportReturned", "ReportApproved", "ReportReopened", "TemplateCreated", "TemplateVersionPublished"} <= (
+        kinds
+    )
+    assert {"CatalogueCreated", "IndicatorDefined", "RuleDefined"} <= kinds
+    assert {"AgencyRegistered", "AgencyRenamed", "AgencyTemplateAssigned", "AgencyClosed"} <= kinds
+    for row in rows(events):
+        expected = contract(row)
+        event_id_text, fast = fast_canonical(row)
+        assert fast == expected, row.topic
+        assert event_id_text == str(event_id(UUID(row.originator_id), row.originator_version))
+        # The projector's fast form of a parsed event is the same bytes as well.
+        assert event_bytes(IntegrationEvent.from_bytes(expected)) == expected
+
+
+def test_event_ids_match_domain_ids() -> None:
+    for version in (1, 2, 77, 10**9):
+        originator = uuid4()
+        assert fast_event_id(originator, version) == str(event_id(originator, version))
+
+
+def test_unknown_shapes_fall_back_to_the_contract_and_unreadable_rows_are_findings() -> None:
+    (row,) = rows(every_kind_of_event()[:1])
+    state = row.state[:-1] + b',"x":{"_type_":"other","_data_":1}}'
+    odd = StoredRow(row.position, row.originator_id, row.originator_version, row.topic, state)
+    with pytest.raises(Fallback):
+        fast_canonical(odd)
+    leaf = CanonicalMapper(None).leaf(odd)
+    assert leaf.canonical is None
+    assert leaf.error
+    assert leaf.event_id == str(event_id(UUID(row.originator_id), row.originator_version))
+    garbage = StoredRow(row.position, row.originator_id, row.originator_version, row.topic, b"\x00not json")
+    assert CanonicalMapper(None).leaf(garbage).canonical is None
+
+
+def test_instants_in_other_offsets_and_without_microseconds() -> None:
+    (row,) = rows(every_kind_of_event()[1:2])
+    for stamp in ("2026-11-22T15:15:02+07:00", "2026-11-22T08:15:02.000001+00:00", "2026-11-22T08:15:02+00:00"):
+        old = row.state[row.state.index(b'"_data_":"') + 10 : row.state.index(b'"}')]
+        state = row.state.replace(old, stamp.encode())
+        changed = StoredRow(row.position, row.originator_id, row.originator_version, row.topic, state)
+        assert fast_canonical(changed)[1] == contract(changed)
+        expected = datetime.fromisoformat(stamp).astimezone(UTC).strftime("%H:%M:%S")
+        assert expected in fast_canonical(changed)[1].decode()
