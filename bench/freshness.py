@@ -24,6 +24,7 @@ from domain.identity import Role
 from infra.db import connect
 from infra.runtime.ports import free_port, wait_until
 from infra.runtime.processes import Service, http_ready, log_path
+from infra.runtime.stack import SERVICES
 from infra.settings import Settings
 from infra.tokens import create_token
 
@@ -63,7 +64,12 @@ def main() -> None:
         load_national_reference(settings, args.agencies, 200)
         run = Settings(**{**settings.__dict__, "ingest_port": free_port()})
         env = {**os.environ, **run.to_env()}
-        services = [Service(name, env, log_path=log_path(f"bench-{name}")) for name in ("ingest", "relay", "project")]
+        # The processes of the local stack that the path to the per-agency view crosses, and the
+        # other projectors, which share the machine.
+        services = [
+            Service(name, env, log_path(f"bench-{name}"), SERVICES[name])
+            for name in ("ingest", "relay", "project", "project-rollups", "project-audit")
+        ]
         for service in services:
             service.start()
         url = f"http://127.0.0.1:{run.ingest_port}"

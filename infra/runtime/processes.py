@@ -21,6 +21,7 @@ class Service:
     name: str
     env: dict[str, str]
     log_path: Path
+    command: tuple[str, ...] = ()  # `reporting` arguments; default: the name
     process: subprocess.Popen[bytes] | None = None
     restarts: int = 0
     _log: IO[bytes] | None = field(default=None, repr=False)
@@ -28,7 +29,7 @@ class Service:
     def start(self) -> None:
         self._log = self._log or open(self.log_path, "ab")  # noqa: SIM115 - lives as long as the service
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "infra.cli", self.name],
+            [sys.executable, "-m", "infra.cli", *(self.command or (self.name,))],
             env=self.env,
             stdout=self._log,
             stderr=subprocess.STDOUT,

@@ -27,7 +27,18 @@ from infra.settings import Settings
 from infra.tokens import create_token
 from services.audit.signing import generate_key_file
 
-SERVICES = ("ingest", "relay", "project", "reports", "checkpoint")
+# Service name -> `reporting` arguments. The roll-ups and the audit trail cost several times what
+# the other read models do (docs/PERFORMANCE.md): in processes of their own they never delay the
+# per-agency views that agencies read back after a write.
+SERVICES: dict[str, tuple[str, ...]] = {
+    "ingest": ("ingest",),
+    "relay": ("relay",),
+    "project": ("project", "--exclude", "rollups", "--exclude", "audit_trail"),
+    "project-rollups": ("project", "rollups"),
+    "project-audit": ("project", "audit_trail"),
+    "reports": ("reports",),
+    "checkpoint": ("checkpoint",),
+}
 DEMO_TOKEN_ROLES = (
     (Role.AGENCY_REPORTER, "P01"),
     (Role.MINISTRY_REVIEWER, None),
@@ -100,7 +111,7 @@ def run_local_stack(args: argparse.Namespace) -> int:
         )
         tokens = _prepare(settings, demo=not args.no_demo)
         env = {**os.environ, **settings.to_env()}
-        services = [Service(name, env, logs / f"{name}.log") for name in SERVICES]
+        services = [Service(name, env, logs / f"{name}.log", command) for name, command in SERVICES.items()]
         for service in services:
             service.start()
         ingest_url = f"http://{settings.ingest_host}:{settings.ingest_port}"

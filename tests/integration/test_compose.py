@@ -10,7 +10,9 @@ from typing import Any
 import yaml
 
 from infra.cli import build_parser
+from infra.runtime.stack import SERVICES
 from infra.settings import Settings
+from services.projector.catalogue import all_projections, select_projections
 
 ROOT = Path(__file__).resolve().parents[2]
 # Variables read by the images we use, not by our code.
@@ -43,8 +45,21 @@ def test_compose_has_the_infrastructure_and_every_service() -> None:
     assert {"postgres", "kafka"} <= set(data["services"])
     assert "broker,controller" in data["services"]["kafka"]["environment"]["KAFKA_PROCESS_ROLES"]  # KRaft
     commands = {tuple(svc["command"]) for svc in our_services(data).values()}
-    for needed in ("migrate", "ingest", "relay", "project", "reports"):
-        assert ("reporting", needed) in commands
+    assert ("reporting", "migrate") in commands
+    # The same processes as the local stack (`reporting up`).
+    for command in SERVICES.values():
+        assert ("reporting", *command) in commands, command
+
+
+def test_every_projection_runs_in_exactly_one_projector_process() -> None:
+    parser = build_parser()
+    run: list[str] = []
+    for svc in our_services(compose()).values():
+        _, *args = svc["command"]
+        if args[0] == "project":
+            parsed = parser.parse_args(args)
+            run += [p.name for p in select_projections(parsed.projections, exclude=parsed.exclude)]
+    assert sorted(run) == sorted(p.name for p in all_projections())
 
 
 def test_every_command_exists_in_the_cli() -> None:
