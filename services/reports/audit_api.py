@@ -1,8 +1,8 @@
 """The auditors' endpoints of the reports API (issue 5; docs/AUDIT.md).
 
 - the audit trail (`rm_audit_trail`): filtered, keyset-paged on position, CSV/XLSX export;
-- time travel: a per-agency report view as of a past position or instant, folded from the
-  audit trail, which holds every event of the log with its canonical bytes;
+- time travel: a per-agency report view, or the ministry roll-ups, as of a past position or
+  instant, folded from the audit trail, which holds every event of the log with its canonical bytes;
 - the transparency log: signed checkpoints, the public key, inclusion and consistency proofs
   (each checked here against the size and root of the signed checkpoint it refers to), and
   on-demand checkpoints for admins (fulfilled by the checkpointer, which alone holds the key).
@@ -13,7 +13,7 @@ Like the rest of the reports API, these read only read-model tables, never the e
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
@@ -27,16 +27,26 @@ from psycopg_pool import ConnectionPool
 
 from domain.identity import Principal, Role
 from domain.merkle import leaf_hash, verify_consistency, verify_inclusion
+from domain.rollups import months_of
 from infra.integration_events import IntegrationEvent
 from infra.settings import Settings
 from services.audit.asof import report_as_of
+from services.audit.asof_rollups import REFERENCE_EVENTS, figures_as_of, reference_as_of
 from services.audit.signing import SignedCheckpoint, VerifierKey, b64
 from services.audit.tree import MissingNode, consistency_proof, inclusion_proof
 from services.http.auth import require_agency_access, require_roles
 from services.http.limits import PageLimit
 from services.http.problems import Problem
 from services.projector.report_view import VALUE_EVENTS
-from services.reports.export import CSV_RESPONSES, XLSX_RESPONSES, TooManyRows, csv_response, xlsx_response
+from services.reports.export import (
+    CSV_RESPONSES,
+    TABLE_RESPONSES,
+    XLSX_RESPONSES,
+    TooManyRows,
+    csv_response,
+    xlsx_response,
+)
+from services.reports.ministry_api import Format, MinistryReader, RollupParameters
 
 Reader = Annotated[Principal, Depends(require_roles(*Role))]
 Admin = Annotated[Principal, Depends(require_roles(Role.ADMIN))]
@@ -212,6 +222,77 @@ def _b64_list(hashes: list[bytes]) -> list[str]:
     return [b64(h) for h in hashes]
 
 
+class AsOfQuery:
+    """When, for time travel: a past global position or a past instant (exactly one)."""
+
+    def __init__(
+        self,
+        position: Annotated[int | None, Query(ge=0, description="a past global position")] = None,
+        at: Annotated[datetime | None, Query(description="a past instant (ISO 8601 with zone)")] = None,
+        wait_ms: Annotated[int, Query(ge=0, le=MAX_WAIT_MS)] = 5000,
+    ) -> None:
+        self.position = position
+        self.at = at
+        self.wait_ms = wait_ms
+
+    def check(self) -> None:
+        if (self.position is None) == (self.at is None):
+            raise Problem(422, "as-of-required", "Say when", "pass exactly one of position= or at=")
+        if self.at is not None and self.at.tzinfo is None:
+            raise Problem(422, "invalid-instant", "Invalid instant", "at needs a time zone (e.g. Z)")
+
+    def as_of(self, target: int) -> dict[str, Any]:
+        return {"position": target, "at": self.at}
+
+
+AsOf = Annotated[AsOfQuery, Depends()]
+
+
+def log_prefix(conn: psycopg.Connection[TupleRow], topic: str, when: AsOfQuery) -> int:
+    """The last position of the log prefix `when` names, once the audit trail holds all of it.
+
+    Waits up to `when.wait_ms` for the audit trail to apply the log that far; 409 not-yet-visible otherwise.
+    """
+    deadline = time.monotonic() + when.wait_ms / 1000
+    while True:
+        watermark = audit_watermark(conn, topic)
+        target = when.position if when.position is not None else _instant_position(conn, when.at, watermark)
+        if target <= watermark:
+            return target
+        if time.monotonic() >= deadline:
+            raise Problem(
+                409,
+                "not-yet-visible",
+                "Not yet visible",
+                f"the audit trail holds the log up to position {watermark}, not {target} yet; retry",
+                headers={"Retry-After": "1"},
+                position=watermark,
+            )
+        time.sleep(0.02)  # a server-side poll of the read model, bounded by wait_ms
+
+
+def _instant_position(conn: psycopg.Connection[TupleRow], at: datetime | None, watermark: int) -> int:
+    row = conn.execute(
+        "SELECT min(position) FROM rm_audit_trail WHERE occurred_at > %(at)s AND occurred_at <="
+        f" (SELECT min(occurred_at) FROM rm_audit_trail WHERE occurred_at > %(at)s) + interval '{COMMIT_SKEW}'",
+        {"at": at},
+    ).fetchone()
+    first_after = row[0] if row else None
+    return watermark if first_after is None else int(first_after) - 1
+
+
+def _trail_events(
+    conn: psycopg.Connection[TupleRow], target: int, types: Iterable[str], where: str = "true", *params: Any
+) -> list[IntegrationEvent]:
+    """The audit trail's events of `types` up to position `target` (and `where`), in position order."""
+    rows = conn.execute(
+        f"SELECT canonical FROM rm_audit_trail WHERE event_type = ANY(%s) AND position <= %s AND {where}"
+        " ORDER BY position",
+        (sorted(types), target, *params),
+    ).fetchall()
+    return [IntegrationEvent.from_bytes(bytes(r[0])) for r in rows]
+
+
 def audit_router(settings: Settings) -> APIRouter:
     router = APIRouter(tags=["audit"])
 
@@ -249,38 +330,14 @@ def audit_router(settings: Settings) -> APIRouter:
 
     @router.get("/agencies/{agency}/periods/{period}/report/as-of", tags=["reports"])
     def report_as_of_endpoint(
-        agency: str,
-        period: str,
-        request: Request,
-        principal: Reader,
-        position: Annotated[int | None, Query(ge=0, description="a past global position")] = None,
-        at: Annotated[datetime | None, Query(description="a past instant (ISO 8601 with zone)")] = None,
-        wait_ms: Annotated[int, Query(ge=0, le=MAX_WAIT_MS)] = 5000,
+        agency: str, period: str, request: Request, principal: Reader, when: AsOf
     ) -> dict[str, Any]:
         """The per-agency report view as it was at a past position or instant, folded from the log."""
         require_agency_access(principal, agency, write=False)
         _text_params(agency=agency, period=period)
-        if (position is None) == (at is None):
-            raise Problem(422, "as-of-required", "Say when", "pass exactly one of position= or at=")
-        if at is not None and at.tzinfo is None:
-            raise Problem(422, "invalid-instant", "Invalid instant", "at needs a time zone (e.g. Z)")
-        deadline = time.monotonic() + wait_ms / 1000
+        when.check()
         with _pool(request).connection() as conn:
-            while True:
-                watermark = audit_watermark(conn, settings.kafka_topic)
-                target = position if position is not None else _instant_position(conn, at, watermark)
-                if target <= watermark:
-                    break
-                if time.monotonic() >= deadline:
-                    raise Problem(
-                        409,
-                        "not-yet-visible",
-                        "Not yet visible",
-                        f"the audit trail holds the log up to position {watermark}, not {target} yet; retry",
-                        headers={"Retry-After": "1"},
-                        position=watermark,
-                    )
-                time.sleep(0.02)  # a server-side poll of the read model, bounded by wait_ms
+            target = log_prefix(conn, settings.kafka_topic, when)
             rows = conn.execute(
                 "SELECT canonical FROM rm_audit_trail WHERE agency = %s AND period = %s AND position <= %s"
                 " AND event_type = ANY(%s) ORDER BY position",
@@ -292,17 +349,28 @@ def audit_router(settings: Settings) -> APIRouter:
             ).fetchone()
         events = (IntegrationEvent.from_bytes(bytes(r[0])) for r in rows)
         view = report_as_of(agency, period, events, int(last[0]) if last else 0)
-        view["as_of"] = {"position": target, "at": at}
+        view["as_of"] = when.as_of(target)
         return view
 
-    def _instant_position(conn: psycopg.Connection[TupleRow], at: datetime | None, watermark: int) -> int:
-        row = conn.execute(
-            "SELECT min(position) FROM rm_audit_trail WHERE occurred_at > %(at)s AND occurred_at <="
-            f" (SELECT min(occurred_at) FROM rm_audit_trail WHERE occurred_at > %(at)s) + interval '{COMMIT_SKEW}'",
-            {"at": at},
-        ).fetchone()
-        first_after = row[0] if row else None
-        return watermark if first_after is None else int(first_after) - 1
+    @router.get("/rollups/as-of", tags=["roll-ups"], response_model=None, responses=TABLE_RESPONSES)
+    def rollups_as_of_endpoint(
+        request: Request, principal: MinistryReader, when: AsOf, query: RollupParameters, fmt: Format = "json"
+    ) -> dict[str, Any] | Response:
+        """The roll-ups (as `/rollups`, same parameters) as they were at a past position or instant, folded
+        from the log: the registry, catalogue and templates, and the value events up to that point."""
+        periods = query.periods()
+        when.check()
+        with _pool(request).connection() as conn:
+            target = log_prefix(conn, settings.kafka_topic, when)
+            ref = reference_as_of(_trail_events(conn, target, REFERENCE_EVENTS))
+            codes = query.indicators(ref)  # known then: an indicator defined later is a 404, as it was
+            scopes = query.scopes(ref)
+            months = sorted({m for p in periods for m in months_of(p.code)})
+            where = "indicator = ANY(%s) AND period = ANY(%s)"
+            values = _trail_events(conn, target, VALUE_EVENTS, where, codes, months)
+            rows = figures_as_of(ref, values, codes, periods, scopes)
+        # `position`: the live answer's is what its read models reflected; here it is the prefix folded.
+        return query.respond(fmt, {"position": target, "as_of": when.as_of(target)}, periods, scopes, rows)
 
     # ---- the transparency log ----------------------------------------------
 

@@ -9,7 +9,7 @@ in the `X-Read-Position` header. Reads only read models: `rm_rollups`,
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from importlib import resources
@@ -215,6 +215,10 @@ def _cell(value: Any) -> Any:
 # ---- roll-ups -------------------------------------------------------------------
 
 
+RollupStats = tuple[int, int, Decimal, Decimal | None, Decimal | None]  # agencies, figures, total, min, max
+StatsKey = tuple[str, str, str]  # scope, period, indicator
+
+
 def figures(
     conn: psycopg.Connection[TupleRow],
     ref: Reference,
@@ -228,7 +232,18 @@ def figures(
         " WHERE scope = ANY(%s) AND period = ANY(%s) AND indicator = ANY(%s)",
         (list(scopes), [p.code for p in periods], list(indicators)),
     ).fetchall()
-    stats = {(r[0], r[1], r[2]): r[3:] for r in rows}
+    stats = {(r[0], r[1], r[2]): (int(r[3]), int(r[4]), r[5], r[6], r[7]) for r in rows}
+    return figure_rows(ref, stats, indicators, periods, scopes)
+
+
+def figure_rows(
+    ref: Reference,
+    stats: Mapping[StatsKey, RollupStats],
+    indicators: Sequence[str],
+    periods: Sequence[Period],
+    scopes: Sequence[str],
+) -> list[dict[str, Any]]:
+    """The roll-up rows from each scope's statistics and the reference data (pure: also time travel's)."""
     result: list[dict[str, Any]] = []
     for code in indicators:
         info = ref.indicators.get(code)
@@ -250,7 +265,7 @@ def figures(
                         "period": period.code,
                         "scope": scope,
                         "value": _json_number(value),
-                        "agencies_reported": int(found[0]) if found is not None else 0,
+                        "agencies_reported": found[0] if found is not None else 0,
                         "agencies_expected": expected,
                         "aggregation_time": str(info.aggregation_time) if info else None,
                         "aggregation_agencies": str(info.aggregation_agencies) if info else None,
@@ -304,6 +319,57 @@ def agency_figures(
                 }
             )
     return result
+
+
+class RollupQuery:
+    """What a roll-up asks for: indicators, periods, scope (the query of `/rollups` and `/rollups/as-of`)."""
+
+    def __init__(
+        self,
+        indicator: Annotated[list[str] | None, Query(max_length=MAX_INDICATORS)] = None,
+        period: OptionalPeriod = None,
+        start: Annotated[str | None, Query(alias="from", min_length=4, max_length=7)] = None,
+        end: Annotated[str | None, Query(alias="to", min_length=4, max_length=7)] = None,
+        scope: Annotated[str, Query(max_length=200)] = NATIONAL,
+    ) -> None:
+        self.indicator = indicator
+        self.period = period
+        self.start = start
+        self.end = end
+        self.scope = scope
+
+    def periods(self) -> list[Period]:
+        return _period_range(self.period, self.start, self.end)
+
+    def indicators(self, ref: Reference) -> list[str]:
+        """The indicators asked for (default: every indicator of `ref`); an unknown one is a 404."""
+        if not self.indicator:
+            return sorted(ref.indicators)
+        if len(self.indicator) > MAX_INDICATORS:
+            raise Problem(422, "too-many-indicators", "Too many indicators", f"at most {MAX_INDICATORS}")
+        unknown = [code for code in self.indicator if code not in ref.indicators]
+        if unknown:
+            raise Problem(404, "not-found", "Unknown indicator", f"no indicator {', '.join(unknown[:10])}")
+        return list(dict.fromkeys(self.indicator))
+
+    def scopes(self, ref: Reference) -> list[str]:
+        return _scopes(self.scope, ref)
+
+    def respond(
+        self,
+        fmt: str,
+        head: dict[str, Any],
+        periods: Sequence[Period],
+        scopes: Sequence[str],
+        rows: list[dict[str, Any]],
+    ) -> dict[str, Any] | Response:
+        """The answer: `head` (the position, ...), the periods, scopes and rows; or the rows as CSV/XLSX."""
+        body = {**head, "periods": [p.code for p in periods], "scopes": list(scopes), "figures": rows}
+        name = _filename("rollups", periods[0].code, periods[-1].code, self.scope)
+        return respond(fmt, body, FIGURE_COLUMNS, rows, name, "Tổng hợp")
+
+
+RollupParameters = Annotated[RollupQuery, Depends()]
 
 
 # ---- compliance -------------------------------------------------------------------
@@ -410,27 +476,13 @@ def ministry_router(settings: Settings) -> APIRouter:
     def visible(request: Request, models: Sequence[str], wanted: FreshnessQuery) -> int:
         return wait_for_position(pool_of(request), projections_position(topic, models), wanted)
 
-    def indicator_list(ref: Reference, indicator: list[str] | None) -> list[str]:
-        if not indicator:
-            return sorted(ref.indicators)
-        if len(indicator) > MAX_INDICATORS:
-            raise Problem(422, "too-many-indicators", "Too many indicators", f"at most {MAX_INDICATORS}")
-        unknown = [code for code in indicator if code not in ref.indicators]
-        if unknown:
-            raise Problem(404, "not-found", "Unknown indicator", f"no indicator {', '.join(unknown[:10])}")
-        return list(dict.fromkeys(indicator))
-
     @router.get("/rollups", tags=["roll-ups"], response_model=None, responses=TABLE_RESPONSES)
     def rollups(
         request: Request,
         principal: MinistryReader,
         wanted: FreshnessQuery,
+        query: RollupParameters,
         fmt: Format = "json",
-        indicator: Annotated[list[str] | None, Query(max_length=MAX_INDICATORS)] = None,
-        period: OptionalPeriod = None,
-        start: Annotated[str | None, Query(alias="from", min_length=4, max_length=7)] = None,
-        end: Annotated[str | None, Query(alias="to", min_length=4, max_length=7)] = None,
-        scope: Annotated[str, Query(max_length=200)] = NATIONAL,
     ) -> dict[str, Any] | Response:
         """Roll-ups of indicators across agencies (scope) and periods.
 
@@ -440,16 +492,14 @@ def ministry_router(settings: Settings) -> APIRouter:
         agencies it covers (`agencies_reported`) out of how many had to report
         (`agencies_expected`).
         """
-        periods = _period_range(period, start, end)
+        periods = query.periods()
         position = visible(request, ROLLUP_MODELS, wanted)
         with pool_of(request).connection() as conn:
             ref = cache.get(conn)
-            codes = indicator_list(ref, indicator)
-            scopes = _scopes(scope, ref)
+            codes = query.indicators(ref)
+            scopes = query.scopes(ref)
             result = figures(conn, ref, codes, periods, scopes)
-        body = {"position": position, "periods": [p.code for p in periods], "scopes": scopes, "figures": result}
-        name = _filename("rollups", periods[0].code, periods[-1].code, scope)
-        return respond(fmt, body, FIGURE_COLUMNS, result, name, "Tổng hợp")
+        return query.respond(fmt, {"position": position}, periods, scopes, result)
 
     def compliance_body(
         request: Request, wanted: FreshnessQuery, period: str | None, start: str | None, end: str | None, scope: str

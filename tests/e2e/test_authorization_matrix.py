@@ -120,6 +120,7 @@ MATRIX: dict[tuple[str, str, str], Row] = {
         cells(EVERYONE), params={"first": "{tree_size}", "second": "{tree_size}"}
     ),
     ("reports", "GET", "/rollups"): Row(cells(MINISTRY), params={"period": "{period}"}),
+    ("reports", "GET", "/rollups/as-of"): Row(cells(MINISTRY), params={"period": "{period}", "position": "{position}"}),
     ("reports", "GET", "/compliance"): Row(cells(MINISTRY), params={"period": "{period}"}),
     ("reports", "GET", "/compliance/rates"): Row(cells(MINISTRY), params={"period": "{period}"}),
     ("reports", "GET", "/report-definitions"): Row(cells(EVERYONE)),
