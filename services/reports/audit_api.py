@@ -338,16 +338,11 @@ def audit_router(settings: Settings) -> APIRouter:
         when.check()
         with _pool(request).connection() as conn:
             target = log_prefix(conn, settings.kafka_topic, when)
-            rows = conn.execute(
-                "SELECT canonical FROM rm_audit_trail WHERE agency = %s AND period = %s AND position <= %s"
-                " AND event_type = ANY(%s) ORDER BY position",
-                (agency, period, target, sorted(VALUE_EVENTS)),
-            ).fetchall()
+            events = _trail_events(conn, target, VALUE_EVENTS, "agency = %s AND period = %s", agency, period)
             last = conn.execute(
                 "SELECT coalesce(max(position), 0) FROM rm_audit_trail WHERE agency = %s AND position <= %s",
                 (agency, target),
             ).fetchone()
-        events = (IntegrationEvent.from_bytes(bytes(r[0])) for r in rows)
         view = report_as_of(agency, period, events, int(last[0]) if last else 0)
         view["as_of"] = when.as_of(target)
         return view
