@@ -26,7 +26,7 @@ from domain.merkle import RootAccumulator
 from infra.db import connect
 from infra.event_store import ReportingApplication
 from infra.settings import Settings
-from services.audit.canonical import CanonicalMapper, read_store
+from infra.canonical import CanonicalMapper, read_store
 from services.audit.checkpointer import Checkpointer, signing_key
 from services.audit.verify import Options, print_report, verify
 

@@ -50,6 +50,7 @@ class Agency(Aggregate):
     class TemplateAssigned(Aggregate.Event):
         """From now on the agency fills this template (past periods keep theirs)."""
 
+        agency: str
         template: str
         actor: str
         role: str
@@ -58,6 +59,7 @@ class Agency(Aggregate):
             aggregate.template = self.template
 
     class Renamed(Aggregate.Event):
+        agency: str
         effective_from: date
         name_vi: str
         name_en: str
@@ -70,6 +72,7 @@ class Agency(Aggregate):
     class Closed(Aggregate.Event):
         """The agency stops reporting after `effective_to`; `successor` takes over, if any."""
 
+        agency: str
         effective_to: date
         successor: str | None
         actor: str
@@ -139,7 +142,7 @@ class Agency(Aggregate):
     def assign_template(self, template: str, actor: str, role: str) -> bool:
         if self.template == template:
             return False
-        self.trigger_event(self.TemplateAssigned, template=template, actor=actor, role=role)
+        self.trigger_event(self.TemplateAssigned, agency=self.code, template=template, actor=actor, role=role)
         return True
 
     def rename(self, effective_from: date, name_vi: str, name_en: str, actor: str, role: str) -> bool:
@@ -156,6 +159,7 @@ class Agency(Aggregate):
             return False
         self.trigger_event(
             self.Renamed,
+            agency=self.code,
             effective_from=effective_from,
             name_vi=name_vi,
             name_en=name_en,
@@ -174,7 +178,9 @@ class Agency(Aggregate):
             raise InvalidAgencyChange(f"{self.code} was renamed on {self.names[-1].effective_from}, after that end")
         if successor == self.code:
             raise InvalidReference("an agency cannot merge into itself")
-        self.trigger_event(self.Closed, effective_to=effective_to, successor=successor, actor=actor, role=role)
+        self.trigger_event(
+            self.Closed, agency=self.code, effective_to=effective_to, successor=successor, actor=actor, role=role
+        )
 
     def merge_into(self, successor: Agency, effective_to: date, actor: str, role: str) -> None:
         """Close the agency on `effective_to`; `successor` reports for it from the next day.

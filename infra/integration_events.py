@@ -1,16 +1,20 @@
-"""The published contract: integration events on the Kafka topic (decision 4).
+"""The published contract: integration events on the Kafka topic (docs/DECISIONS.md, "Integration events").
 
-Not the library's stored bytes: an explicit, versioned schema, documented in
-docs/EVENTS.md, whose bytes are canonical (sorted keys, UTF-8, one form per
-value) so that anyone can hash them, and the transparency log does.
+Not the library's stored bytes: an explicit, versioned schema whose bytes are canonical (sorted
+keys, UTF-8, one form per value) so that anyone can hash them, and the transparency log does.
+
+Every event type has one model here (`EventData` subclasses: the event's own fields, typed), and
+`EventType` names them; consumers compare `event.event_type` with its members and read the typed
+fields with `event.details(Model)`. docs/EVENTS.md is generated from these models
+(`python -m infra.integration_events`) and a test keeps it equal.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from enum import Enum
-from typing import Any, cast
+from enum import Enum, StrEnum
+from typing import Any, ClassVar, TypeVar, cast
 from uuid import UUID
 
 import orjson
@@ -18,9 +22,10 @@ from eventsourcing.domain import DomainEvent, DomainEventProtocol
 from pydantic import BaseModel, ConfigDict, StrictBool, StrictInt, StrictStr, field_serializer
 
 from domain.agencies import Agency
-from domain.catalogue import Catalogue
+from domain.catalogue import Catalogue, Indicator
 from domain.ids import event_id
 from domain.report_definitions import ReportDefinition
+from domain.rules import Rule
 from domain.submission import Submission
 from domain.templates import Template
 
@@ -28,32 +33,237 @@ SCHEMA_VERSION = 1
 
 JsonValue = StrictBool | StrictInt | StrictStr | None
 
-# Every domain event class and its published name. A domain event missing here
-# cannot be published: adding one is a deliberate change of the contract.
-EVENT_TYPES: dict[type[Any], tuple[str, str]] = {
-    Submission.Opened: ("submission", "SubmissionOpened"),
-    Submission.IndicatorValueSubmitted: ("submission", "IndicatorValueSubmitted"),
-    Submission.IndicatorValueCorrected: ("submission", "IndicatorValueCorrected"),
-    Submission.ReportSubmitted: ("submission", "ReportSubmitted"),
-    Submission.ReportApproved: ("submission", "ReportApproved"),
-    Submission.ReportReturned: ("submission", "ReportReturned"),
-    Submission.ReportReopened: ("submission", "ReportReopened"),
-    Catalogue.Created: ("catalogue", "CatalogueCreated"),
-    Catalogue.IndicatorDefined: ("catalogue", "IndicatorDefined"),
-    Catalogue.RuleDefined: ("catalogue", "RuleDefined"),
-    Template.Created: ("template", "TemplateCreated"),
-    Template.VersionPublished: ("template", "TemplateVersionPublished"),
-    Agency.Registered: ("agency", "AgencyRegistered"),
-    Agency.TemplateAssigned: ("agency", "AgencyTemplateAssigned"),
-    Agency.Renamed: ("agency", "AgencyRenamed"),
-    Agency.Closed: ("agency", "AgencyClosed"),
-    ReportDefinition.Created: ("report_definition", "ReportDefinitionCreated"),
-    ReportDefinition.Revised: ("report_definition", "ReportDefinitionRevised"),
-}
 
-# Fields lifted to the top level of the message; the rest goes to `data`.
-_TOP_LEVEL = ("agency", "period", "indicator", "value", "previous_value", "actor", "role", "reason")
-_LIBRARY_FIELDS = ("originator_id", "originator_version", "timestamp", "originator_topic")
+class EventType(StrEnum):
+    SUBMISSION_OPENED = "SubmissionOpened"
+    VALUE_SUBMITTED = "IndicatorValueSubmitted"
+    VALUE_CORRECTED = "IndicatorValueCorrected"
+    REPORT_SUBMITTED = "ReportSubmitted"
+    REPORT_APPROVED = "ReportApproved"
+    REPORT_RETURNED = "ReportReturned"
+    REPORT_REOPENED = "ReportReopened"
+    CATALOGUE_CREATED = "CatalogueCreated"
+    INDICATOR_DEFINED = "IndicatorDefined"
+    RULE_DEFINED = "RuleDefined"
+    TEMPLATE_CREATED = "TemplateCreated"
+    TEMPLATE_VERSION_PUBLISHED = "TemplateVersionPublished"
+    AGENCY_REGISTERED = "AgencyRegistered"
+    AGENCY_TEMPLATE_ASSIGNED = "AgencyTemplateAssigned"
+    AGENCY_RENAMED = "AgencyRenamed"
+    AGENCY_CLOSED = "AgencyClosed"
+    REPORT_DEFINITION_CREATED = "ReportDefinitionCreated"
+    REPORT_DEFINITION_REVISED = "ReportDefinitionRevised"
+
+
+VALUE_EVENTS = frozenset({EventType.VALUE_SUBMITTED, EventType.VALUE_CORRECTED})
+LIFECYCLE_EVENTS = frozenset(
+    {
+        EventType.SUBMISSION_OPENED,
+        EventType.REPORT_SUBMITTED,
+        EventType.REPORT_APPROVED,
+        EventType.REPORT_RETURNED,
+        EventType.REPORT_REOPENED,
+    }
+)
+
+# Fields lifted to the top level of the message, for every event that has them; the rest goes to `data`.
+TOP_LEVEL = ("agency", "period", "indicator", "value", "previous_value", "actor", "role", "reason")
+LIBRARY_FIELDS = ("originator_id", "originator_version", "timestamp", "originator_topic")
+
+
+class EventData(BaseModel):
+    """The `data` member of one event type (its fields beyond the top-level ones), typed.
+
+    `aggregate` and `summary` document the event type; `agency_field` names the `data` field that
+    also gives the top-level `agency` when the domain event has no `agency` of its own.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    event_type: ClassVar[EventType]
+    aggregate: ClassVar[str]
+    summary: ClassVar[str]
+    agency_field: ClassVar[str | None] = None
+
+
+class SubmissionOpened(EventData):
+    event_type = EventType.SUBMISSION_OPENED
+    aggregate = "submission"
+    summary = "the first value of an agency for a period; names the template and version the report follows"
+    template: str
+    template_version: int
+
+
+class IndicatorValueSubmitted(EventData):
+    event_type = EventType.VALUE_SUBMITTED
+    aggregate = "submission"
+    summary = "a value for an indicator that had none (`indicator`, `value`)"
+
+
+class IndicatorValueCorrected(EventData):
+    event_type = EventType.VALUE_CORRECTED
+    aggregate = "submission"
+    summary = "a changed value: `value`, `previous_value`, and `reason` after a first submission"
+
+
+class ReportSubmitted(EventData):
+    event_type = EventType.REPORT_SUBMITTED
+    aggregate = "submission"
+    summary = "the agency submits the period's report; timeliness on the Vietnamese calendar day"
+    deadline: date
+    late: bool
+    days_late: int
+
+
+class ReportApproved(EventData):
+    event_type = EventType.REPORT_APPROVED
+    aggregate = "submission"
+    summary = "a ministry reviewer approves the report (`reason` optional)"
+
+
+class ReportReturned(EventData):
+    event_type = EventType.REPORT_RETURNED
+    aggregate = "submission"
+    summary = "a ministry reviewer returns the report for revision (`reason` required)"
+
+
+class ReportReopened(EventData):
+    event_type = EventType.REPORT_REOPENED
+    aggregate = "submission"
+    summary = "a ministry reviewer reopens an approved report (`reason` required)"
+
+
+class CatalogueCreated(EventData):
+    event_type = EventType.CATALOGUE_CREATED
+    aggregate = "catalogue"
+    summary = "the indicator catalogue is created (once)"
+
+
+class IndicatorDefined(EventData):
+    event_type = EventType.INDICATOR_DEFINED
+    aggregate = "catalogue"
+    summary = "an indicator is defined or redefined: `definition` as `domain.catalogue.Indicator.to_dict`"
+    definition: dict[str, Any]
+
+    def indicator(self) -> Indicator:
+        return Indicator.from_dict(self.definition)
+
+
+class RuleDefined(EventData):
+    event_type = EventType.RULE_DEFINED
+    aggregate = "catalogue"
+    summary = "a cross-indicator validation rule: `rule` as `domain.rules.Rule.to_dict`"
+    rule: dict[str, Any]
+
+    def to_rule(self) -> Rule:
+        return Rule.from_dict(self.rule)
+
+
+class TemplateCreated(EventData):
+    event_type = EventType.TEMPLATE_CREATED
+    aggregate = "template"
+    summary = "a report form (template) is created; `base` is the template it extends"
+    code: str
+    name_vi: str
+    name_en: str
+    applies_to: str
+    base: str | None
+
+
+class TemplateVersionPublished(EventData):
+    event_type = EventType.TEMPLATE_VERSION_PUBLISHED
+    aggregate = "template"
+    summary = "a version of a template, in force from month `effective_from` (YYYY-MM)"
+    version: int
+    effective_from: str
+    indicators: list[str]
+
+
+class AgencyRegistered(EventData):
+    event_type = EventType.AGENCY_REGISTERED
+    aggregate = "agency"
+    summary = "an agency joins the registry (`agency` is its code)"
+    agency_field = "code"
+    code: str
+    name_vi: str
+    name_en: str
+    kind: str
+    parent: str | None
+    region: str | None
+    template: str | None
+    effective_from: date
+
+
+class AgencyTemplateAssigned(EventData):
+    event_type = EventType.AGENCY_TEMPLATE_ASSIGNED
+    aggregate = "agency"
+    summary = "the agency fills `template` for periods not opened yet"
+    template: str
+
+
+class AgencyRenamed(EventData):
+    event_type = EventType.AGENCY_RENAMED
+    aggregate = "agency"
+    summary = "a new name from `effective_from`; earlier periods keep the name they were reported under"
+    effective_from: date
+    name_vi: str
+    name_en: str
+
+
+class AgencyClosed(EventData):
+    event_type = EventType.AGENCY_CLOSED
+    aggregate = "agency"
+    summary = "the agency's last day is `effective_to`; with a `successor`, a merge"
+    effective_to: date
+    successor: str | None
+
+
+class _ReportDefinitionFields(EventData):
+    code: str
+    name_vi: str
+    name_en: str
+    period_kind: str
+    scope: str
+    indicators: list[str]
+
+
+class ReportDefinitionCreated(_ReportDefinitionFields):
+    event_type = EventType.REPORT_DEFINITION_CREATED
+    aggregate = "report_definition"
+    summary = "a derived report type: indicators, period kind and scope, produced from the monthly data"
+
+
+class ReportDefinitionRevised(_ReportDefinitionFields):
+    event_type = EventType.REPORT_DEFINITION_REVISED
+    aggregate = "report_definition"
+    summary = "a derived report type revised (the whole new definition)"
+
+
+# Every domain event class and its published model. A domain event missing here cannot be
+# published: adding one is a deliberate change of the contract.
+MODELS: dict[type[Any], type[EventData]] = {
+    Submission.Opened: SubmissionOpened,
+    Submission.IndicatorValueSubmitted: IndicatorValueSubmitted,
+    Submission.IndicatorValueCorrected: IndicatorValueCorrected,
+    Submission.ReportSubmitted: ReportSubmitted,
+    Submission.ReportApproved: ReportApproved,
+    Submission.ReportReturned: ReportReturned,
+    Submission.ReportReopened: ReportReopened,
+    Catalogue.Created: CatalogueCreated,
+    Catalogue.IndicatorDefined: IndicatorDefined,
+    Catalogue.RuleDefined: RuleDefined,
+    Template.Created: TemplateCreated,
+    Template.VersionPublished: TemplateVersionPublished,
+    Agency.Registered: AgencyRegistered,
+    Agency.TemplateAssigned: AgencyTemplateAssigned,
+    Agency.Renamed: AgencyRenamed,
+    Agency.Closed: AgencyClosed,
+    ReportDefinition.Created: ReportDefinitionCreated,
+    ReportDefinition.Revised: ReportDefinitionRevised,
+}
+BY_TYPE: dict[EventType, type[EventData]] = {model.event_type: model for model in MODELS.values()}
+
+D = TypeVar("D", bound=EventData)
 
 
 class IntegrationEvent(BaseModel):
@@ -64,7 +274,7 @@ class IntegrationEvent(BaseModel):
     schema_version: StrictInt = SCHEMA_VERSION
     event_id: UUID
     position: StrictInt
-    event_type: StrictStr
+    event_type: EventType
     aggregate: StrictStr
     aggregate_id: UUID
     aggregate_version: StrictInt
@@ -81,8 +291,13 @@ class IntegrationEvent(BaseModel):
 
     @field_serializer("occurred_at")
     def _utc_microseconds(self, value: datetime) -> str:
-        # One textual form per instant: UTC, microseconds, "Z".
-        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        return format_instant(value)
+
+    def details(self, model: type[D]) -> D:
+        """The typed `data` of this event; ValueError if the event is of another type."""
+        if model.event_type is not self.event_type:
+            raise ValueError(f"a {self.event_type} event is not a {model.event_type}")
+        return model.model_validate(self.data)
 
     def to_bytes(self) -> bytes:
         """The canonical bytes: what is published and what the transparency log hashes."""
@@ -100,9 +315,14 @@ class IntegrationEvent(BaseModel):
     def headers(self) -> list[tuple[str, bytes]]:
         return [
             ("notification_id", str(self.position).encode()),
-            ("event_type", self.event_type.encode()),
+            ("event_type", self.event_type.value.encode()),
             ("schema_version", str(self.schema_version).encode()),
         ]
+
+
+def format_instant(value: datetime) -> str:
+    """One textual form per instant: UTC, microseconds, "Z"."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def to_json(value: Any) -> Any:
@@ -110,7 +330,7 @@ def to_json(value: Any) -> Any:
     if isinstance(value, Decimal):
         return format(value, "f")
     if isinstance(value, datetime):
-        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        return format_instant(value)
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, UUID):
@@ -127,19 +347,59 @@ def to_json(value: Any) -> Any:
 def from_domain_event(event: DomainEventProtocol[UUID], position: int) -> IntegrationEvent:
     """Map a stored domain event to its published form."""
     try:
-        aggregate, event_type = EVENT_TYPES[type(event)]
+        model = MODELS[type(event)]
     except KeyError:
         raise TypeError(f"{type(event).__qualname__} is not part of the published contract") from None
-    fields = {k: v for k, v in vars(event).items() if k not in _LIBRARY_FIELDS}
-    top = {name: to_json(fields.pop(name)) for name in _TOP_LEVEL if name in fields}
+    fields = {k: v for k, v in vars(event).items() if k not in LIBRARY_FIELDS}
+    top = {name: to_json(fields.pop(name)) for name in TOP_LEVEL if name in fields}
+    data = to_json(fields)
+    if model.agency_field is not None and top.get("agency") is None:
+        top["agency"] = data.get(model.agency_field)
     return IntegrationEvent(
         event_id=event_id(event.originator_id, event.originator_version),
         position=position,
-        event_type=event_type,
-        aggregate=aggregate,
+        event_type=model.event_type,
+        aggregate=model.aggregate,
         aggregate_id=event.originator_id,
         aggregate_version=event.originator_version,
         occurred_at=cast(DomainEvent, event).timestamp,
-        data=to_json(fields),
+        data=data,
         **top,
     )
+
+
+def _markdown_types() -> str:
+    """The event-type table of docs/EVENTS.md, from the models."""
+    lines = ["| event_type | aggregate | `data` fields | when |", "|---|---|---|---|"]
+    for model in MODELS.values():
+        fields = ", ".join(f"`{name}`" for name in model.model_fields) or "none"
+        lines.append(f"| `{model.event_type}` | {model.aggregate} | {fields} | {model.summary} |")
+    return "\n".join(lines)
+
+
+def _markdown_envelope() -> str:
+    """The envelope field list of docs/EVENTS.md, from the model."""
+    return ", ".join(f"`{name}`" for name in IntegrationEvent.model_fields)
+
+
+GENERATED_BEGIN = "<!-- generated by `python -m infra.integration_events`: do not edit by hand -->"
+GENERATED_END = "<!-- end of generated part -->"
+
+
+def markdown() -> str:
+    """The generated part of docs/EVENTS.md."""
+    return "\n".join(
+        [
+            GENERATED_BEGIN,
+            "",
+            f"Schema version {SCHEMA_VERSION}. Envelope fields, in this order: {_markdown_envelope()}.",
+            "",
+            _markdown_types(),
+            "",
+            GENERATED_END,
+        ]
+    )
+
+
+if __name__ == "__main__":
+    print(markdown())

@@ -35,7 +35,7 @@ from infra.db import CHECKPOINT_LOCK, connect
 from infra.event_store import ReportingApplication
 from infra.kafka import ensure_topic, idempotent_producer
 from infra.settings import Settings
-from services.audit.canonical import CanonicalMapper, read_store_batch
+from infra.canonical import CanonicalMapper, read_store_batch
 from services.audit.signing import Checkpoint, SignedCheckpoint, SigningKey, generate_key_file, load_signing_key
 from services.audit.tree import TreeAppender
 

@@ -107,7 +107,7 @@ def cmd_as_of(settings: Settings, args: argparse.Namespace) -> int:
     from infra.db import connect
     from infra.integration_events import IntegrationEvent
     from services.audit.asof import prefix_for_instant, report_as_of
-    from services.audit.canonical import CanonicalMapper, read_store
+    from infra.canonical import CanonicalMapper, read_store
     from services.audit.verify import _event_store
 
     mapper = CanonicalMapper(_event_store(settings))

@@ -37,7 +37,7 @@ from infra.db import connect
 from infra.integration_events import IntegrationEvent
 from infra.kafka import describe_topic
 from infra.settings import Settings
-from services.audit.canonical import CanonicalMapper, read_store
+from infra.canonical import CanonicalMapper, read_store
 from services.audit.verify import Progress, _consume, _event_store
 from services.projector.catalogue import all_projections
 from services.projector.rebuild import partition_for

@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from domain.errors import BatchRejected, Conflict, DomainError, ValidationFailed
+from domain.errors import DomainError, ErrorKind
 
 PROBLEM_BASE = "https://reporting.example.gov.vn/problems/"
 MEDIA_TYPE = "application/problem+json"
@@ -55,20 +55,16 @@ def problem_responses() -> dict[int | str, dict[str, Any]]:
     return responses
 
 
-# Stable problem type per domain error code, and its status.
-STATUS_BY_CODE = {
-    "invalid-values": 422,
-    "invalid-period": 422,
-    "period-not-open": 422,
-    "submission-locked": 409,
-    "invalid-transition": 409,
-    "reason-required": 422,
-    "validation-failed": 422,
-    "not-found": 404,
-    "forbidden": 403,
-    "version-conflict": 409,
-    "idempotency-key-reused": 422,
-    "domain-error": 422,
+# One status per kind of refusal; the problem type is the refusal's own code.
+STATUS_BY_KIND: dict[ErrorKind, int] = {
+    ErrorKind.INVALID: 422,
+    ErrorKind.NOT_FOUND: 404,
+    ErrorKind.CONFLICT: 409,
+    ErrorKind.FORBIDDEN: 403,
+    ErrorKind.UNAUTHENTICATED: 401,
+    ErrorKind.TOO_LARGE: 413,
+    ErrorKind.MALFORMED: 400,
+    ErrorKind.RATE_LIMITED: 429,
 }
 
 
@@ -109,19 +105,9 @@ def problem_response(problem: Problem, instance: str | None = None) -> Response:
 
 
 def from_domain_error(error: DomainError) -> Problem:
-    status = STATUS_BY_CODE.get(error.code, 422)
-    extra: dict[str, Any] = {}
-    if isinstance(error, BatchRejected):
-        extra["errors"] = [
-            {"index": r.index, "indicator": r.indicator, "reason": r.reason, "detail": r.detail}
-            for r in error.rejections
-        ]
-    if isinstance(error, ValidationFailed):
-        extra["failures"] = error.failures
-    if isinstance(error, Conflict):
-        extra["current_version"] = error.current_version
     title = error.code.replace("-", " ").capitalize()
-    return Problem(status, error.code, title, error.detail, **extra)
+    headers = {"Retry-After": str(error.retry_after)} if error.retry_after is not None else None
+    return Problem(STATUS_BY_KIND[error.kind], error.code, title, error.detail, headers, **error.extra())
 
 
 def install_problem_handlers(app: FastAPI) -> None:

@@ -13,7 +13,7 @@ import psycopg
 from psycopg.rows import TupleRow
 
 from infra.integration_events import IntegrationEvent
-from services.audit.canonical import event_bytes
+from infra.canonical import event_bytes
 
 
 class AuditTrail:

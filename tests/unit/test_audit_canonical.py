@@ -1,4 +1,4 @@
-"""The fast canonical bytes (services/audit/canonical.py) are the contract's bytes, byte for byte.
+"""The fast canonical bytes (infra/canonical.py) are the contract's bytes, byte for byte.
 
 The contract is `from_domain_event(...).to_bytes()` (infra/integration_events.py). Every kind of
 event the domain makes goes through the library's own mapper (as the event store stores it) and
@@ -22,8 +22,8 @@ from domain.ids import event_id
 from domain.rules import Expression, Rule
 from domain.values import ValueType
 from infra.event_store import DateAsISO
-from infra.integration_events import EVENT_TYPES, IntegrationEvent, from_domain_event
-from services.audit.canonical import CanonicalMapper, Fallback, StoredRow, event_bytes, fast_canonical, fast_event_id
+from infra.integration_events import MODELS, IntegrationEvent, from_domain_event
+from infra.canonical import CanonicalMapper, Fallback, StoredRow, event_bytes, fast_canonical, fast_event_id
 from tests.unit.test_submission import AGENCY, ON_TIME, REVIEWER, indicator, make_form, new_submission
 
 
@@ -115,7 +115,7 @@ def contract(row: StoredRow) -> bytes:
 
 def test_fast_bytes_equal_the_contract_for_every_kind_of_event() -> None:
     events = every_kind_of_event()
-    kinds = {EVENT_TYPES[type(e)][1] for e in events}
+    kinds = {MODELS[type(e)].event_type for e in events}
     assert {"SubmissionOpened", "IndicatorValueSubmitted", "IndicatorValueCorrected", "ReportSubmitted"} <= kinds
     assert {"ReportReturned", "ReportApproved", "ReportReopened", "TemplateCreated", "TemplateVersionPublished"} <= (
         kinds

@@ -1,0 +1,1 @@
+"""The people's web app: server-rendered pages for every role."""
