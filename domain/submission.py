@@ -1,8 +1,9 @@
 """The submission of one agency for one reporting period, and its lifecycle.
 
-draft -> submitted -> approved | returned; approved -> reopened (by the ministry).
-Every accepted value is its own event; a changed value is a correction carrying
-the previous one. Values can change only in draft, returned or reopened.
+draft -> submitted -> approved | returned (by the ministry) | recalled (by the agency, before any
+review); approved -> reopened (by the ministry). Every accepted value is its own event; a changed
+value is a correction carrying the previous one. Values can change only in draft, returned,
+recalled or reopened.
 """
 
 from __future__ import annotations
@@ -40,11 +41,12 @@ class Status(StrEnum):
     SUBMITTED = "submitted"
     APPROVED = "approved"
     RETURNED = "returned"
+    RECALLED = "recalled"
     REOPENED = "reopened"
 
     @property
     def editable(self) -> bool:
-        return self in (Status.DRAFT, Status.RETURNED, Status.REOPENED)
+        return self in (Status.DRAFT, Status.RETURNED, Status.RECALLED, Status.REOPENED)
 
 
 @dataclass(frozen=True)
@@ -106,12 +108,25 @@ class Submission(Aggregate):
         deadline: str
         late: bool
         days_late: int
+        reason: str | None
         actor: str
         role: str
 
         def apply(self, aggregate: Submission) -> None:
             aggregate.status = Status.SUBMITTED
             aggregate.times_submitted += 1
+
+    class ReportRecalled(Aggregate.Event):
+        """The agency withdraws a report it submitted, before the ministry reviewed it."""
+
+        agency: str
+        period: str
+        reason: str
+        actor: str
+        role: str
+
+        def apply(self, aggregate: Submission) -> None:
+            aggregate.status = Status.RECALLED
 
     class ReportApproved(Aggregate.Event):
         agency: str
@@ -255,7 +270,9 @@ class Submission(Aggregate):
         missing = [code for code, indicator in form.indicators.items() if indicator.required and code not in current]
         return missing, [rule.check(current) for rule in form.rules]
 
-    def submit(self, form: Form, regime: ReportingRegime, today: date, actor: Principal) -> None:
+    def submit(
+        self, form: Form, regime: ReportingRegime, today: date, actor: Principal, reason: str | None = None
+    ) -> None:
         """Submit the period's report; late submissions are accepted and marked late."""
         if not actor.can_write_agency(self.agency):
             raise InvalidTransition("only the agency itself submits its report")
@@ -278,8 +295,17 @@ class Submission(Aggregate):
             deadline=regime.deadline(period).isoformat(),
             late=regime.is_late(period, today),
             days_late=regime.days_late(period, today),
+            reason=clean_reason(reason),
             **self._who(actor),
         )
+
+    def recall(self, actor: Principal, reason: str | None) -> None:
+        """Withdraw a submitted report to change it; only the agency, and only before any review."""
+        if not actor.can_write_agency(self.agency):
+            raise InvalidTransition("only the agency itself recalls its report")
+        if self.status is not Status.SUBMITTED:
+            raise InvalidTransition(f"only a submitted, not yet reviewed report can be recalled; it is {self.status}")
+        self.trigger_event(self.ReportRecalled, reason=require_reason(reason), **self._who(actor))
 
     def approve(self, actor: Principal, reason: str | None = None) -> None:
         self._require_reviewer(actor)

@@ -21,6 +21,7 @@ import orjson
 from eventsourcing.domain import DomainEvent, DomainEventProtocol
 from pydantic import BaseModel, ConfigDict, StrictBool, StrictInt, StrictStr, field_serializer
 
+from domain.access import Account, ApiToken
 from domain.agencies import Agency
 from domain.catalogue import Catalogue, Indicator
 from domain.ids import event_id
@@ -42,6 +43,7 @@ class EventType(StrEnum):
     REPORT_APPROVED = "ReportApproved"
     REPORT_RETURNED = "ReportReturned"
     REPORT_REOPENED = "ReportReopened"
+    REPORT_RECALLED = "ReportRecalled"
     CATALOGUE_CREATED = "CatalogueCreated"
     INDICATOR_DEFINED = "IndicatorDefined"
     RULE_DEFINED = "RuleDefined"
@@ -53,6 +55,16 @@ class EventType(StrEnum):
     AGENCY_CLOSED = "AgencyClosed"
     REPORT_DEFINITION_CREATED = "ReportDefinitionCreated"
     REPORT_DEFINITION_REVISED = "ReportDefinitionRevised"
+    ACCOUNT_CREATED = "AccountCreated"
+    ACCOUNT_ROLE_GRANTED = "AccountRoleGranted"
+    ACCOUNT_ROLE_WITHDRAWN = "AccountRoleWithdrawn"
+    ACCOUNT_RENAMED = "AccountRenamed"
+    ACCOUNT_DISABLED = "AccountDisabled"
+    ACCOUNT_ENABLED = "AccountEnabled"
+    ACCOUNT_PASSWORD_SET = "AccountPasswordSet"  # noqa: S105 - an event name
+    ACCOUNT_SIGNED_OUT_EVERYWHERE = "AccountSignedOutEverywhere"
+    TOKEN_ISSUED = "ApiTokenIssued"  # noqa: S105 - an event name
+    TOKEN_REVOKED = "ApiTokenRevoked"  # noqa: S105 - an event name
 
 
 VALUE_EVENTS = frozenset({EventType.VALUE_SUBMITTED, EventType.VALUE_CORRECTED})
@@ -63,6 +75,21 @@ LIFECYCLE_EVENTS = frozenset(
         EventType.REPORT_APPROVED,
         EventType.REPORT_RETURNED,
         EventType.REPORT_REOPENED,
+        EventType.REPORT_RECALLED,
+    }
+)
+ACCESS_EVENTS = frozenset(
+    {
+        EventType.ACCOUNT_CREATED,
+        EventType.ACCOUNT_ROLE_GRANTED,
+        EventType.ACCOUNT_ROLE_WITHDRAWN,
+        EventType.ACCOUNT_RENAMED,
+        EventType.ACCOUNT_DISABLED,
+        EventType.ACCOUNT_ENABLED,
+        EventType.ACCOUNT_PASSWORD_SET,
+        EventType.ACCOUNT_SIGNED_OUT_EVERYWHERE,
+        EventType.TOKEN_ISSUED,
+        EventType.TOKEN_REVOKED,
     }
 )
 
@@ -109,10 +136,16 @@ class IndicatorValueCorrected(EventData):
 class ReportSubmitted(EventData):
     event_type = EventType.REPORT_SUBMITTED
     aggregate = "submission"
-    summary = "the agency submits the period's report; timeliness on the Vietnamese calendar day"
+    summary = "the agency submits the period's report (`reason` optional); timeliness on the Vietnamese calendar day"
     deadline: date
     late: bool
     days_late: int
+
+
+class ReportRecalled(EventData):
+    event_type = EventType.REPORT_RECALLED
+    aggregate = "submission"
+    summary = "the agency withdraws its submitted report before any review, to change it (`reason` required)"
 
 
 class ReportApproved(EventData):
@@ -239,6 +272,74 @@ class ReportDefinitionRevised(_ReportDefinitionFields):
     summary = "a derived report type revised (the whole new definition)"
 
 
+class _AccountFields(EventData):
+    aggregate = "account"
+    username: str
+
+
+class AccountCreated(_AccountFields):
+    event_type = EventType.ACCOUNT_CREATED
+    summary = "a person's account: `agency` (null for the ministry), `display_name`, `roles`"
+    display_name: str
+    roles: list[str]
+
+
+class AccountRoleGranted(_AccountFields):
+    event_type = EventType.ACCOUNT_ROLE_GRANTED
+    summary = "the account is granted the role `granted`"
+    granted: str
+
+
+class AccountRoleWithdrawn(_AccountFields):
+    event_type = EventType.ACCOUNT_ROLE_WITHDRAWN
+    summary = "the role `withdrawn` is taken from the account"
+    withdrawn: str
+
+
+class AccountRenamed(_AccountFields):
+    event_type = EventType.ACCOUNT_RENAMED
+    summary = "the account's display name changes"
+    display_name: str
+
+
+class AccountDisabled(_AccountFields):
+    event_type = EventType.ACCOUNT_DISABLED
+    summary = "the account can no longer sign in; its sessions end (`reason` optional)"
+
+
+class AccountEnabled(_AccountFields):
+    event_type = EventType.ACCOUNT_ENABLED
+    summary = "a disabled account may sign in again"
+
+
+class AccountPasswordSet(_AccountFields):
+    event_type = EventType.ACCOUNT_PASSWORD_SET
+    summary = "the password was set: by its owner (`by_self`) or reset by an administrator; never the password"
+    by_self: bool
+
+
+class AccountSignedOutEverywhere(_AccountFields):
+    event_type = EventType.ACCOUNT_SIGNED_OUT_EVERYWHERE
+    summary = "every session of the account was ended"
+
+
+class ApiTokenIssued(EventData):
+    event_type = EventType.TOKEN_ISSUED
+    aggregate = "api_token"
+    summary = "a system's API token: `token` (its public name), `token_role`, `agency`, `expires_at`; never the secret"
+    token: str
+    label: str
+    token_role: str
+    expires_at: datetime | None
+
+
+class ApiTokenRevoked(EventData):
+    event_type = EventType.TOKEN_REVOKED
+    aggregate = "api_token"
+    summary = "the token is refused from now on (`reason` optional)"
+    token: str
+
+
 # Every domain event class and its published model. A domain event missing here cannot be
 # published: adding one is a deliberate change of the contract.
 MODELS: dict[type[Any], type[EventData]] = {
@@ -249,6 +350,7 @@ MODELS: dict[type[Any], type[EventData]] = {
     Submission.ReportApproved: ReportApproved,
     Submission.ReportReturned: ReportReturned,
     Submission.ReportReopened: ReportReopened,
+    Submission.ReportRecalled: ReportRecalled,
     Catalogue.Created: CatalogueCreated,
     Catalogue.IndicatorDefined: IndicatorDefined,
     Catalogue.RuleDefined: RuleDefined,
@@ -260,6 +362,16 @@ MODELS: dict[type[Any], type[EventData]] = {
     Agency.Closed: AgencyClosed,
     ReportDefinition.Created: ReportDefinitionCreated,
     ReportDefinition.Revised: ReportDefinitionRevised,
+    Account.Created: AccountCreated,
+    Account.RoleGranted: AccountRoleGranted,
+    Account.RoleWithdrawn: AccountRoleWithdrawn,
+    Account.DisplayNameChanged: AccountRenamed,
+    Account.Disabled: AccountDisabled,
+    Account.Enabled: AccountEnabled,
+    Account.PasswordSet: AccountPasswordSet,
+    Account.SignedOutEverywhere: AccountSignedOutEverywhere,
+    ApiToken.Issued: ApiTokenIssued,
+    ApiToken.Revoked: ApiTokenRevoked,
 }
 BY_TYPE: dict[EventType, type[EventData]] = {model.event_type: model for model in MODELS.values()}
 

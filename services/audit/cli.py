@@ -104,10 +104,10 @@ def cmd_request_checkpoint(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_as_of(settings: Settings, args: argparse.Namespace) -> int:
     """The per-agency report view as of a position or instant, folded from the event store."""
+    from infra.canonical import CanonicalMapper, read_store
     from infra.db import connect
     from infra.integration_events import IntegrationEvent
     from services.audit.asof import prefix_for_instant, report_as_of
-    from infra.canonical import CanonicalMapper, read_store
     from services.audit.verify import _event_store
 
     mapper = CanonicalMapper(_event_store(settings))

@@ -33,11 +33,11 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import TupleRow
 
+from infra.canonical import CanonicalMapper, read_store
 from infra.db import connect
 from infra.integration_events import IntegrationEvent
 from infra.kafka import describe_topic
 from infra.settings import Settings
-from infra.canonical import CanonicalMapper, read_store
 from services.audit.verify import Progress, _consume, _event_store
 from services.projector.catalogue import all_projections
 from services.projector.rebuild import partition_for

@@ -39,10 +39,10 @@ from kafka import TopicPartition
 from psycopg.rows import TupleRow
 
 from domain.merkle import EMPTY_ROOT, HASH_SIZE, RootAccumulator, verify_consistency
+from infra.canonical import CanonicalMapper, fast_canonical, read_store
 from infra.db import connect
 from infra.kafka import assigned_consumer, describe_topic
 from infra.settings import Settings
-from infra.canonical import CanonicalMapper, fast_canonical, read_store
 from services.audit.checkpointer import checkpoints_topic
 from services.audit.signing import CheckpointError, SignedCheckpoint, VerifierKey
 from services.audit.tree import MissingNode, consistency_proof

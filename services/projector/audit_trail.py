@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import psycopg
 from psycopg.rows import TupleRow
 
-from infra.integration_events import IntegrationEvent
 from infra.canonical import event_bytes
+from infra.integration_events import IntegrationEvent
 
 
 class AuditTrail:

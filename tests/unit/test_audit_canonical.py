@@ -16,14 +16,16 @@ import pytest
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import DatetimeAsISO, DecimalAsStr, JSONTranscoder, Mapper, UUIDAsHex
 
+from domain.access import Account, ApiToken
 from domain.agencies import Agency, AgencyKind
 from domain.catalogue import Catalogue
+from domain.identity import Principal, Role
 from domain.ids import event_id
 from domain.rules import Expression, Rule
 from domain.values import ValueType
+from infra.canonical import CanonicalMapper, Fallback, StoredRow, event_bytes, fast_canonical, fast_event_id
 from infra.event_store import DateAsISO
 from infra.integration_events import MODELS, IntegrationEvent, from_domain_event
-from infra.canonical import CanonicalMapper, Fallback, StoredRow, event_bytes, fast_canonical, fast_event_id
 from tests.unit.test_submission import AGENCY, ON_TIME, REVIEWER, indicator, make_form, new_submission
 
 
@@ -51,6 +53,9 @@ def every_kind_of_event() -> list[Any]:
     submission.submit(form, CIRCULAR_02_2023, ON_TIME, AGENCY)
     submission.approve(REVIEWER)
     submission.reopen(REVIEWER, "Kiểm tra lại")
+    submission.enter_values([("TOTAL", 122)], form, AGENCY, reason="Bổ sung")
+    submission.submit(form, CIRCULAR_02_2023, ON_TIME, AGENCY, "Đã bổ sung")
+    submission.recall(AGENCY, "Gửi nhầm")
     events: list[Any] = list(submission.collect_events())
     # The reference data of the form: catalogue and template events.
     events += form_events()
@@ -78,7 +83,23 @@ def every_kind_of_event() -> list[Any]:
     agency.assign_template("T2", "admin:a", "admin")
     agency.close(date(2025, 12, 31), "P01", "admin:a", "admin")
     events += list(agency.collect_events())
+    events += access_events()
     return events
+
+
+def access_events() -> list[Any]:
+    admin = Principal("user:quantri", Role.ADMIN)
+    account = Account.create("nguyenvana", "Nguyễn Văn A", "P99", [Role.AGENCY_REPORTER], admin)
+    account.password_set(admin)
+    account.rename("Nguyễn Văn Ánh", admin)
+    account.disable(admin, "nghỉ phép")
+    account.enable(admin)
+    account.sign_out_everywhere(admin)
+    ministry = Account.create("reviewer", "Trần Thị B", None, [Role.MINISTRY_REVIEWER], admin)
+    ministry.set_roles([Role.AUDITOR], admin)
+    token = ApiToken.issue("dhis2-p99", "DHIS2", Role.AGENCY_REPORTER, "P99", datetime(2027, 1, 1, tzinfo=UTC), admin)
+    token.revoke(admin, "thay khoá")
+    return [*account.collect_events(), *ministry.collect_events(), *token.collect_events()]
 
 
 def form_events() -> list[Any]:

@@ -338,3 +338,43 @@ def test_after_a_return_only_real_changes_need_a_reason(form: Form) -> None:
     assert isinstance(correction, Submission.IndicatorValueCorrected)
     assert (correction.previous_value, correction.value, correction.reason) == (10, 11, "số liệu mới")
     assert isinstance(first, Submission.IndicatorValueSubmitted)
+
+
+def test_a_reason_given_with_submit_is_kept(form: Form) -> None:
+    submission = new_submission(form)
+    submission.enter_values([("TOTAL", 100)], form, AGENCY)
+    submission.submit(form, CIRCULAR_02_2023, ON_TIME, AGENCY, "Số liệu chốt ngày 14")
+    event = submission.collect_events()[-1]
+    assert isinstance(event, Submission.ReportSubmitted)
+    assert event.reason == "Số liệu chốt ngày 14"
+
+
+def test_the_agency_recalls_a_report_nobody_reviewed_yet_then_corrects_and_resubmits(form: Form) -> None:
+    submission = submitted(form)
+    with pytest.raises(ReasonRequired):
+        submission.recall(AGENCY, "  ")
+    submission.recall(AGENCY, "Gửi nhầm số liệu tháng trước")
+    assert submission.status is Status.RECALLED
+    submission.enter_values([("TOTAL", 101)], form, AGENCY, reason="Sửa số liệu")
+    submission.submit(form, CIRCULAR_02_2023, ON_TIME, AGENCY)
+    assert submission.status is Status.SUBMITTED
+    assert submission.times_submitted == 2
+    recalled = [e for e in submission.collect_events() if isinstance(e, Submission.ReportRecalled)]
+    assert [e.reason for e in recalled] == ["Gửi nhầm số liệu tháng trước"]
+
+
+@pytest.mark.parametrize("actor", [OTHER_AGENCY, REVIEWER, ADMIN])
+def test_only_the_agency_recalls(form: Form, actor: Principal) -> None:
+    submission = submitted(form)
+    with pytest.raises(InvalidTransition):
+        submission.recall(actor, "x")
+
+
+def test_a_reviewed_report_cannot_be_recalled(form: Form) -> None:
+    for review in (lambda s: s.approve(REVIEWER), lambda s: s.return_for_revision(REVIEWER, "Thiếu")):
+        submission = submitted(form)
+        review(submission)
+        with pytest.raises(InvalidTransition, match="not yet reviewed"):
+            submission.recall(AGENCY, "x")
+    with pytest.raises(InvalidTransition):
+        new_submission(form).recall(AGENCY, "x")
