@@ -38,6 +38,7 @@ def cap_reconnect_backoff() -> None:
         self.delay = min(self.delay, MAX_RECONNECT_DELAY)
 
     update_delay.capped = True  # type: ignore[attr-defined]
+    update_delay.wrapped = original  # type: ignore[attr-defined]  # what tests/unit/test_borrowed_internals.py checks
     attempt.update_delay = update_delay  # type: ignore[method-assign]
 
 

@@ -1,0 +1,79 @@
+"""Guards on the private parts of pinned libraries the project overrides or calls.
+
+Each entry is library code our code was written against (see docs/DECISIONS.md, *Borrowed internals
+are guarded*). An upgrade that changes it fails here, loudly, instead of changing our behaviour
+silently: re-read the new code, adapt ours, then update the digest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+from collections.abc import Callable
+from importlib.metadata import version
+from typing import Any
+
+import eventsourcing.postgres
+import kafka.producer.kafka
+import kafka.producer.sender
+import kafka.producer.transaction_manager
+import psycopg_pool.base
+import pytest
+
+PINNED = {"eventsourcing": "9.5.6", "psycopg-pool": "3.3.3", "kafka-python": "3.0.12"}
+
+Recorder = eventsourcing.postgres.PostgresApplicationRecorder
+# (what, why we depend on it, the digest of its source)
+GUARDED: list[tuple[Callable[..., Any], str, str]] = [
+    (
+        Recorder._insert_events,
+        "infra/event_store.py overrides the two steps it calls, inside its transaction",
+        "319d1ce6f3f9c86550bc6fcea010dde3785c41788e6743080376ba3bf07f41ff",
+    ),
+    (
+        Recorder._insert_stored_events,
+        "replaced by an insert of four binary arrays that keeps the table lock",
+        "139580714a6590854299f5b5c1630b9cf56c65825cb463eb287bbf97996b29f1",
+    ),
+    (
+        Recorder._fetch_ids_after_insert_events,
+        "extended to write the Idempotency-Key answer in the same transaction",
+        "9c8efbc1baf72b52213eeaa4c689bfb06cdbdacfac07643939a65c2e3102de9b",
+    ),
+    (
+        psycopg_pool.base.AttemptWithBackoff.update_delay,
+        "infra/db.py caps its reconnection delay",
+        "5ba2be0b3d81f4c7a5a2e2b45edffd570d0d4616f98521c5b41a24bdfeb7e00f",
+    ),
+    (
+        kafka.producer.sender.Sender.force_close,
+        "infra/kafka.py abandons a producer's queue after a failed send",
+        "7963a0d23bc94fc992ce1ff980af202af891b0f606046ba0f8292aa72532ce03",
+    ),
+    (
+        kafka.producer.transaction_manager.TransactionManager.has_producer_id,
+        "infra/kafka.py waits for the idempotent producer's id",
+        "652a00c63818c8e067e2cadc39bdd4536cbd65613d694198e3abe3d431738e79",
+    ),
+]
+
+
+def digest(function: Callable[..., Any]) -> str:
+    original = getattr(function, "wrapped", function)  # the library's own, under our patch
+    return hashlib.sha256(inspect.getsource(original).encode()).hexdigest()
+
+
+@pytest.mark.parametrize(("package", "pinned"), sorted(PINNED.items()))
+def test_the_pinned_versions_are_installed(package: str, pinned: str) -> None:
+    assert version(package) == pinned
+
+
+@pytest.mark.parametrize(("function", "why", "expected"), GUARDED, ids=[getattr(f, "wrapped", f).__qualname__ for f, _, _ in GUARDED])
+def test_borrowed_code_is_what_ours_was_written_against(function: Callable[..., Any], why: str, expected: str) -> None:
+    assert digest(function) == expected, f"{function.__qualname__} changed upstream ({why}): re-read it"
+
+
+def test_the_producer_still_holds_the_private_parts_we_reach() -> None:
+    source = inspect.getsource(kafka.producer.kafka.KafkaProducer.__init__)
+    assert "self._transaction_manager" in source
+    assert "self._sender" in source
