@@ -1,0 +1,112 @@
+"""Web sessions and sign-in throttling in PostgreSQL (tables of infra/migrations/0070_people.sql).
+
+A session's cookie holds 256 random bits; only their SHA-256 is stored, so a stolen copy of the
+table opens no session. A session ends after `idle` without a request or at its absolute end,
+whichever comes first, and at once when signed out (or everywhere, or the account disabled).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import psycopg
+from psycopg.rows import TupleRow
+from psycopg_pool import ConnectionPool
+
+Pool = ConnectionPool[psycopg.Connection[TupleRow]]
+
+
+@dataclass(frozen=True)
+class OpenSession:
+    username: str
+    csrf_token: str
+    created_at: datetime
+    expires_at: datetime
+
+
+def _digest(secret: str) -> bytes:
+    return hashlib.sha256(secret.encode()).digest()
+
+
+class PostgresSessions:
+    def __init__(self, pool: Pool) -> None:
+        self.pool = pool
+
+    def open(self, username: str, *, idle: timedelta, lifetime: timedelta) -> tuple[str, OpenSession]:
+        """A new session; returns the cookie's secret (shown once) and the session."""
+        secret = secrets.token_urlsafe(32)
+        csrf = secrets.token_urlsafe(32)
+        with self.pool.connection() as conn:
+            row = conn.execute(
+                "INSERT INTO web_sessions (session_hash, username, csrf_token, expires_at, idle_seconds)"
+                " VALUES (%s, %s, %s, now() + %s, %s) RETURNING created_at, expires_at",
+                (_digest(secret), username, csrf, lifetime, int(idle.total_seconds())),
+            ).fetchone()
+        assert row is not None
+        return secret, OpenSession(username, csrf, row[0], row[1])
+
+    def find(self, secret: str) -> OpenSession | None:
+        """The live session of a cookie, its idle clock restarted; None when unknown or ended."""
+        if not secret or len(secret) > 100:
+            return None
+        with self.pool.connection() as conn:
+            row = conn.execute(
+                "UPDATE web_sessions SET last_seen_at = now()"
+                " WHERE session_hash = %s AND ended_at IS NULL AND expires_at > now()"
+                " AND last_seen_at + make_interval(secs => idle_seconds) > now()"
+                " RETURNING username, csrf_token, created_at, expires_at",
+                (_digest(secret),),
+            ).fetchone()
+        return None if row is None else OpenSession(row[0], row[1], row[2], row[3])
+
+    def end(self, secret: str) -> None:
+        with self.pool.connection() as conn:
+            conn.execute(
+                "UPDATE web_sessions SET ended_at = now() WHERE session_hash = %s AND ended_at IS NULL",
+                (_digest(secret),),
+            )
+
+    def end_all(self, username: str) -> int:
+        """End every session of a person (sign out everywhere; a disabled account)."""
+        with self.pool.connection() as conn:
+            cur = conn.execute(
+                "UPDATE web_sessions SET ended_at = now() WHERE username = %s AND ended_at IS NULL", (username,)
+            )
+            return cur.rowcount
+
+
+class PostgresThrottle:
+    """Failed sign-ins counted per key (a username, a client address) over a sliding window."""
+
+    def __init__(self, pool: Pool, *, window: timedelta, limit: int) -> None:
+        self.pool = pool
+        self.window = window
+        self.limit = limit
+
+    def wait_seconds(self, keys: Sequence[str]) -> float:
+        """0 when every key is under its limit; otherwise how long until the oldest counted failure expires."""
+        with self.pool.connection() as conn:
+            row = conn.execute(
+                "SELECT max(wait) FROM (SELECT throttle_key,"
+                " extract(epoch FROM (min(failed_at) + %(window)s - now())) AS wait, count(*) AS failures"
+                " FROM signin_failures WHERE throttle_key = ANY(%(keys)s) AND failed_at > now() - %(window)s"
+                " GROUP BY throttle_key) k WHERE failures >= %(limit)s",
+                {"keys": list(keys), "window": self.window, "limit": self.limit},
+            ).fetchone()
+        return 0.0 if row is None or row[0] is None else max(0.0, float(row[0]))
+
+    def failed(self, keys: Sequence[str]) -> None:
+        with self.pool.connection() as conn, conn.transaction():
+            conn.execute(
+                "INSERT INTO signin_failures (throttle_key) SELECT unnest(%s::text[])",
+                (list(keys),),
+            )
+            conn.execute("DELETE FROM signin_failures WHERE failed_at < now() - %s", (self.window * 4,))
+
+    def succeeded(self, keys: Sequence[str]) -> None:
+        with self.pool.connection() as conn:
+            conn.execute("DELETE FROM signin_failures WHERE throttle_key = ANY(%s)", (list(keys),))
