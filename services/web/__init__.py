@@ -1,0 +1,1 @@
+"""The web front end: server-rendered pages and their static assets."""
