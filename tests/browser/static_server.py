@@ -7,17 +7,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from os import PathLike
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):
-    # ES modules load only with a JavaScript MIME type, whatever the host's mimetypes say.
-    extensions_map: ClassVar[dict[str, str]] = {
-        **SimpleHTTPRequestHandler.extensions_map,
-        ".js": "text/javascript",
-        ".mjs": "text/javascript",
-    }
+    def guess_type(self, path: str | PathLike[str]) -> str:
+        # ES modules load only with a JavaScript MIME type, whatever the host's mimetypes say.
+        if str(path).endswith((".js", ".mjs")):
+            return "text/javascript"
+        return super().guess_type(path)
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
