@@ -44,7 +44,7 @@ def verifier(page: Page, site: str) -> Verifier:
     return Verifier(page, site)
 
 
-def _python_includes(log: Log, vector: Vector) -> bool:
+def _python_includes(vector: Vector) -> bool:
     """The project's own verdict on the vector's proof, against the root of the vector's note."""
     root = base64.b64decode(vector["checkpointNote"].split("\n")[2])
     path = [base64.b64decode(h) for h in vector["auditPath"]]
@@ -67,7 +67,7 @@ def test_hashes_and_key_ids_match_the_python_side(verifier: Verifier) -> None:
 @pytest.mark.parametrize(("index", "size"), HONEST)
 def test_an_honest_proof_verifies(verifier: Verifier, log: Log, index: int, size: int) -> None:
     vector = log.vector(index, size)
-    assert _python_includes(log, vector)
+    assert _python_includes(vector)
     result = verifier.verify_event(vector)
     assert failed(result) == {}
     assert result["ok"] is True
@@ -148,7 +148,7 @@ def test_a_wrong_tree_size_names_both_sizes(verifier: Verifier, log: Log, index:
     assert failed(result)["tree-size"] == f"checkpoint is for tree size {size}, proof for {size + 1}"
     # The path alone may or may not fit the other size; the JS must then agree with the Python verifier.
     inclusion = next(c for c in result["checks"] if c["name"] == "inclusion")
-    assert inclusion["ok"] is _python_includes(log, vector)
+    assert inclusion["ok"] is _python_includes(vector)
 
 
 def test_the_key_id_is_checked_against_the_verifier_keys_own_key(verifier: Verifier, log: Log) -> None:
@@ -234,4 +234,3 @@ def test_the_auditors_own_copy_of_the_event_is_what_is_proved(verifier: Verifier
     own = b64(log.events[10])  # the auditor holds another event than the one the server proves
     problems = failed(verifier.verify_inclusion_response(response, log.key.verifier.vkey(), own))
     assert set(problems) == {"leaf-hash", "inclusion", "event-json"}
-
