@@ -7,6 +7,7 @@ of the app, merged at start) translates them. Numbers and dates follow the page'
 
 from __future__ import annotations
 
+import io
 import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -17,6 +18,7 @@ from importlib import resources
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime
+from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
 from babel.support import Translations
@@ -55,11 +57,10 @@ def translations(language: Language) -> Translations:
         if entry.name.endswith(".po"):
             with entry.open("rb") as handle:
                 catalog = read_po(handle, locale=language.babel_locale)
-            part = Translations()
-            for message in catalog:
-                if message.id and message.string and not message.fuzzy:
-                    part._catalog[message.id] = message.string  # type: ignore[attr-defined]  # Babel keeps it there
-            merged.merge(part)
+            compiled = io.BytesIO()
+            write_mo(compiled, catalog)  # compiled at start: no build step, no .mo files in the repo
+            compiled.seek(0)
+            merged.merge(Translations(compiled))
     return merged
 
 
@@ -80,7 +81,7 @@ class Formats:
             try:
                 value = Decimal(value)
             except ArithmeticError:
-                return value
+                return str(value)
         if places is not None:
             pattern = "#,##0" + ("." + "0" * places if places else "")
             return format_decimal(value, format=pattern, locale=self.language.babel_locale)

@@ -68,7 +68,9 @@ def test_the_pinned_versions_are_installed(package: str, pinned: str) -> None:
     assert version(package) == pinned
 
 
-@pytest.mark.parametrize(("function", "why", "expected"), GUARDED, ids=[getattr(f, "wrapped", f).__qualname__ for f, _, _ in GUARDED])
+@pytest.mark.parametrize(
+    ("function", "why", "expected"), GUARDED, ids=[getattr(f, "wrapped", f).__qualname__ for f, _, _ in GUARDED]
+)
 def test_borrowed_code_is_what_ours_was_written_against(function: Callable[..., Any], why: str, expected: str) -> None:
     assert digest(function) == expected, f"{function.__qualname__} changed upstream ({why}): re-read it"
 

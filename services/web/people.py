@@ -1,0 +1,109 @@
+"""Who is signed in: the session cookie, the person behind it, and the pages' access dependencies.
+
+A session names a username; the person (display name, roles, agency, disabled or not) is read
+afresh on every request, so a role withdrawn or an account disabled takes effect at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+from urllib.parse import quote
+
+from starlette.requests import Request
+
+from domain.errors import DomainError, ErrorKind
+from domain.identity import Principal, Role
+from services.web.security import SESSION_COOKIE, check_csrf
+
+
+@dataclass(frozen=True)
+class Person:
+    username: str
+    display_name: str
+    principal: Principal
+
+    @property
+    def agency(self) -> str | None:
+        return self.principal.agency
+
+    def holds(self, role: Role) -> bool:
+        return role in self.principal.roles
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    username: str
+    csrf_token: str
+    created_at: datetime
+    expires_at: datetime
+
+
+class Sessions(Protocol):
+    def open(self, username: str, *, idle: timedelta, lifetime: timedelta) -> tuple[str, SessionInfo]: ...
+    def find(self, secret: str) -> SessionInfo | None: ...
+    def end(self, secret: str) -> None: ...
+    def end_all(self, username: str) -> int: ...
+
+
+class People(Protocol):
+    def person(self, username: str) -> Person | None:
+        """The person of an enabled account; None when unknown or disabled."""
+
+
+class SignInRequired(DomainError):
+    code = "sign-in-required"
+    kind = ErrorKind.UNAUTHENTICATED
+
+
+class PageForbidden(DomainError):
+    code = "forbidden"
+    kind = ErrorKind.FORBIDDEN
+
+
+def sign_in_url(request: Request) -> str:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return f"/sign-in?next={quote(target, safe='')}"
+
+
+async def load_person(request: Request) -> Person | None:
+    """The signed-in person, if any (sets `request.state.user` and the CSRF token for the templates)."""
+    if hasattr(request.state, "user"):
+        return request.state.user  # type: ignore[no-any-return]
+    web = request.app.state.web
+    person: Person | None = None
+    secret = request.cookies.get(SESSION_COOKIE, "")
+    session = web.sessions.find(secret) if secret else None
+    if session is not None:
+        person = web.people.person(session.username)
+        if person is None:  # disabled since: the session ends with the account
+            web.sessions.end(secret)
+    request.state.user = person
+    request.state.csrf_token = session.csrf_token if session is not None and person is not None else ""
+    if person is not None:
+        await check_csrf(request, request.state.csrf_token)
+    return person
+
+
+async def signed_in(request: Request) -> Person:
+    person = await load_person(request)
+    if person is None:
+        raise SignInRequired("sign in to continue")
+    return person
+
+
+def require(*roles: Role) -> Callable[[Request], Coroutine[Any, Any, Person]]:
+    """A page dependency: the signed-in person, acting in one of `roles`."""
+    allowed = frozenset(roles)
+
+    async def dependency(request: Request) -> Person:
+        person = await signed_in(request)
+        acting = person.principal.acting_as(allowed)
+        if acting is None:
+            raise PageForbidden("your account does not give access to this page")
+        return Person(person.username, person.display_name, acting)
+
+    dependency.roles = allowed  # type: ignore[attr-defined]  # read by the page-route x role matrix test
+    return dependency
