@@ -202,7 +202,9 @@ def write_adx(
 ) -> ExportResult:
     """One group per (agency, period), in the order they first come; values the mapping cannot place are skipped."""
     moment = (exported or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
-    root = ET.Element(_ADX, {"exported": moment.isoformat().replace("+00:00", "Z")})
+    # Plain tags under an explicit default xmlns: ElementTree's default_namespace option refuses
+    # unqualified attributes, and ADX attributes are all unqualified.
+    root = ET.Element("adx", {"xmlns": NAMESPACE, "exported": moment.isoformat().replace("+00:00", "Z")})
     groups: dict[tuple[str, str], ET.Element] = {}
     skipped: list[SourceError] = []
     for item in values:
@@ -226,15 +228,15 @@ def write_adx(
             attributes = {"orgUnit": org_unit, "period": period_to_iso(period), "dataSet": mapping.data_set}
             if mapping.attribute_option_combo is not None:
                 attributes["attributeOptionCombo"] = mapping.attribute_option_combo
-            group = groups[(item.agency, period.code)] = ET.SubElement(root, _GROUP, attributes)
+            group = groups[(item.agency, period.code)] = ET.SubElement(root, "group", attributes)
         value = ET.SubElement(
             group,
-            _DATA_VALUE,
+            "dataValue",
             {"dataElement": element[0], "categoryOptionCombo": element[1], "value": value_text(item.value)},
         )
         if item.comment:
-            ET.SubElement(value, _ANNOTATION).text = item.comment
+            ET.SubElement(value, "annotation").text = item.comment
     ET.indent(root)
     buffer = io.BytesIO()
-    ET.ElementTree(root).write(buffer, encoding="utf-8", xml_declaration=True, default_namespace=NAMESPACE)
+    ET.ElementTree(root).write(buffer, encoding="utf-8", xml_declaration=True)
     return ExportResult(buffer.getvalue(), tuple(skipped))

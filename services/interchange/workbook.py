@@ -110,11 +110,18 @@ def form_hash(form: Form) -> str:
 # ---- writing -------------------------------------------------------------------
 
 
-def _bounds(indicator: Indicator) -> tuple[float, float]:
+def _bounds(indicator: Indicator) -> tuple[int | float, int | float]:
     # Unbounded sides get the spreadsheet's exact-number limit: past it Excel drops digits.
-    low = -(SPREADSHEET_LIMIT - 1) if indicator.minimum is None else float(indicator.minimum)
-    high = SPREADSHEET_LIMIT - 1 if indicator.maximum is None else float(indicator.maximum)
-    return max(low, -(SPREADSHEET_LIMIT - 1)), min(high, SPREADSHEET_LIMIT - 1)
+    limit = SPREADSHEET_LIMIT - 1
+
+    def bound(number: Decimal | None, default: int) -> int | float:
+        if number is None:
+            return default
+        clipped = max(Decimal(-limit), min(Decimal(limit), number))
+        # Whole bounds as integers: a whole-number rule reads "0", not "0.0".
+        return int(clipped) if clipped == clipped.to_integral_value() else float(clipped)
+
+    return bound(indicator.minimum, -limit), bound(indicator.maximum, limit)
 
 
 def _allowed(indicator: Indicator) -> str:
