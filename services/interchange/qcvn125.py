@@ -848,7 +848,7 @@ def _type_text(schema: Mapping[str, Any] | Object) -> str:
     if isinstance(schema, Object):
         return f"list of {schema.title.lower()}" if schema.many else schema.title.lower()
     if "const" in schema:
-        return f"`{schema['const']!r}`"
+        return f"`{json.dumps(schema['const'])}`"
     if "enum" in schema:
         return " \\| ".join(f"`{value}`" for value in schema["enum"])
     kind = schema.get("type", "")

@@ -7,6 +7,7 @@ row or element ("Sheet 'Số liệu', cell H12", "row 14", "dataValues[3]", "gro
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Protocol
@@ -158,9 +159,16 @@ class ImportCounts:
             raise ValueError("corrections are counted within `stored`")
 
 
-def values_of(rows: list[Row] | tuple[Row, ...]) -> list[SourceValue]:
+def values_of(rows: Iterable[Row]) -> list[SourceValue]:
     return [row for row in rows if isinstance(row, SourceValue)]
 
 
-def errors_of(rows: list[Row] | tuple[Row, ...]) -> list[SourceError]:
+def errors_of(rows: Iterable[Row]) -> list[SourceError]:
     return [row for row in rows if isinstance(row, SourceError)]
+
+
+def error_codes_markdown() -> str:
+    """The table of error codes in docs/INTERCHANGE.md (a test keeps the two equal)."""
+    lines = ["| Code | Meaning |", "| --- | --- |"]
+    lines += [f"| `{code}` | {meaning} |" for code, meaning in ERROR_CODES.items()]
+    return "\n".join(lines) + "\n"
