@@ -166,8 +166,9 @@ class CodeMapping:
             raise MappingError(f"unknown mapping field(s): {', '.join(unknown)}")
         if data.get("format") != MAPPING_FORMAT:
             raise MappingError(f'a mapping starts with "format": "{MAPPING_FORMAT}"')
-        if data.get("version") != MAPPING_VERSION:
-            raise MappingError(f"mapping version {data.get('version')!r} is not supported (only {MAPPING_VERSION})")
+        version = data.get("version")
+        if isinstance(version, bool) or version != MAPPING_VERSION:  # True == 1 in Python
+            raise MappingError(f"mapping version {version!r} is not supported (only {MAPPING_VERSION})")
         period_type = data.get("periodType")
         kind = PERIOD_TYPES.get(period_type) if isinstance(period_type, str) else None
         if kind is None:

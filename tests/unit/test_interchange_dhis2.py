@@ -86,6 +86,7 @@ def mapping_with(**changes: object) -> dict[str, object]:
     [
         ({"format": "other"}, "format"),
         ({"version": 2}, "version 2"),
+        ({"version": True}, "version True"),
         ({"periodType": "Weekly"}, "periodType 'Weekly'"),
         ({"dataSet": ""}, "dataSet"),
         ({"surprise": 1}, "unknown mapping field"),
