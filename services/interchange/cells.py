@@ -32,6 +32,19 @@ SPREADSHEET_LIMIT = 10**15
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 Converter = Callable[[ValueType, object], object]
+# Lone surrogates: what undecodable bytes become, and what a JSON "\\ud800" escape makes. They are
+# not characters: UTF-8 (and so PostgreSQL) cannot hold them, so they never reach a value or a message.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def printable(text: str) -> str:
+    """Text safe to put in a message: lone surrogates become U+FFFD."""
+    return _SURROGATE.sub("\ufffd", text)
+
+
+def _check_characters(text: str) -> None:
+    if _SURROGATE.search(text):
+        raise InvalidValue("invalid-character", "text holds an unpaired surrogate (\\ud800-\\udfff), not a character")
 
 
 def _check_no_comma(text: str) -> None:
@@ -47,6 +60,7 @@ def from_text(value_type: ValueType, raw: object) -> object:
     """A field of a text format (CSV, XML attribute, JSON string) as the domain's input."""
     if not isinstance(raw, str):
         return raw
+    _check_characters(raw)
     text = nfc(raw)
     if value_type is ValueType.TEXT:
         return text
@@ -122,6 +136,8 @@ def read_comment(raw: object) -> str | None:
     """A comment is optional text under the same rules as a text value; blank is none."""
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         return None
+    if isinstance(raw, str):
+        _check_characters(raw)
     return str(parse_value(ValueType.TEXT, raw))
 
 
@@ -189,4 +205,4 @@ class ValueReader:
 
 def shown(text: str) -> str:
     # Messages echo the input, but never an unbounded amount of it.
-    return repr(text if len(text) <= 40 else text[:40] + "…")
+    return repr(printable(text if len(text) <= 40 else text[:40] + "…"))

@@ -18,7 +18,14 @@ from collections.abc import Container, Iterable, Iterator, Mapping
 from domain.catalogue import Indicator
 from domain.periods import Period
 from domain.values import Value, ValueType
-from services.interchange.cells import ValueReader, escape_formula, from_text, unescape_formula, value_text
+from services.interchange.cells import (
+    ValueReader,
+    escape_formula,
+    from_text,
+    printable,
+    unescape_formula,
+    value_text,
+)
 from services.interchange.rows import ReportedValue, Row, SourceError
 from services.interchange.textio import CsvReader, Source, UnreadableText, has_bad_bytes
 
@@ -55,7 +62,7 @@ def read_csv(
             yield SourceError(
                 "row 1",
                 "wrong-header",
-                f"the header is {','.join(header)!r}; expected {','.join(SINGLE_COLUMNS)} "
+                f"the header is {printable(','.join(header))!r}; expected {','.join(SINGLE_COLUMNS)} "
                 f"or {','.join(MULTI_COLUMNS)} (comma or semicolon separated)",
                 fatal=True,
             )

@@ -31,7 +31,7 @@ from typing import Any
 
 from domain.catalogue import Indicator
 from domain.periods import InvalidPeriod, Period, PeriodKind
-from services.interchange.cells import from_json, from_text, shown, value_text
+from services.interchange.cells import from_json, from_text, printable, shown, value_text
 from services.interchange.mapping import CodeMapping, MappedReader, UnsupportedPeriod
 from services.interchange.rows import ExportResult, ImportCounts, ReportedValue, Row, SourceError
 from services.interchange.textio import CsvReader, Source, UnreadableText, binary_stream, has_bad_bytes
@@ -222,8 +222,8 @@ def read_dhis2_csv(
             yield SourceError(
                 "row 1",
                 "wrong-header",
-                f"the header is {','.join(reader.header)!r}; a DHIS2 CSV starts with {','.join(_REQUIRED_CSV)} "
-                f"and may go on with {','.join(CSV_COLUMNS[6:])}",
+                f"the header is {printable(','.join(reader.header))!r}; a DHIS2 CSV starts with "
+                f"{','.join(_REQUIRED_CSV)} and may go on with {','.join(CSV_COLUMNS[6:])}",
                 fatal=True,
             )
             return

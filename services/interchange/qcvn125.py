@@ -44,7 +44,7 @@ from domain.rules import Severity
 from domain.submission import Status
 from domain.templates import Form, Template
 from domain.values import Aggregation, ValueType, normalize_decimal, value_to_json
-from services.interchange.cells import ValueReader, from_json, shown
+from services.interchange.cells import ValueReader, from_json, printable, shown
 from services.interchange.rows import ReportedValue, Row, SourceError
 from services.interchange.textio import Source, binary_stream
 from services.interchange.workbook import form_hash
@@ -738,7 +738,9 @@ def _error_code(error: ValidationError) -> str:
 
 def _where(error: ValidationError) -> str:
     path = ".".join(str(part) for part in error.path)
-    return f"{path}: {error.message}" if path else error.message
+    # Schema messages echo the offending value, which may hold lone surrogates from JSON escapes.
+    message = printable(error.message)
+    return printable(f"{path}: {message}") if path else message
 
 
 def read_report_figures(
@@ -828,7 +830,7 @@ def read_report_figures(
                 yield SourceError(location, problem.code, f"{problem.location}: {problem.message}")
             elif (i, j) in figure_errors:
                 error = figure_errors[i, j]
-                yield SourceError(location, _error_code(error), error.message)
+                yield SourceError(location, _error_code(error), printable(error.message))
             else:
                 yield values.read(
                     location,

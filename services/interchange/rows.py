@@ -70,7 +70,7 @@ ERROR_CODES = MappingProxyType(
         "out-of-range": "A number outside the indicator's range (or outside what is stored exactly).",
         "too-precise": "A decimal with more digits than are stored exactly.",
         "too-long": "A text longer than 4000 characters.",
-        "invalid-character": "A text holding a control character (for example NUL).",
+        "invalid-character": "A text holding a control character (for example NUL) or an unpaired surrogate.",
     }
 )
 

@@ -176,6 +176,24 @@ def test_json_not_utf8_and_nan() -> None:
     assert errors(list(read_dhis2_json(nan, MAPPING, CATALOGUE))) == [("document", "invalid-json")]
 
 
+def test_lone_surrogates_from_json_escapes_never_reach_a_value_or_a_message() -> None:
+    document = (
+        b'{"period": "202610", "orgUnit": "OuHaNoi0001", "dataValues": ['
+        b'{"dataElement": "DeDxNotes01", "value": "bad \\ud800 text"},'
+        b'{"dataElement": "DeMobSub001", "value": "1", "comment": "\\udfff"},'
+        b'{"dataElement": "De\\ud800", "value": "1"}]}'
+    )
+    rows = list(read_dhis2_json(document, MAPPING, CATALOGUE))
+    assert errors(rows) == [
+        ("dataValues[0]", "invalid-character"),
+        ("dataValues[1]", "invalid-comment"),
+        ("dataValues[2]", "unmapped-data-element"),
+    ]
+    for row in rows:
+        assert isinstance(row, SourceError)
+        row.message.encode("utf-8")  # a message can always be sent
+
+
 def test_attribute_option_combo_is_checked_when_the_mapping_names_one() -> None:
     strict = CodeMapping.from_dict(mapping_with(attributeOptionCombo="AocFunder01"))
     document = {
@@ -254,6 +272,9 @@ def test_csv_with_lastupdated_deleted_and_short_rows() -> None:
 def test_csv_wrong_header_is_refused_whole() -> None:
     rows = list(read_dhis2_csv(fixture("dhis2_wrong_header.csv"), MAPPING, CATALOGUE))
     assert errors(rows) == [("row 1", "wrong-header")]
+    undecodable = list(read_dhis2_csv(b"d\xe0taelement,period\n", MAPPING, CATALOGUE))
+    assert errors(undecodable) == [("row 1", "wrong-header")]
+    assert "\ufffd" in undecodable[0].message.encode("utf-8").decode("utf-8")  # type: ignore[union-attr]
 
 
 def test_csv_round_trip() -> None:
