@@ -45,7 +45,7 @@ from domain.submission import Status
 from domain.templates import Form, Template
 from domain.values import Aggregation, ValueType, normalize_decimal, value_to_json
 from services.interchange.cells import ValueReader, from_json, printable, shown
-from services.interchange.rows import ReportedValue, Row, SourceError
+from services.interchange.rows import ReportedValue, Row, SourceError, error_codes_markdown
 from services.interchange.textio import Source, binary_stream
 from services.interchange.workbook import form_hash
 
@@ -902,6 +902,22 @@ def write_schemas(directory: Path) -> list[Path]:
     return written
 
 
+def update_docs(path: Path) -> None:
+    """Rewrite the generated sections of docs/INTERCHANGE.md (field tables, error codes)."""
+    text = path.read_text("utf-8")
+    for name, body in (("qcvn125-fields", fields_markdown()), ("error-codes", error_codes_markdown())):
+        start, end = f"<!-- generated:{name}:start -->", f"<!-- generated:{name}:end -->"
+        head, rest = text.split(start, 1)
+        _, tail = rest.split(end, 1)
+        text = f"{head}{start}\n{body.strip()}\n{end}{tail}"
+    path.write_text(text, "utf-8")
+
+
 if __name__ == "__main__":
+    # From the repository root: regenerate the shipped schemas and the docs' generated sections.
     for written_path in write_schemas(Path(__file__).parent / "schemas" / "qcvn125"):
         sys.stdout.write(f"{written_path}\n")
+    docs = Path("docs") / "INTERCHANGE.md"
+    if docs.exists():
+        update_docs(docs)
+        sys.stdout.write(f"{docs}\n")
