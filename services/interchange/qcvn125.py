@@ -430,7 +430,7 @@ PACKAGES: Mapping[Package, PackageSpec] = MappingProxyType(
                                 Field("status.form_code", CODE, "The template's code."),
                                 Field("status.form_version", POSITIVE, "The template version."),
                                 Field(
-                                    "status.status", _enum(Status), "draft, submitted, approved, returned, recalled or reopened."
+                                    "status.status", _enum(Status), "The report's lifecycle status."
                                 ),
                                 Field("status.deadline", DATE, "Last day the report is on time."),
                                 Field(
