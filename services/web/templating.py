@@ -46,6 +46,11 @@ def language_of(request: Request) -> Language:
     return Language.choose(request.cookies.get(LANGUAGE_COOKIE))
 
 
+def gettext(request: Request, message: str) -> str:
+    """A message in the reader's language, for texts a page module composes (templates use `_`)."""
+    return translations(language_of(request)).gettext(message)
+
+
 def render(
     request: Request,
     template: str,
