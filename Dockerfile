@@ -5,6 +5,7 @@ COPY pyproject.toml README.md ./
 COPY domain ./domain
 COPY services ./services
 COPY infra ./infra
+COPY entrypoints ./entrypoints
 RUN pip install --no-cache-dir .
 USER nobody
 CMD ["reporting", "--help"]

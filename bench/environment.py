@@ -13,12 +13,15 @@ from domain.agencies import AgencyKind
 from domain.catalogue import Indicator, IndicatorGroup
 from domain.identity import Principal, Role
 from domain.values import Aggregation, ValueType
+from entrypoints.bootstrap import postgres_write_side
 from infra.migrate import migrate
 from infra.runtime.broker import LocalBroker
 from infra.runtime.ports import free_port
 from infra.runtime.postgres import LocalPostgres
 from infra.settings import Settings
-from services.ingest.bootstrap import ingest_service
+from services.ingest.application.catalogue import define_indicators, publish_template
+from services.ingest.application.commands import DefineIndicators, PublishTemplate, RegisterAgency
+from services.ingest.application.registry import register_agency
 
 BENCH_TEMPLATE = "BENCH-200"
 ADMIN = Principal("bench:admin", Role.ADMIN)
@@ -53,7 +56,7 @@ def agency_codes(count: int) -> list[str]:
 
 def load_national_reference(settings: Settings, agencies: int, indicators: int) -> None:
     """`indicators` integer indicators on one template, and `agencies` reporting units filling it."""
-    with ingest_service(replace(settings)) as service:
+    with postgres_write_side(replace(settings)) as write_side:
         definitions = [
             Indicator(
                 code=code,
@@ -67,24 +70,22 @@ def load_national_reference(settings: Settings, agencies: int, indicators: int) 
             )
             for code in indicator_codes(indicators)
         ]
-        service.define_indicators(ADMIN, definitions)
-        service.publish_template(
-            ADMIN,
+        define_indicators(write_side, ADMIN, DefineIndicators(tuple(definitions)))
+        template = PublishTemplate(
             BENCH_TEMPLATE,
             "2024-01",
-            indicator_codes(indicators),
+            tuple(indicator_codes(indicators)),
             name_vi="Biểu mẫu đo hiệu năng",
             name_en="Benchmark form",
             applies_to=str(AgencyKind.PROVINCIAL_DEPARTMENT),
         )
+        publish_template(write_side, ADMIN, template)
         for code in agency_codes(agencies):
-            service.register_agency(
-                ADMIN,
-                {
-                    "code": code,
-                    "name_vi": f"Đơn vị {code}",
-                    "kind": "provincial_department",
-                    "template": BENCH_TEMPLATE,
-                    "effective_from": date(2020, 1, 1).isoformat(),
-                },
+            agency = RegisterAgency(
+                code=code,
+                name_vi=f"Đơn vị {code}",
+                kind=AgencyKind.PROVINCIAL_DEPARTMENT,
+                effective_from=date(2020, 1, 1),
+                template=BENCH_TEMPLATE,
             )
+            register_agency(write_side, ADMIN, agency)

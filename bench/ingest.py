@@ -24,13 +24,12 @@ import httpx
 from bench.environment import BENCH_TEMPLATE, agency_codes, bench_settings, indicator_codes, load_national_reference
 from domain.identity import Principal, Role
 from domain.periods import Period
+from entrypoints.bootstrap import postgres_store, write_side
 from infra.db import connect
-from infra.event_store import ReportingApplication
 from infra.runtime.ports import free_port, wait_until
 from infra.runtime.processes import Service, http_ready, log_path
 from infra.settings import Settings
 from infra.tokens import create_token
-from services.ingest.bootstrap import ingest_service
 
 FIRST_MONTH = Period.parse("2025-01")
 
@@ -105,9 +104,9 @@ def baseline_save(settings: Settings, agencies: list[str], periods: list[str], c
     """Application.save of the same events, one transaction per (agency, month) form."""
     from domain.submission import Submission
 
-    with ingest_service(settings) as service:
-        app: ReportingApplication = service.app
-        form = service.form(BENCH_TEMPLATE, Period.parse(periods[0]))
+    with postgres_store(settings) as store:
+        app = store.app
+        form = write_side(store).reference.form(BENCH_TEMPLATE, Period.parse(periods[0]))
         elapsed = 0.0
         for agency in agencies:
             principal = Principal(f"bench:{agency}", Role.AGENCY_REPORTER, agency)

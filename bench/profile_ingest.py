@@ -1,4 +1,4 @@
-"""Where one 200-value request spends its time in the service layer (no HTTP).
+"""Where one 200-value request spends its time in the write application (no HTTP).
 
 python -m bench.profile_ingest
 """
@@ -11,7 +11,9 @@ import time
 
 from bench.environment import agency_codes, bench_settings, indicator_codes, load_national_reference
 from domain.identity import Principal, Role
-from services.ingest.bootstrap import ingest_service
+from entrypoints.bootstrap import postgres_write_side
+from services.ingest.application.commands import EnterValues
+from services.ingest.application.submissions import enter_values
 
 WARM_UP, MEASURED = 10, 50
 
@@ -20,12 +22,13 @@ def main() -> None:
     with bench_settings() as settings:
         load_national_reference(settings, WARM_UP + MEASURED, 200)
         agencies, codes = agency_codes(WARM_UP + MEASURED), indicator_codes(200)
-        with ingest_service(settings) as service:
+        with postgres_write_side(settings) as write_side:
 
             def submit(batch: list[str]) -> None:
                 for agency in batch:
                     principal = Principal(f"bench:{agency}", Role.AGENCY_REPORTER, agency)
-                    service.enter_values(principal, agency, "2025-01", [(code, 5) for code in codes])
+                    command = EnterValues.of(agency, "2025-01", [(code, 5) for code in codes])
+                    enter_values(write_side, principal, command)
 
             submit(agencies[:WARM_UP])
             started = time.perf_counter()

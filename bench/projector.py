@@ -22,12 +22,12 @@ from bench.environment import BENCH_TEMPLATE, agency_codes, bench_settings, indi
 from domain.identity import Principal, Role
 from domain.periods import Period
 from domain.submission import Submission
+from entrypoints.bootstrap import postgres_store, write_side
 from infra.db import connect
 from infra.event_store import ReportingApplication
 from infra.kafka import assigned_consumer, describe_topic
 from infra.runtime.ports import wait_until
 from infra.settings import Settings
-from services.ingest.bootstrap import ingest_service
 from services.ingest.relay import Relay
 from services.projector.catalogue import all_projections
 from services.projector.rebuild import Rebuild
@@ -35,13 +35,13 @@ from services.projector.runner import Projector
 
 
 def fill_store(settings: Settings, agencies: list[str], codes: list[str], period: str) -> None:
-    with ingest_service(settings) as service:
-        form = service.form(BENCH_TEMPLATE, Period.parse(period))
+    with postgres_store(settings) as store:
+        form = write_side(store).reference.form(BENCH_TEMPLATE, Period.parse(period))
         for agency in agencies:
             principal = Principal(f"bench:{agency}", Role.AGENCY_REPORTER, agency)
             submission = Submission.open(agency, Period.parse(period), form, principal)
             submission.enter_values([(code, n) for n, code in enumerate(codes)], form, principal)
-            service.app.save(submission)
+            store.app.save(submission)
 
 
 def publish_all(settings: Settings) -> int:

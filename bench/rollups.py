@@ -38,12 +38,15 @@ from domain.identity import Principal, Role
 from domain.periods import Period
 from domain.submission import Submission
 from domain.values import Aggregation, ValueType
+from entrypoints.bootstrap import postgres_store, postgres_write_side, write_side
 from infra.db import connect
 from infra.runtime.ports import free_port, wait_until
 from infra.runtime.processes import Service, http_ready
 from infra.settings import Settings
 from infra.tokens import create_token
-from services.ingest.bootstrap import ingest_service
+from services.ingest.application.catalogue import define_indicators, publish_template
+from services.ingest.application.commands import DefineIndicators, PublishTemplate, RegisterAgency
+from services.ingest.application.registry import register_agency
 from services.projector.rebuild import Rebuild
 from services.reports.ministry_api import figures
 from services.reports.reference import ReferenceCache
@@ -62,7 +65,7 @@ KINDS = [
 
 def load_reference(settings: Settings, agencies: int, indicators: int) -> list[str]:
     codes = [f"RB.I{n:03d}" for n in range(indicators)]
-    with ingest_service(settings) as service:
+    with postgres_write_side(settings) as writer:
         definitions = []
         for n, code in enumerate(codes):
             value_type, over_time, over_agencies = KINDS[n % len(KINDS)]
@@ -70,29 +73,29 @@ def load_reference(settings: Settings, agencies: int, indicators: int) -> list[s
             definitions.append(
                 Indicator(code, f"Chỉ tiêu {code}", code, group, "đơn vị", value_type, over_time, over_agencies)
             )
-        service.define_indicators(ADMIN, definitions)
-        service.publish_template(ADMIN, TEMPLATE, "2025-01", codes, name_vi="Biểu mẫu tổng hợp", applies_to="x")
+        define_indicators(writer, ADMIN, DefineIndicators(tuple(definitions)))
+        template = PublishTemplate(TEMPLATE, "2025-01", tuple(codes), name_vi="Biểu mẫu tổng hợp", applies_to="x")
+        publish_template(writer, ADMIN, template)
         for n in range(agencies):
-            service.register_agency(
-                ADMIN,
-                {
-                    "code": f"R{n:05d}",
-                    "name_vi": f"Đơn vị {n}",
-                    "kind": str(AgencyKind.PROVINCIAL_DEPARTMENT),
-                    "region": REGIONS[n % len(REGIONS)],
-                    "template": TEMPLATE,
-                    "effective_from": date(2020, 1, 1).isoformat(),
-                },
+            agency = RegisterAgency(
+                code=f"R{n:05d}",
+                name_vi=f"Đơn vị {n}",
+                kind=AgencyKind.PROVINCIAL_DEPARTMENT,
+                effective_from=date(2020, 1, 1),
+                region=REGIONS[n % len(REGIONS)],
+                template=TEMPLATE,
             )
+            register_agency(writer, ADMIN, agency)
     return codes
 
 
 def fill(settings: Settings, agencies: int, codes: list[str], months: list[Period]) -> int:
     rng = random.Random(2025)
     values = 0
-    with ingest_service(settings) as service:
+    with postgres_store(settings) as store:
+        reference = write_side(store).reference
         for period in months:
-            form = service.form(TEMPLATE, period)
+            form = reference.form(TEMPLATE, period)
             pending = []
             for n in range(agencies):
                 agency = f"R{n:05d}"
@@ -106,10 +109,10 @@ def fill(settings: Settings, agencies: int, codes: list[str], months: list[Perio
                 pending.append(submission)
                 values += len(entries)
                 if len(pending) == 500:
-                    service.app.save(*pending)
+                    store.app.save(*pending)
                     pending = []
             if pending:
-                service.app.save(*pending)
+                store.app.save(*pending)
     return values
 
 

@@ -29,7 +29,9 @@ class DomainError(Exception):
 
     code: ClassVar[str] = "domain-error"
     kind: ClassVar[ErrorKind] = ErrorKind.INVALID
-    retry_after: ClassVar[int | None] = None  # seconds a client should wait before retrying, if retrying helps
+    # Seconds a client should wait before retrying, if retrying helps: a class default that a refusal
+    # whose wait depends on the moment (a rate limit) sets on itself.
+    retry_after: int | None = None
 
     def __init__(self, detail: str) -> None:
         super().__init__(detail)

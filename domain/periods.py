@@ -27,9 +27,13 @@ from datetime import date, datetime
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
+from zoneinfo import ZoneInfo
 
 MIN_YEAR = 2000
 MAX_YEAR = 2100
+
+# Deadlines and cut-off windows are calendar dates in Vietnam, whatever the server's time zone.
+VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
 
 # Decree 09/2019/ND-CP: a window opens on the 15th of the month before the
 # period and closes on the 14th of the period's last month.
@@ -267,6 +271,13 @@ class Period:
         _require_date(day, "day")
         start, end = self.cutoff_window()
         return start <= day <= end
+
+
+def vietnam_date(instant: datetime) -> date:
+    """The calendar date in Vietnam at `instant` (an aware datetime): the day lateness is judged on."""
+    if instant.tzinfo is None:
+        raise TypeError("an instant is an aware datetime; a naive one names no day in Vietnam")
+    return instant.astimezone(VIETNAM).date()
 
 
 def period_for_date(day: date, kind: PeriodKind) -> Period:

@@ -36,11 +36,11 @@ def cmd_migrate(settings: Settings, _: argparse.Namespace) -> int:
 
 
 def cmd_seed(settings: Settings, _: argparse.Namespace) -> int:
-    from services.ingest.bootstrap import ingest_service
-    from services.ingest.seed import load_seed
+    from entrypoints.bootstrap import postgres_write_side
+    from services.ingest.application.seed import load_seed
 
-    with ingest_service(settings) as service:
-        counts = load_seed(service)
+    with postgres_write_side(settings) as write_side:
+        counts = load_seed(write_side)
     print("seeded: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
     return 0
 
@@ -55,13 +55,13 @@ def _serve(app_factory: str, host: str, port: int, workers: int) -> int:
 
 def cmd_ingest(settings: Settings, _: argparse.Namespace) -> int:
     return _serve(
-        "services.ingest.api:app_from_env", settings.ingest_host, settings.ingest_port, settings.ingest_workers
+        "entrypoints.apps:ingest_app_from_env", settings.ingest_host, settings.ingest_port, settings.ingest_workers
     )
 
 
 def cmd_reports(settings: Settings, _: argparse.Namespace) -> int:
     return _serve(
-        "services.reports.api:app_from_env", settings.reports_host, settings.reports_port, settings.reports_workers
+        "entrypoints.apps:reports_app_from_env", settings.reports_host, settings.reports_port, settings.reports_workers
     )
 
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import psycopg
 import psycopg_pool.base
+from eventsourcing.persistence import InterfaceError, OperationalError
 from psycopg.rows import TupleRow
 from psycopg_pool import ConnectionPool
 
@@ -52,11 +53,24 @@ def connect(settings: Settings) -> psycopg.Connection[TupleRow]:
     return psycopg.connect(settings.postgres_conninfo, autocommit=True, connect_timeout=5)
 
 
-def open_pool(settings: Settings, *, max_size: int = 10) -> ConnectionPool[psycopg.Connection[TupleRow]]:
+# Errors that mean "the database is not answering" (ours, the pool's, and the event store library's):
+# the HTTP services answer them with 503 and Retry-After, the composition root tells them which.
+UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
+    psycopg.OperationalError,
+    psycopg_pool.PoolTimeout,
+    OperationalError,
+    InterfaceError,
+)
+
+
+def open_pool(
+    settings: Settings, *, max_size: int = 10, start: bool = True
+) -> ConnectionPool[psycopg.Connection[TupleRow]]:
     """A pool that does not block start-up: the service reports 'not ready' until the database answers.
 
     Each connection is checked as it leaves the pool (one round trip), so that after a database
     restart the connections broken by it are replaced instead of failing one request each.
+    With `start=False` it connects only once `pool.open(wait=False)` is called (when a service starts).
     """
     pool: ConnectionPool[psycopg.Connection[TupleRow]] = ConnectionPool(
         settings.postgres_conninfo,
@@ -67,8 +81,19 @@ def open_pool(settings: Settings, *, max_size: int = 10) -> ConnectionPool[psyco
         kwargs={"connect_timeout": 5},
         check=ConnectionPool.check_connection,
     )
-    pool.open(wait=False)
+    if start:
+        pool.open(wait=False)
     return pool
+
+
+def ping(pool: ConnectionPool[psycopg.Connection[TupleRow]]) -> Callable[[], None]:
+    """A readiness check: the database answers a query within 2 s."""
+
+    def check() -> None:
+        with pool.connection(timeout=2) as conn:
+            conn.execute("SELECT 1")
+
+    return check
 
 
 @contextmanager

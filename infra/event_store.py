@@ -1,54 +1,35 @@
 """The event store: one `eventsourcing` application on PostgreSQL for every aggregate.
 
-One application means one events table, so there is one global order of all
-events (submissions, catalogue, templates and agencies alike; decision 1).
+One application means one events table, so there is one global order of all events
+(submissions, catalogue, templates and agencies alike; see docs/DECISIONS.md, *One event store*).
+`PostgresEventStore` is the write side's event-store port on it, with the Idempotency-Key answers.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import date
+from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
 import psycopg
 from eventsourcing.application import Application
-from eventsourcing.persistence import InterfaceError, JSONTranscoder, OperationalError, Transcoding
+from eventsourcing.persistence import InterfaceError, JSONTranscoder, OperationalError
 from eventsourcing.postgres import PostgresApplicationRecorder
-from psycopg.rows import DictRow
+from psycopg.rows import DictRow, TupleRow
+from psycopg_pool import ConnectionPool
 
 from infra.db import cap_reconnect_backoff
+from infra.event_store_base import AnswerRecord, LibraryEventStore, StoredResponse, register_transcodings
 from infra.settings import Settings
 
 log = logging.getLogger("reporting.event_store")
 
 EVENTS_TABLE = "reporting_events"
-IDEMPOTENCY_CONSTRAINT = "idempotency_keys_pkey"
-
-
-class DateAsISO(Transcoding):
-    type = date
-    name = "date_iso"
-
-    def encode(self, obj: date) -> str:
-        return obj.isoformat()
-
-    def decode(self, data: str) -> date:
-        return date.fromisoformat(data)
-
-
-@dataclass(frozen=True)
-class IdempotencyRecord:
-    """The response to remember for an Idempotency-Key, rendered from the new positions."""
-
-    subject: str
-    key: str
-    fingerprint: bytes
-    status_code: int
-    render: Callable[[Sequence[int]], bytes]
+# The schema's `idempotency_keys.status_code` is not read: the stored body is the answer, and its
+# status is the success status of the route that answered it.
+UNREAD_STATUS = 0
 
 
 class ReportingRecorder(PostgresApplicationRecorder):
@@ -75,7 +56,7 @@ class ReportingRecorder(PostgresApplicationRecorder):
         stored_events: Sequence[Any],
         **kwargs: Any,
     ) -> None:
-        # The table lock keeps commit order equal to notification order (decision 1).
+        # The table lock keeps commit order equal to notification order (docs/DECISIONS.md, *One event store*).
         self._lock_table(curs)
         self._notify_channel(curs)
         curs.execute(
@@ -96,21 +77,21 @@ class ReportingRecorder(PostgresApplicationRecorder):
         **kwargs: Any,
     ) -> Sequence[int] | None:
         ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
-        record: IdempotencyRecord | None = kwargs.get("idempotency")
+        record: AnswerRecord | None = kwargs.get("idempotency")
         if record is not None and ids:
             # A plain INSERT: a duplicate key is a database error that aborts the
             # transaction, so the events above are rolled back with it.
             curs.execute(
                 "INSERT INTO idempotency_keys (subject, key, fingerprint, status_code, response)"
                 " VALUES (%s, %s, %s, %s, %s) RETURNING 1",
-                (record.subject, record.key, record.fingerprint, record.status_code, record.render(ids)),
+                (record.subject, record.key, record.fingerprint, UNREAD_STATUS, record.render(ids)),
             )
             curs.fetchone()  # forces the pipeline to sync, so a clash raises here
         return ids
 
 
 class ReportingApplication(Application[UUID]):
-    """The event store of the whole system (fixed decision 1)."""
+    """The event store of the whole system (docs/DECISIONS.md, *One event store*)."""
 
     name = "Reporting"  # the library derives the table name from it: reporting_events
 
@@ -123,7 +104,7 @@ class ReportingApplication(Application[UUID]):
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
-        transcoder.register(DateAsISO())
+        register_transcodings(transcoder)
 
     def close(self) -> None:
         self.factory.close()
@@ -144,3 +125,59 @@ def open_event_store(
             log.warning("event store unavailable, retrying: %s", error)
             stop.wait(1.0)
     return None
+
+
+class PostgresEventStore(LibraryEventStore):
+    """The write side's event store: `ReportingApplication`, and the answers and versions on `pool`.
+
+    It connects when opened (`open`), as a service starts, not when it is built.
+    """
+
+    def __init__(
+        self, settings: Settings, pool: ConnectionPool[psycopg.Connection[TupleRow]], *, cache_size: int = 10_000
+    ) -> None:
+        super().__init__()
+        self.settings = settings
+        self.pool = pool
+        self.cache_size = cache_size
+
+    def open(self) -> None:
+        if self._app is None:
+            self._app = ReportingApplication(self.settings, cache_size=self.cache_size)
+
+    @property
+    def app(self) -> ReportingApplication:
+        """The library's application itself (benchmarks save many aggregates at once through it)."""
+        app = self.application
+        assert isinstance(app, ReportingApplication)
+        return app
+
+    def close(self) -> None:
+        if self._app is not None:
+            self._app.close()
+            self._app = None
+
+    def versions(self, aggregate_ids: Sequence[UUID]) -> dict[UUID, int]:
+        with self.pool.connection() as conn:
+            rows = conn.execute(
+                f"SELECT originator_id, max(originator_version) FROM {EVENTS_TABLE}"
+                " WHERE originator_id = ANY(%s) GROUP BY originator_id",
+                (list(aggregate_ids),),
+            ).fetchall()
+        return {UUID(str(row[0])): int(row[1]) for row in rows}
+
+    def answer(self, subject: str, key: str) -> StoredResponse | None:
+        with self.pool.connection() as conn:
+            row = conn.execute(
+                "SELECT fingerprint, response FROM idempotency_keys WHERE subject = %s AND key = %s",
+                (subject, key),
+            ).fetchone()
+        return None if row is None else StoredResponse(bytes(row[0]), bytes(row[1]))
+
+    def store_answer(self, subject: str, key: str, fingerprint: bytes, body: bytes) -> None:
+        with self.pool.connection() as conn:
+            conn.execute(
+                "INSERT INTO idempotency_keys (subject, key, fingerprint, status_code, response)"
+                " VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                (subject, key, fingerprint, UNREAD_STATUS, body),
+            )

@@ -1,7 +1,9 @@
-"""Bearer tokens: random secrets, stored only as SHA-256 digests (decision 8).
+"""Bearer tokens: random secrets, stored only as SHA-256 digests (docs/DECISIONS.md, *Identity comes
+from the credential*).
 
 The secret has 256 bits of entropy, so a fast hash is enough: there is nothing
-to brute-force that a slow password hash would protect.
+to brute-force that a slow password hash would protect. `TokenStore` is what the HTTP
+services use (the authenticator, the admin API); the functions take a connection (CLI, tests).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from datetime import datetime
 
 import psycopg
 from psycopg.rows import TupleRow
+from psycopg_pool import ConnectionPool
 
 from domain.identity import Principal, Role
 
@@ -143,3 +146,28 @@ def list_tokens(
         [*params, limit],
     ).fetchall()
     return [_info(row) for row in rows]
+
+
+class TokenStore:
+    """The tokens on a pool: every request looks its token up (no cache), so a revocation acts at once."""
+
+    def __init__(self, pool: ConnectionPool[psycopg.Connection[TupleRow]]) -> None:
+        self.pool = pool
+
+    def resolve(self, secret: str) -> Principal | None:
+        with self.pool.connection() as conn:
+            return resolve_token(conn, secret)
+
+    def page(self, *, after: str, limit: int, agency: str | None, active_only: bool) -> list[TokenInfo]:
+        with self.pool.connection() as conn:
+            return list_tokens(conn, after=after, limit=limit, agency=agency, active_only=active_only)
+
+    def info(self, subject: str) -> TokenInfo | None:
+        with self.pool.connection() as conn:
+            return token_info(conn, subject)
+
+    def revoke(self, subject: str, revoked_by: str) -> TokenInfo | None:
+        """Revoke now (a revoked token keeps its first revocation); the token as it is then."""
+        with self.pool.connection() as conn:
+            revoke_token(conn, subject, revoked_by)
+            return token_info(conn, subject)

@@ -69,14 +69,14 @@ def base_settings(postgres: LocalPostgres, broker: LocalBroker, work_dir: Path) 
 @pytest.fixture(scope="session")
 def seeded_template(postgres: LocalPostgres, base_settings: Settings) -> str:
     """A database with the schema and the seed data, copied for each test that wants it."""
-    from services.ingest.bootstrap import ingest_service
-    from services.ingest.seed import load_seed
+    from entrypoints.bootstrap import postgres_write_side
+    from services.ingest.application.seed import load_seed
 
     postgres.create_database(SEEDED_TEMPLATE_DB)
     settings = replace(base_settings, postgres_dbname=SEEDED_TEMPLATE_DB)
     migrate(settings)
-    with ingest_service(settings) as service:
-        load_seed(service)
+    with postgres_write_side(settings) as write_side:
+        load_seed(write_side)
     return SEEDED_TEMPLATE_DB
 
 

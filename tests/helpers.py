@@ -9,12 +9,12 @@ import httpx
 from kafka import TopicPartition
 
 from domain.periods import Period, PeriodKind, period_for_date
+from infra.clock import vietnam_today
 from infra.event_store import ReportingApplication
 from infra.integration_events import IntegrationEvent, from_domain_event
 from infra.kafka import assigned_consumer, describe_topic, header
 from infra.runtime.ports import wait_until
 from infra.settings import Settings
-from services.ingest.commands import vietnam_today
 
 
 def open_month(months_back: int = 1, today: date | None = None) -> Period:

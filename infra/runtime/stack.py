@@ -61,20 +61,19 @@ def _pid_file_guard(path: Path) -> None:
 
 
 def _prepare(settings: Settings, demo: bool) -> list[tuple[Role, str | None, str]]:
-    from services.ingest.bootstrap import ingest_service
-    from services.ingest.commands import vietnam_today
-    from services.ingest.demo import load_demo
-    from services.ingest.seed import load_seed
+    from entrypoints.bootstrap import postgres_write_side
+    from services.ingest.application.demo import load_demo
+    from services.ingest.application.seed import load_seed
 
     migrate(settings)
     ensure_topic(settings, settings.kafka_topic, settings.kafka_partitions)
     if generate_key_file(Path(settings.audit_key_path)):  # the checkpoint signing key, on first use
         print(f"created the checkpoint signing key {settings.audit_key_path}", flush=True)
-    with ingest_service(settings) as service:
-        counts = load_seed(service)
+    with postgres_write_side(settings) as write_side:
+        counts = load_seed(write_side)
         print("seeded: " + ", ".join(f"{v} {k}" for k, v in counts.items()), flush=True)
         if demo:
-            print(f"demo: {load_demo(service, vietnam_today())} values entered", flush=True)
+            print(f"demo: {load_demo(write_side, write_side.clock.today())} values entered", flush=True)
     tokens = []
     with connect(settings) as conn:
         for role, agency in DEMO_TOKEN_ROLES:

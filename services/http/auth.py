@@ -1,45 +1,64 @@
-"""Identity from the credential (decision 8): a bearer token resolves to a principal."""
+"""Identity from the credential (docs/DECISIONS.md, *Identity comes from the credential*): a bearer
+token resolves to a principal, through the app's `Authenticator`; each endpoint declares its roles.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any, Protocol
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from domain.errors import Forbidden
 from domain.identity import Principal, Role
-from infra.tokens import resolve_token
+from services.http.errors import Unauthenticated, WrongAgency
 from services.http.limits import Limits
-from services.http.problems import Problem
 
-__all__ = ["Limits", "authenticated", "declare_roles", "require_agency_access", "require_roles"]
+__all__ = [
+    "Admin",
+    "AgencyReporter",
+    "Authenticator",
+    "Limits",
+    "Reader",
+    "Reviewer",
+    "ReviewerOrAdmin",
+    "authenticated",
+    "declare_roles",
+    "require_agency_access",
+    "require_roles",
+]
 
 _bearer = HTTPBearer(auto_error=False, description="A token from `reporting tokens create`")
+
+
+class Authenticator(Protocol):
+    """Resolves a bearer token's secret (the app's `state.authenticator`, set by the composition root)."""
+
+    def resolve(self, secret: str) -> Principal | None:
+        """The principal of a valid token; None when it is unknown, revoked or expired."""
+        ...
 
 
 def authenticated(
     request: Request,
     credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),  # noqa: B008
 ) -> Principal:
-    challenge = {"WWW-Authenticate": "Bearer"}
     limits: Limits = request.app.state.limits
     client = request.client.host if request.client else "unknown"
     if credentials is None:
-        raise Problem(401, "unauthorized", "Authentication required", "send a bearer token", headers=challenge)
+        raise Unauthenticated("send a bearer token")
     # An address that spent its budget of failures is refused before its token is even looked up,
     # so that a guessing loop learns nothing more, not even from a lucky guess (the cost: other
     # clients behind the same address wait too, for at most 60 / AUTH_FAILURES_PER_MINUTE seconds).
     limits.auth_failures.check(client, "failed authentications from this address", spend=False)
-    with request.app.state.pool.connection() as conn:
-        principal = resolve_token(conn, credentials.credentials)
+    authenticator: Authenticator = request.app.state.authenticator
+    principal = authenticator.resolve(credentials.credentials)
     if principal is None:
         limits.auth_failures.take(client)
-        raise Problem(
-            401, "unauthorized", "Invalid token", "the token is unknown, revoked or expired", headers=challenge
-        )
+        raise Unauthenticated("the token is unknown, revoked or expired")
     limits.per_token.check(principal.subject, "requests for this token")
     return principal
 
@@ -50,17 +69,19 @@ def require_roles(*roles: Role) -> Callable[[Principal], Principal]:
 
     def dependency(principal: Principal = Depends(authenticated)) -> Principal:  # noqa: B008
         if principal.role not in allowed:
-            raise Problem(
-                403,
-                "forbidden",
-                "Forbidden",
-                f"this endpoint admits {', '.join(sorted(r.value for r in allowed))}",
-            )
+            raise Forbidden(f"this endpoint admits {', '.join(sorted(r.value for r in allowed))}")
         return principal
 
     dependency.roles = allowed  # type: ignore[attr-defined]  # read by declare_roles
     return dependency
 
+
+# The principal of a route, by the roles it admits.
+Reader = Annotated[Principal, Depends(require_roles(*Role))]
+AgencyReporter = Annotated[Principal, Depends(require_roles(Role.AGENCY_REPORTER))]
+Reviewer = Annotated[Principal, Depends(require_roles(Role.MINISTRY_REVIEWER))]
+ReviewerOrAdmin = Annotated[Principal, Depends(require_roles(Role.MINISTRY_REVIEWER, Role.ADMIN))]
+Admin = Annotated[Principal, Depends(require_roles(Role.ADMIN))]
 
 ROLES_EXTENSION = "x-roles"
 
@@ -111,6 +132,4 @@ def require_agency_access(principal: Principal, agency: str, *, write: bool) -> 
     """The agency in the path must be the token's own agency for agency reporters."""
     allowed = principal.can_write_agency(agency) if write else principal.can_read_agency(agency)
     if not allowed:
-        raise Problem(
-            403, "wrong-agency", "Forbidden", f"this token may not {'write' if write else 'read'} agency {agency}"
-        )
+        raise WrongAgency(f"this token may not {'write' if write else 'read'} agency {agency}")

@@ -5,7 +5,7 @@
 - rate limits: requests per token and failed authentications per client address
   (`Limits`, applied by the authentication dependency in `services/http/auth.py`: 429 + Retry-After).
 
-The values per batch (`MAX_VALUES_PER_BATCH`, 413 `too-many-values`) are checked by the write API.
+The values per batch (`MAX_VALUES_PER_BATCH`, 413 `too-many-values`) are checked by the write application.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from fastapi import Depends, FastAPI, Query, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from infra.settings import Settings
-from services.http.problems import Problem, problem_response
+from services.http.errors import BodyTooLarge, PageTooLarge
+from services.http.problems import from_domain_error, problem_response
 from services.http.ratelimit import RateLimiter
 
 DEFAULT_PAGE_SIZE = 100
@@ -56,15 +57,15 @@ def page_limit(
     if limit is None:
         return int(min(DEFAULT_PAGE_SIZE, maximum))
     if limit > maximum:
-        raise Problem(422, "page-too-large", "Page too large", f"limit is at most {maximum}", maximum=maximum)
+        raise PageTooLarge(maximum)
     return limit
 
 
 PageLimit = Annotated[int, Depends(page_limit)]
 
 
-class BodyTooLarge(Exception):
-    pass
+class _Overflow(Exception):
+    """Raised while streaming a body past the limit, caught by the middleware itself."""
 
 
 class BodySizeLimit:
@@ -90,14 +91,14 @@ class BodySizeLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise BodyTooLarge
+                    raise _Overflow
             return message
 
         try:
             await self.app(scope, limited_receive, send)
-        except BodyTooLarge:
+        except _Overflow:
             await self._refuse(scope, receive, send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        problem = Problem(413, "body-too-large", "Request body too large", f"the limit is {self.max_bytes} bytes")
+        problem = from_domain_error(BodyTooLarge(f"the limit is {self.max_bytes} bytes"))
         await problem_response(problem, scope.get("path"))(scope, receive, send)

@@ -1,7 +1,13 @@
-"""RFC 9457 problem details: every refusal is a 4xx with a machine-readable body."""
+"""RFC 9457 problem details, the one catalogue: every refusal is a 4xx with a machine-readable body,
+a database that does not answer is a 503 with Retry-After, never a 500.
+
+Refusals are `domain.errors.DomainError`s (the domain's, the applications', `services.http.errors`):
+their `kind` gives the status. `Problem` is the response itself, built here and nowhere else.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import orjson
@@ -66,10 +72,14 @@ STATUS_BY_KIND: dict[ErrorKind, int] = {
     ErrorKind.MALFORMED: 400,
     ErrorKind.RATE_LIMITED: 429,
 }
+# Headers a kind of refusal always carries.
+HEADERS_BY_KIND: dict[ErrorKind, dict[str, str]] = {
+    ErrorKind.UNAUTHENTICATED: {"WWW-Authenticate": "Bearer"},
+}
 
 
 class Problem(Exception):
-    """Raise to answer with a problem; `extra` members are added to the body."""
+    """A problem response (raised, it is answered as is); `extra` members are added to the body."""
 
     def __init__(
         self,
@@ -106,12 +116,18 @@ def problem_response(problem: Problem, instance: str | None = None) -> Response:
 
 def from_domain_error(error: DomainError) -> Problem:
     title = error.code.replace("-", " ").capitalize()
-    headers = {"Retry-After": str(error.retry_after)} if error.retry_after is not None else None
+    headers = dict(HEADERS_BY_KIND.get(error.kind, {}))
+    if error.retry_after is not None:
+        headers["Retry-After"] = str(error.retry_after)
     return Problem(STATUS_BY_KIND[error.kind], error.code, title, error.detail, headers, **error.extra())
 
 
-def install_problem_handlers(app: FastAPI) -> None:
-    """Map every error the services raise to a problem response; never a bare 500."""
+def install_problem_handlers(app: FastAPI, unavailable_errors: Iterable[type[Exception]] = ()) -> None:
+    """Map every error the services raise to a problem response; never a bare 500.
+
+    `unavailable_errors` are the adapters' "the database is not answering" errors (e.g.
+    `infra.db.UNAVAILABLE_ERRORS`, passed by the composition root): each is a 503 with Retry-After.
+    """
 
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> Response:
@@ -132,7 +148,7 @@ def install_problem_handlers(app: FastAPI) -> None:
         )
         return problem_response(problem, request.url.path)
 
-    install_unavailable_handler(app)
+    install_unavailable_handler(app, unavailable_errors)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
@@ -141,20 +157,12 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem_response(problem, request.url.path)
 
 
-# Errors that mean "the database is not answering": the client may retry later.
-def _unavailable_types() -> tuple[type[Exception], ...]:
-    import psycopg
-    import psycopg_pool
-    from eventsourcing.persistence import InterfaceError, OperationalError
-
-    return (psycopg.OperationalError, psycopg_pool.PoolTimeout, OperationalError, InterfaceError)
-
-
-UNAVAILABLE_ERRORS = _unavailable_types()
 RETRY_AFTER_SECONDS = "2"
 
 
-def install_unavailable_handler(app: FastAPI) -> None:
+def install_unavailable_handler(app: FastAPI, unavailable_errors: Iterable[type[Exception]]) -> None:
+    """Errors that mean "the database is not answering" become a 503: the client may retry later."""
+
     async def _unavailable(request: Request, exc: Exception) -> Response:
         problem = Problem(
             503,
@@ -168,5 +176,5 @@ def install_unavailable_handler(app: FastAPI) -> None:
         )
         return problem_response(problem, request.url.path)
 
-    for error_type in UNAVAILABLE_ERRORS:
+    for error_type in unavailable_errors:
         app.add_exception_handler(error_type, _unavailable)

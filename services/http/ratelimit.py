@@ -13,7 +13,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from services.http.problems import Problem
+from services.http.errors import RateLimited
 
 MAX_KEYS = 100_000
 
@@ -58,10 +58,4 @@ class RateLimiter:
         """429 with Retry-After when `key` has no token left; otherwise take one (unless `spend=False`)."""
         wait = self.take(key, spend=spend)
         if wait:
-            raise Problem(
-                429,
-                "rate-limited",
-                "Too many requests",
-                f"too many {what}; retry after the delay in Retry-After",
-                headers={"Retry-After": str(max(1, math.ceil(wait)))},
-            )
+            raise RateLimited(f"too many {what}; retry after the delay in Retry-After", max(1, math.ceil(wait)))

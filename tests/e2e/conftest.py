@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pytest
 
+from entrypoints.bootstrap import postgres_write_side
 from infra.migrate import migrate
 from infra.runtime.broker import LocalBroker
 from infra.runtime.ports import free_port
 from infra.runtime.postgres import LocalPostgres
 from infra.settings import Settings
-from services.ingest.bootstrap import ingest_service
-from services.ingest.seed import load_seed
+from services.ingest.application.seed import load_seed
 
 
 @pytest.fixture
@@ -44,6 +44,6 @@ def on_private_postgres(settings: Settings, server: LocalPostgres) -> Settings:
     """`settings` moved to the private cluster, migrated and seeded."""
     chosen = replace(settings, postgres_port=server.port, postgres_dbname=server.dbname)
     migrate(chosen)
-    with ingest_service(chosen) as service:
-        load_seed(service)
+    with postgres_write_side(chosen) as write_side:
+        load_seed(write_side)
     return chosen

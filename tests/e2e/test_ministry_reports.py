@@ -25,11 +25,11 @@ import pytest
 
 from domain.identity import Role
 from domain.periods import Period
+from infra.clock import vietnam_today
 from infra.db import connect
 from infra.runtime.ports import free_port
 from infra.runtime.processes import Service
 from infra.settings import Settings
-from services.ingest.commands import vietnam_today
 from tests.conftest import Stack, _fresh_database
 from tests.helpers import auth, open_month
 

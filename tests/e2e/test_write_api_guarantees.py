@@ -21,6 +21,7 @@ from domain.identity import Role
 from domain.periods import Period
 from domain.submission import submission_id
 from infra.db import connect
+from infra.integration_events import VALUE_EVENTS, EventType
 from infra.settings import Settings
 from tests.conftest import Stack, StackFactory
 from tests.helpers import auth, form_indicators, open_month, store_events
@@ -339,7 +340,7 @@ def test_twenty_concurrent_writers_lose_no_update(ingest_two_workers: Stack) -> 
 
     # Every acknowledged write is in the store as its own events, at or below the position it answered.
     events = [e for e in store_events(stack.settings) if e.agency == "P01" and e.period == period.code]
-    values = [e for e in events if e.event_type in ("IndicatorValueSubmitted", "IndicatorValueCorrected")]
+    values = [e for e in events if e.event_type in VALUE_EVENTS]
     by_value = {(e.indicator, e.value): e for e in values}
     assert len(by_value) == len(values) == 5 * writers
     for n, body in acknowledged.items():
@@ -353,9 +354,9 @@ def test_twenty_concurrent_writers_lose_no_update(ingest_two_workers: Stack) -> 
         chain = sorted((e for e in values if e.indicator == code), key=lambda e: e.position)
         if not chain:
             continue
-        assert chain[0].event_type == "IndicatorValueSubmitted"
+        assert chain[0].event_type == EventType.VALUE_SUBMITTED
         for earlier, later in itertools.pairwise(chain):
-            assert later.event_type == "IndicatorValueCorrected"
+            assert later.event_type == EventType.VALUE_CORRECTED
             assert later.previous_value == earlier.value
     read = httpx.get(f"{stack.ingest_url}/agencies/P01/periods/{period}/submission", headers=auth(token)).json()
     final = {v["indicator"]: v["value"] for v in read["values"]}
@@ -428,6 +429,54 @@ def test_fifty_concurrent_retries_with_one_key_store_one_set_of_events(ingest_tw
     )
     assert_problem(other, 422, "idempotency-key-reused")
     assert event_count(stack) == before + 1 + len(codes)
+
+
+def test_a_retry_with_its_key_answers_as_the_first_did_after_the_state_moved_on(ingest: Stack) -> None:
+    """The stored answer is consulted before the command runs again: a retry whose command would now be
+    refused or answered otherwise (the report moved on) gets the first answer, byte for byte, and stores
+    nothing (it answered 409 `invalid-transition` or `submission-locked` before)."""
+    token = ingest.token(Role.AGENCY_REPORTER, "P01")
+    reviewer = ingest.token(Role.MINISTRY_REVIEWER)
+    period = open_month(3)
+    form = httpx.get(
+        f"{ingest.ingest_url}/templates/{TEMPLATE}/form", params={"period": period.code}, headers=auth(token)
+    ).json()
+    defaults = {"integer": 0, "decimal": "0", "percentage": "0", "boolean": False, "text": "-"}
+    values = [{"indicator": i["code"], "value": defaults[i["value_type"]]} for i in form["indicators"] if i["required"]]
+    base = f"{ingest.ingest_url}/agencies/P01/periods/{period}"
+    first: dict[str, httpx.Response] = {}
+
+    def send(action: str, body: dict[str, Any], key: str, as_token: str) -> httpx.Response:
+        target = f"{base}/{action}"
+        return httpx.post(target, json=body, headers={**auth(as_token), "Idempotency-Key": key}, timeout=30)
+
+    # Each step once, with its own key; every later step moves the report on.
+    steps: list[tuple[str, dict[str, Any], str]] = [
+        ("values", {"values": values}, token),
+        ("submit", {}, token),
+        ("return", {"reason": "thiếu số liệu"}, reviewer),
+        ("submit-again", {}, token),
+        ("approve", {}, reviewer),
+        ("reopen", {"reason": "điều chỉnh số liệu"}, reviewer),
+    ]
+    for name, body, as_token in steps:
+        response = send(name.removesuffix("-again"), body, f"retry-{name}", as_token)
+        assert response.status_code == 200, response.text
+        first[name] = response
+    # Run again now, each would answer otherwise (the report moved on: a transition its status no
+    # longer allows, another status and version). With its key, each retry answers as the first did.
+    before = event_count(ingest)
+    for name, body, as_token in steps:
+        retried = send(name.removesuffix("-again"), body, f"retry-{name}", as_token)
+        assert (retried.status_code, retried.content) == (200, first[name].content), name
+    assert event_count(ingest) == before
+    assert_problem(send("approve", {}, "retry-approve-fresh", reviewer), 409, "invalid-transition")
+    # The same key with another request is still refused, and stores nothing.
+    for name, _, as_token in steps:
+        other = {"reason": "một lý do khác"} if name != "values" else {"values": values[:1]}
+        reused = send(name.removesuffix("-again"), other, f"retry-{name}", as_token)
+        assert_problem(reused, 422, "idempotency-key-reused")
+    assert event_count(ingest) == before
 
 
 def test_outliers_against_the_agencys_history_are_warnings(ingest: Stack) -> None:

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 
+from entrypoints.apps import ingest_app
 from infra.settings import Settings
-from services.ingest.api import create_app as ingest_app
 from services.reports.api import create_app as reports_app
 
 PUBLIC = {"/health", "/ready"}

@@ -1,1 +1,1 @@
-"""The write API: one router per resource."""
+"""The write API: one router per resource, built into an app by `app.create_app`."""

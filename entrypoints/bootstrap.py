@@ -1,0 +1,96 @@
+"""The composition root: builds the adapters from `Settings` and hands them to apps, handlers and processes.
+
+Every builder takes the adapters it would otherwise make as parameters, so that tests and
+benchmarks pass their own (an in-memory event store, a fixed clock).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from domain.periods import ReportingRegime
+from infra.clock import SystemClock
+from infra.db import UNAVAILABLE_ERRORS, open_pool, ping
+from infra.event_store import PostgresEventStore
+from infra.memory_event_store import InMemoryEventStore
+from infra.settings import Settings
+from infra.tokens import TokenStore
+from services.http.platform import Platform
+from services.ingest.application.history import SubmissionHistory
+from services.ingest.application.ports import Clock, EventStore, ValueHistory
+from services.ingest.application.seed import reporting_regime
+from services.ingest.application.write_side import MAX_VALUES_PER_BATCH, WriteSide
+
+
+def write_side(
+    store: EventStore,
+    *,
+    clock: Clock | None = None,
+    regime: ReportingRegime | None = None,
+    history: ValueHistory | None = None,
+    max_values_per_batch: int = MAX_VALUES_PER_BATCH,
+) -> WriteSide:
+    """The write application on `store`; by default the system clock, the seed regime, the store's history."""
+    return WriteSide(
+        store,
+        clock or SystemClock(),
+        regime or reporting_regime(),
+        history or SubmissionHistory(store),
+        max_values_per_batch,
+    )
+
+
+def in_memory_write_side(*, clock: Clock | None = None, regime: ReportingRegime | None = None) -> WriteSide:
+    """The write application on an empty in-memory event store (unit tests)."""
+    return write_side(InMemoryEventStore(), clock=clock, regime=regime)
+
+
+@contextmanager
+def postgres_store(settings: Settings, *, cache_size: int = 10_000) -> Iterator[PostgresEventStore]:
+    """The PostgreSQL event store, open, with its own pool; closed afterwards."""
+    pool = open_pool(settings)
+    store = PostgresEventStore(settings, pool, cache_size=cache_size)
+    try:
+        store.open()
+        yield store
+    finally:
+        store.close()
+        pool.close()
+
+
+@contextmanager
+def postgres_write_side(settings: Settings, *, clock: Clock | None = None) -> Iterator[WriteSide]:
+    """The write application on PostgreSQL, outside HTTP (the seed, demo data, tests, benchmarks)."""
+    with postgres_store(settings) as store:
+        yield write_side(store, clock=clock, max_values_per_batch=settings.max_values_per_batch)
+
+
+@dataclass(frozen=True)
+class IngestApi:
+    """What the write API is built from: nothing connects before `platform.resources` is entered."""
+
+    write_side: WriteSide
+    tokens: TokenStore
+    platform: Platform
+
+
+def ingest_api(settings: Settings, *, clock: Clock | None = None) -> IngestApi:
+    pool = open_pool(settings, start=False)
+    store = PostgresEventStore(settings, pool)
+    tokens = TokenStore(pool)
+
+    @contextmanager
+    def resources() -> Iterator[None]:
+        try:
+            pool.open(wait=False)
+            store.open()
+            yield
+        finally:
+            store.close()
+            pool.close()
+
+    platform = Platform(settings, tokens, {"postgres": ping(pool)}, UNAVAILABLE_ERRORS, resources)
+    ingest = write_side(store, clock=clock, max_values_per_batch=settings.max_values_per_batch)
+    return IngestApi(ingest, tokens, platform)

@@ -1,0 +1,79 @@
+"""What the PostgreSQL and the in-memory event stores share: how events are encoded, and the write
+side's event-store port (`services.ingest.application.ports.EventStore`) on an `eventsourcing` application.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Protocol
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import JSONTranscoder, Transcoding
+
+
+class DateAsISO(Transcoding):
+    type = date
+    name = "date_iso"
+
+    def encode(self, obj: date) -> str:
+        return obj.isoformat()
+
+    def decode(self, data: str) -> date:
+        return date.fromisoformat(data)
+
+
+def register_transcodings(transcoder: JSONTranscoder) -> None:
+    """Our types beyond the library's (dates of agency changes)."""
+    transcoder.register(DateAsISO())
+
+
+class AnswerRecord(Protocol):
+    """An Idempotency-Key answer to store in the transaction of a save (`idempotency=` of `Application.save`)."""
+
+    @property
+    def subject(self) -> str: ...
+
+    @property
+    def key(self) -> str: ...
+
+    @property
+    def fingerprint(self) -> bytes: ...
+
+    @property
+    def render(self) -> Callable[[Sequence[int]], bytes]: ...
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    """The answer stored for an Idempotency-Key: the fingerprint of the request it answered, its body."""
+
+    fingerprint: bytes
+    body: bytes
+
+
+class LibraryEventStore:
+    """Get and save through an `eventsourcing` application; the answers and versions are the subclass's."""
+
+    def __init__(self) -> None:
+        self._app: Application[UUID] | None = None
+
+    @property
+    def application(self) -> Application[UUID]:
+        if self._app is None:
+            raise RuntimeError("the event store is not open")
+        return self._app
+
+    def get(self, aggregate_id: UUID, *, read_only: bool = False) -> Aggregate | None:
+        try:
+            aggregate: object = self.application.repository.get(aggregate_id, deepcopy_from_cache=not read_only)
+        except AggregateNotFoundError:
+            return None
+        return aggregate if isinstance(aggregate, Aggregate) else None
+
+    def save(self, aggregate: Aggregate, answer: AnswerRecord | None = None) -> list[int]:
+        recordings = self.application.save(aggregate, idempotency=answer)
+        return [recording.notification.id for recording in recordings]

@@ -1,0 +1,97 @@
+"""An in-memory event store for unit tests: the library's POPO persistence behind the same port.
+
+Same guarantees as the PostgreSQL store where the handlers can tell: one order of all events
+(positions from 1), a clash on an aggregate version or an Idempotency-Key stores nothing and
+raises `IntegrityError`, and a save's answer is stored with its events or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import Application
+from eventsourcing.persistence import ApplicationRecorder, IntegrityError, JSONTranscoder, StoredEvent
+from eventsourcing.popo import POPOApplicationRecorder
+
+from infra.event_store_base import AnswerRecord, LibraryEventStore, StoredResponse, register_transcodings
+
+
+class MemoryRecorder(POPOApplicationRecorder):
+    """The library's in-memory recorder, with the Idempotency-Key answers stored under its lock."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.answers: dict[tuple[str, str], StoredResponse] = {}
+
+    def _insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        record: AnswerRecord | None = kwargs.get("idempotency")
+        with self._database_lock:
+            self._assert_uniqueness(stored_events, **kwargs)
+            if record is None or not stored_events:
+                return self._update_table(stored_events, **kwargs)
+            if (record.subject, record.key) in self.answers:
+                raise IntegrityError(f"Idempotency-Key {record.key!r} already answered")
+            # Rendered before anything is stored: if rendering fails, nothing is.
+            first = len(self._stored_events) + 1
+            body = record.render(range(first, first + len(stored_events)))
+            ids = self._update_table(stored_events, **kwargs)
+            self.answers[record.subject, record.key] = StoredResponse(record.fingerprint, body)
+            return ids
+
+    def answer(self, subject: str, key: str) -> StoredResponse | None:
+        with self._database_lock:
+            return self.answers.get((subject, key))
+
+    def store_answer(self, subject: str, key: str, answer: StoredResponse) -> None:
+        with self._database_lock:
+            self.answers.setdefault((subject, key), answer)
+
+
+class MemoryApplication(Application[UUID]):
+    name = "Reporting"
+
+    def __init__(self) -> None:
+        # Explicit, so that PostgreSQL settings in the process environment are not picked up.
+        super().__init__({"PERSISTENCE_MODULE": "eventsourcing.popo", "AGGREGATE_CACHE_MAXSIZE": "1000"})
+
+    def construct_recorder(self) -> ApplicationRecorder:
+        return MemoryRecorder()
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        register_transcodings(transcoder)
+
+
+class InMemoryEventStore(LibraryEventStore):
+    def __init__(self) -> None:
+        super().__init__()
+        self._app = MemoryApplication()
+
+    @property
+    def recorder(self) -> MemoryRecorder:
+        recorder = self.application.recorder
+        assert isinstance(recorder, MemoryRecorder)
+        return recorder
+
+    def event_count(self) -> int:
+        """How many events are stored (what a test checks a refusal did not change)."""
+        return self.recorder.max_notification_id() or 0
+
+    def versions(self, aggregate_ids: Sequence[UUID]) -> dict[UUID, int]:
+        found = {}
+        for aggregate_id in aggregate_ids:
+            last = self.recorder.select_events(aggregate_id, desc=True, limit=1)
+            if last:
+                found[aggregate_id] = last[0].originator_version
+        return found
+
+    def answer(self, subject: str, key: str) -> StoredResponse | None:
+        return self.recorder.answer(subject, key)
+
+    def store_answer(self, subject: str, key: str, fingerprint: bytes, body: bytes) -> None:
+        self.recorder.store_answer(subject, key, StoredResponse(fingerprint, body))
+
+    def close(self) -> None:
+        self.application.close()

@@ -1,0 +1,189 @@
+"""What a command did, typed; `to_json()` is the answer's body (the same for a replay of it).
+
+`positions` are the positions of the events the command stored (none when nothing changed):
+a reader passes `position` as `min_position` to the reports API to read its own write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import orjson
+
+from domain.outliers import OutlierWarning
+from domain.report_definitions import ReportSpec
+from domain.rules import RuleOutcome
+from domain.submission import CurrentValue, Status, Submission
+from domain.values import value_to_json
+from services.ingest.application.commands import Action
+
+
+class Outcome:
+    """Base of every answer of the write application."""
+
+    def to_json(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def body(self) -> bytes:
+        """The answer as stored for Idempotency-Key replays, byte for byte."""
+        return orjson.dumps(self.to_json())
+
+
+@dataclass(frozen=True)
+class Replayed(Outcome):
+    """The first answer to an Idempotency-Key, given again to a retry of the same request."""
+
+    answer: bytes
+
+    def to_json(self) -> dict[str, Any]:
+        parsed: dict[str, Any] = orjson.loads(self.answer)
+        return parsed
+
+    def body(self) -> bytes:
+        return self.answer
+
+
+@dataclass(frozen=True)
+class Stored(Outcome):
+    """An outcome that may have stored events."""
+
+    positions: tuple[int, ...] = field(default=(), kw_only=True)
+
+    @property
+    def position(self) -> int | None:
+        """The position of the last event stored; None when nothing changed."""
+        return max(self.positions) if self.positions else None
+
+
+@dataclass(frozen=True)
+class SubmissionState:
+    """A submission as it is after the command (its values apart)."""
+
+    agency: str
+    period: str
+    status: Status
+    version: int
+    template: str
+    template_version: int
+    times_submitted: int
+
+    @classmethod
+    def of(cls, submission: Submission) -> SubmissionState:
+        return cls(
+            submission.agency,
+            submission.period,
+            submission.status,
+            submission.version,
+            submission.template,
+            submission.template_version,
+            submission.times_submitted,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "status": str(self.status)}
+
+
+@dataclass(frozen=True)
+class ValuesEntered(Stored):
+    """Which values were new, corrected or unchanged (batch order), and the warnings about them."""
+
+    submission: SubmissionState
+    submitted: tuple[str, ...]
+    corrected: tuple[str, ...]
+    unchanged: tuple[str, ...]
+    warnings: tuple[OutlierWarning, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            **self.submission.to_json(),
+            "submitted": list(self.submitted),
+            "corrected": list(self.corrected),
+            "unchanged": list(self.unchanged),
+            "warnings": [warning.to_dict() for warning in self.warnings],
+            "position": self.position,
+        }
+
+
+@dataclass(frozen=True)
+class StatusChanged(Stored):
+    """A lifecycle step taken; a submission also answers the outlier warnings of the report's values."""
+
+    submission: SubmissionState
+    action: Action
+    warnings: tuple[OutlierWarning, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {**self.submission.to_json(), "position": self.position}
+        if self.action is Action.SUBMIT:
+            body["warnings"] = [warning.to_dict() for warning in self.warnings]
+        return body
+
+
+@dataclass(frozen=True)
+class SubmissionRead(Outcome):
+    """A submission as stored now, with its checks: what the agency sees before submitting."""
+
+    submission: SubmissionState
+    values: Mapping[str, CurrentValue]
+    warnings: tuple[OutlierWarning, ...]
+    missing_required: tuple[str, ...]
+    rules: tuple[RuleOutcome, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "warnings": [warning.to_dict() for warning in self.warnings],
+            **self.submission.to_json(),
+            "values": [
+                {"indicator": code, "value": value_to_json(entry.value), "actor": entry.actor, "version": entry.version}
+                for code, entry in self.values.items()
+            ],
+            "missing_required": list(self.missing_required),
+            "rules": [outcome.to_dict() for outcome in self.rules],
+        }
+
+
+@dataclass(frozen=True)
+class IndicatorsDefined(Stored):
+    """The codes of the indicators and rules that changed; how many the catalogue holds."""
+
+    changed: tuple[str, ...]
+    indicators: int
+    rules: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "changed": list(self.changed),
+            "indicators": self.indicators,
+            "rules": self.rules,
+            "position": self.position,
+        }
+
+
+@dataclass(frozen=True)
+class TemplatePublished(Stored):
+    template: str
+    version: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"template": self.template, "version": self.version, "position": self.position}
+
+
+@dataclass(frozen=True)
+class AgencyChanged(Stored):
+    """The agency after the change, in the registry's form (every name, the template, the end)."""
+
+    agency: Mapping[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.agency, "position": self.position}
+
+
+@dataclass(frozen=True)
+class ReportDefined(Stored):
+    spec: ReportSpec
+    revision: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.spec.to_dict(), "revision": self.revision, "position": self.position}

@@ -1,0 +1,84 @@
+"""What the write application needs from the outside world, as small interfaces.
+
+Adapters (`infra/event_store.py` on PostgreSQL, `infra/memory_event_store.py` in memory,
+`infra/clock.py`) implement them; the composition root (`entrypoints/bootstrap.py`) picks them.
+Data crossing a port is plain values, the domain's aggregates, or the types declared here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Protocol
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+
+from domain.periods import Period
+from domain.values import Value
+
+
+class StoredAnswer(Protocol):
+    """The answer stored for an Idempotency-Key: the request it answered, and its body."""
+
+    @property
+    def fingerprint(self) -> bytes: ...
+
+    @property
+    def body(self) -> bytes: ...
+
+
+@dataclass(frozen=True)
+class PendingAnswer:
+    """An answer to store with the events of a save, rendered from their positions once they have them."""
+
+    subject: str
+    key: str
+    fingerprint: bytes
+    render: Callable[[Sequence[int]], bytes]
+
+
+class EventStore(Protocol):
+    """Aggregates and the Idempotency-Key answers, in one store (so that both are saved atomically)."""
+
+    def get(self, aggregate_id: UUID, *, read_only: bool = False) -> Aggregate | None:
+        """The aggregate at its latest version, None when it does not exist.
+
+        `read_only` may give the store's cached object itself: the caller must never change it.
+        """
+        ...
+
+    def save(self, aggregate: Aggregate, answer: PendingAnswer | None = None) -> Sequence[int]:
+        """Store the aggregate's pending events and the answer in one transaction; their positions.
+
+        Raises `eventsourcing.persistence.IntegrityError`, storing nothing, when another writer
+        took one of the aggregate's new versions or the answer's key first.
+        """
+        ...
+
+    def versions(self, aggregate_ids: Sequence[UUID]) -> Mapping[UUID, int]:
+        """The current version of each of these aggregates that exists."""
+        ...
+
+    def answer(self, subject: str, key: str) -> StoredAnswer | None:
+        """The answer stored for the key, if any."""
+        ...
+
+    def store_answer(self, subject: str, key: str, fingerprint: bytes, body: bytes) -> None:
+        """Store an answer of a request that stored no event; the first answer of a key stays."""
+        ...
+
+
+class ValueHistory(Protocol):
+    """The agency's own history, for outlier warnings."""
+
+    def previous_values(self, agency: str, period: Period) -> Mapping[str, Sequence[Value]]:
+        """Per indicator, the agency's values of the periods before `period`, most recent first."""
+        ...
+
+
+class Clock(Protocol):
+    def today(self) -> date:
+        """Today's calendar date in Vietnam (deadlines and cut-off windows are Vietnamese dates)."""
+        ...

@@ -1,0 +1,73 @@
+"""Reading aggregates through the event-store port: the typed get every handler uses, and reference data.
+
+Reference data (the catalogue, agencies, templates) is read on every command: read-only access
+to the store's cached aggregates (brought up to their latest version), and forms are memoised
+by the versions of the definitions they were built from.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TypeVar
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+
+from domain.agencies import Agency, agency_id
+from domain.catalogue import CATALOGUE_ID, Catalogue
+from domain.errors import NotFound
+from domain.periods import Period
+from domain.templates import Form, Template, template_id
+from services.ingest.application.errors import PeriodNotOpen
+from services.ingest.application.ports import EventStore
+
+A = TypeVar("A", bound=Aggregate)
+
+MAX_FORMS = 1000
+
+
+def get(store: EventStore, aggregate_id: UUID, kind: type[A], what: str, *, read_only: bool = False) -> A:
+    """The current aggregate, or NotFound naming `what`; `read_only`: never change what it returns."""
+    aggregate = store.get(aggregate_id, read_only=read_only)
+    if not isinstance(aggregate, kind):
+        raise NotFound(f"{what} not found")
+    return aggregate
+
+
+class Reference:
+    """The catalogue, agencies, templates and forms, as the store holds them now."""
+
+    def __init__(self, store: EventStore) -> None:
+        self.store = store
+        self._forms: dict[tuple[object, ...], Form] = {}
+        self._lock = threading.Lock()
+
+    def catalogue(self) -> Catalogue:
+        return get(self.store, CATALOGUE_ID, Catalogue, "the catalogue", read_only=True)
+
+    def agency(self, code: str) -> Agency:
+        return get(self.store, agency_id(code), Agency, f"agency {code}", read_only=True)
+
+    def template(self, code: str) -> Template:
+        return get(self.store, template_id(code), Template, f"template {code}", read_only=True)
+
+    def form(self, template_code: str, period: Period, version: int | None = None) -> Form:
+        """The form of a template for a period (or of one of its versions): the base's indicators first."""
+        template = self.template(template_code)
+        catalogue = self.catalogue()
+        chosen = template.version_for(period) if version is None else template.version_number(version)
+        if chosen is None:
+            raise PeriodNotOpen(f"template {template_code} has no version in force for {period}")
+        base = self.template(template.base) if template.base is not None else None
+        base_version = base.version_for(period) if base is not None else None
+        # Aggregate versions identify the definitions a form was built from.
+        key = (template.id, chosen.version, catalogue.version, base.version if base else 0, period.months()[0])
+        form = self._forms.get(key)
+        if form is None:
+            base_indicators = base_version.indicators if base_version is not None else ()
+            form = Form.build(template, chosen, catalogue, base_indicators)
+            with self._lock:
+                if len(self._forms) > MAX_FORMS:
+                    self._forms.clear()
+                self._forms[key] = form
+        return form

@@ -1,0 +1,159 @@
+"""Handlers of one agency's monthly submission: enter values, the lifecycle, and its strongly consistent reads."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import assert_never
+
+from domain.agencies import Agency
+from domain.errors import NotFound
+from domain.identity import Principal
+from domain.outliers import OutlierWarning, outlier_warnings
+from domain.periods import InvalidPeriod, Period, PeriodKind
+from domain.submission import EntryResult, Submission, submission_id
+from domain.templates import Form
+from domain.values import Value
+from services.ingest.application.commands import Action, ChangeStatus, EnterValues
+from services.ingest.application.errors import InvalidPeriodError, PeriodNotOpen, TooManyValues
+from services.ingest.application.execute import execute
+from services.ingest.application.idempotency import Idempotency
+from services.ingest.application.outcomes import (
+    Replayed,
+    StatusChanged,
+    SubmissionRead,
+    SubmissionState,
+    ValuesEntered,
+)
+from services.ingest.application.reference import get
+from services.ingest.application.write_side import WriteSide
+
+
+def parse_period(code: str) -> Period:
+    try:
+        return Period.parse(code)
+    except InvalidPeriod as error:
+        raise InvalidPeriodError(str(error)) from None
+
+
+def entry_period(ws: WriteSide, agency: Agency, code: str) -> Period:
+    """The month values are entered for: its cut-off window has started, and the agency existed in it."""
+    period = parse_period(code)
+    if period.kind is not PeriodKind.MONTH:
+        raise InvalidPeriodError("data is entered per month (YYYY-MM); other periods are derived")
+    start, end = period.cutoff_window()
+    if start > ws.clock.today():
+        raise PeriodNotOpen(f"{period} opens on {start.isoformat()}")
+    if end < agency.effective_from or (agency.effective_to is not None and start > agency.effective_to):
+        raise PeriodNotOpen(f"agency {agency.code} did not exist in {period}")
+    return period
+
+
+def submission_form(ws: WriteSide, submission: Submission) -> Form:
+    """The form the submission was opened on (its template version, pinned)."""
+    return ws.reference.form(submission.template, Period.parse(submission.period), submission.template_version)
+
+
+def _existing(ws: WriteSide, agency: str, period: str) -> Submission:
+    parsed = parse_period(period)
+    return get(ws.store, submission_id(agency, parsed.code), Submission, f"submission {agency} {parsed}")
+
+
+def _history(ws: WriteSide, submission: Submission) -> Mapping[str, Sequence[Value]]:
+    return ws.history.previous_values(submission.agency, Period.parse(submission.period))
+
+
+def warnings(ws: WriteSide, submission: Submission) -> tuple[OutlierWarning, ...]:
+    """Outlier warnings for every current value of the submission."""
+    current = {code: entry.value for code, entry in submission.values.items()}
+    return tuple(outlier_warnings(current, _history(ws, submission)))
+
+
+def enter_values(
+    ws: WriteSide, principal: Principal, command: EnterValues, idempotency: Idempotency | None = None
+) -> ValuesEntered | Replayed:
+    """Submit or correct values: each accepted value becomes one event (a correction carries the previous one)."""
+    if len(command.entries) > ws.max_values_per_batch:
+        raise TooManyValues(f"at most {ws.max_values_per_batch} values per batch")
+    entries = [(entry.indicator, entry.value) for entry in command.entries]
+
+    def load() -> Submission:
+        agency = ws.reference.agency(command.agency)
+        period = entry_period(ws, agency, command.period)
+        try:
+            return get(ws.store, submission_id(command.agency, period.code), Submission, "submission")
+        except NotFound:
+            if agency.template is None:
+                raise PeriodNotOpen(f"agency {command.agency} has no template assigned") from None
+            return Submission.open(command.agency, period, ws.reference.form(agency.template, period), principal)
+
+    def change(submission: Submission) -> tuple[EntryResult, tuple[OutlierWarning, ...]]:
+        result = submission.enter_values(entries, submission_form(ws, submission), principal, command.reason)
+        # Warnings about this batch's values, computed before the save (the save only stores).
+        batch = {code: submission.values[code].value for code, _ in entries}
+        return result, tuple(outlier_warnings(batch, _history(ws, submission)))
+
+    def outcome(
+        submission: Submission, done: tuple[EntryResult, tuple[OutlierWarning, ...]], positions: Sequence[int]
+    ) -> ValuesEntered:
+        result, found = done
+        return ValuesEntered(
+            SubmissionState.of(submission),
+            tuple(result.submitted),
+            tuple(result.corrected),
+            tuple(result.unchanged),
+            found,
+            positions=tuple(positions),
+        )
+
+    return execute(ws.store, load, change, outcome, idempotency=idempotency, expected_version=command.expected_version)
+
+
+def change_status(
+    ws: WriteSide, principal: Principal, command: ChangeStatus, idempotency: Idempotency | None = None
+) -> StatusChanged | Replayed:
+    """Submit (marked late after the regime's deadline), approve, return or reopen one period's report."""
+
+    def change(submission: Submission) -> tuple[OutlierWarning, ...]:
+        match command.action:
+            case Action.SUBMIT:
+                submission.submit(submission_form(ws, submission), ws.regime, ws.clock.today(), principal)
+                return warnings(ws, submission)
+            case Action.APPROVE:
+                submission.approve(principal, command.reason)
+            case Action.RETURN:
+                submission.return_for_revision(principal, command.reason)
+            case Action.REOPEN:
+                submission.reopen(principal, command.reason)
+            case _:
+                assert_never(command.action)
+        return ()
+
+    def outcome(submission: Submission, found: tuple[OutlierWarning, ...], positions: Sequence[int]) -> StatusChanged:
+        return StatusChanged(SubmissionState.of(submission), command.action, found, positions=tuple(positions))
+
+    return execute(
+        ws.store,
+        lambda: _existing(ws, command.agency, command.period),
+        change,
+        outcome,
+        idempotency=idempotency,
+        expected_version=command.expected_version,
+    )
+
+
+def read_submission(ws: WriteSide, agency: str, period: str) -> SubmissionRead:
+    """The submission as stored now (strongly consistent: the aggregate, not a read model), with its checks."""
+    submission = _existing(ws, agency, period)
+    missing, rules = submission.check(submission_form(ws, submission))
+    return SubmissionRead(
+        SubmissionState.of(submission),
+        dict(submission.values),
+        warnings(ws, submission),
+        tuple(missing),
+        tuple(rules),
+    )
+
+
+def template_form(ws: WriteSide, template: str, period: str) -> Form:
+    """The indicators and rules of a template for a period."""
+    return ws.reference.form(template, parse_period(period))

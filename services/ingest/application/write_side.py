@@ -1,0 +1,24 @@
+"""The write application as the composition root built it: its ports, its configuration, its reference data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from domain.periods import ReportingRegime
+from services.ingest.application.ports import Clock, EventStore, ValueHistory
+from services.ingest.application.reference import Reference
+
+MAX_VALUES_PER_BATCH = 1000
+
+
+@dataclass
+class WriteSide:
+    store: EventStore
+    clock: Clock
+    regime: ReportingRegime  # the deadlines (data: infra/seed/regime.json by default)
+    history: ValueHistory
+    max_values_per_batch: int = MAX_VALUES_PER_BATCH
+    reference: Reference = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.reference = Reference(self.store)

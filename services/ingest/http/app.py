@@ -1,0 +1,19 @@
+"""The write API (FastAPI), built from a write side the composition root already built."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from services.http.platform import Platform, service_app
+from services.ingest.application.write_side import WriteSide
+from services.ingest.http import agencies, catalogue, report_definitions, submissions, templates, tokens
+from services.ingest.http.tokens import TokenAdmin
+
+
+def create_app(write_side: WriteSide, tokens_admin: TokenAdmin, platform: Platform) -> FastAPI:
+    app = service_app("Reporting ingest API", platform)
+    app.state.write_side = write_side
+    app.state.tokens = tokens_admin
+    for module in (submissions, templates, catalogue, agencies, report_definitions, tokens):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,164 @@
+"""Request bodies of the write API. No body admits a member it does not declare (`extra="forbid"`):
+a client never sets what the server sets (actor, agency, position, ...)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+JsonScalar = bool | int | float | str | None
+Number = int | float | str
+
+
+class ValueIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    indicator: str = Field(min_length=1, max_length=100)
+    value: JsonScalar = Field(description="integer, decimal (number or string), boolean or text")
+
+
+class ValuesIn(BaseModel):
+    """A batch of values for one agency and period; all accepted or none."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    values: list[ValueIn] = Field(min_length=1)
+    reason: str | None = Field(
+        default=None, max_length=2000, description="required for corrections after a first submission"
+    )
+
+
+class ReasonIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+class IndicatorIn(BaseModel):
+    """An indicator definition (the seed file's form: `min`/`max`, or `minimum`/`maximum`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(min_length=1, max_length=100)
+    name_vi: str = Field(min_length=1, max_length=500)
+    name_en: str = Field(max_length=500)
+    group: str = Field(max_length=100)
+    unit: str = Field(max_length=100)
+    value_type: str = Field(max_length=50)
+    aggregation_time: str = Field(max_length=50)
+    aggregation_agencies: str = Field(max_length=50)
+    min: Number | None = None
+    max: Number | None = None
+    minimum: Number | None = None
+    maximum: Number | None = None
+    required: bool = False
+
+
+class ExpressionIn(BaseModel):
+    """One side of a rule: one indicator, a sum of indicators, or a constant."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    indicator: str | None = Field(default=None, max_length=100)
+    sum: list[str] | None = Field(default=None, max_length=500)
+    constant: Number | None = None
+
+
+class RuleIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(min_length=1, max_length=100)
+    description_vi: str = Field(default="", max_length=2000)
+    description_en: str = Field(default="", max_length=2000)
+    left: ExpressionIn
+    operator: str = Field(max_length=2)
+    right: ExpressionIn
+    severity: str = Field(default="error", max_length=20)
+
+
+class IndicatorsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    indicators: list[IndicatorIn] = Field(default_factory=list, max_length=5000)
+    rules: list[RuleIn] = Field(default_factory=list, max_length=5000)
+
+
+class TemplateVersionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    effective_from: str
+    indicators: list[str] = Field(min_length=1)
+    name_vi: str = ""
+    name_en: str = ""
+    applies_to: str = ""
+    base: str | None = None
+
+
+class AgencyRenameIn(BaseModel):
+    """A rename listed in an agency's registration (dates as text: a bad one is an `invalid-agency`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    effective_from: str = Field(max_length=10)
+    name_vi: str = Field(min_length=1, max_length=500)
+    name_en: str | None = Field(default=None, max_length=500)
+
+
+class AgencyIn(BaseModel):
+    """Register an agency, or rename it, assign its template, close or merge it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(min_length=1, max_length=100)
+    name_vi: str = Field(min_length=1, max_length=500)
+    name_en: str | None = Field(default=None, max_length=500)
+    kind: str = Field(max_length=50)
+    parent: str | None = Field(default=None, max_length=100)
+    region: str | None = Field(default=None, max_length=100)
+    template: str | None = Field(default=None, max_length=100)
+    effective_from: str = Field(max_length=10)
+    effective_to: str | None = Field(default=None, max_length=10)
+    merged_into: str | None = Field(default=None, max_length=100)
+    renames: list[AgencyRenameIn] = Field(default_factory=list, max_length=100)
+
+
+class RenameIn(BaseModel):
+    """A new name from `effective_from` (after the latest name's date); earlier periods keep theirs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    effective_from: date
+    name_vi: str = Field(min_length=1, max_length=500)
+    name_en: str = Field(default="", max_length=500)
+
+
+class CloseIn(BaseModel):
+    """The agency's last day; with `successor`, a merge (many agencies may merge into one)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    effective_to: date
+    successor: str | None = Field(default=None, min_length=1, max_length=100)
+
+
+class TemplateIn(BaseModel):
+    """The template the agency fills for periods not opened yet."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    template: str = Field(min_length=1, max_length=100)
+
+
+class ReportDefinitionIn(BaseModel):
+    """A derived report: indicators, a period type and a scope. Posting an existing code revises it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    name_vi: str = Field(min_length=1, max_length=500)
+    name_en: str = Field(default="", max_length=500)
+    period_kind: Literal["month", "quarter", "half_year", "year"]
+    scope: Literal["agency", "region", "national"]
+    indicators: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(min_length=1, max_length=500)
