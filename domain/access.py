@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
@@ -36,6 +37,21 @@ class InvalidAccount(DomainError):
 class AccountExists(DomainError):
     code = "account-exists"
     kind = ErrorKind.CONFLICT
+
+
+@dataclass(frozen=True)
+class PasswordHash:
+    """A person's new password hash: stored with the event that records the change, never in it."""
+
+    username: str
+    password_hash: str
+
+    def __repr__(self) -> str:  # never in a log
+        return f"PasswordHash({self.username!r}, ...)"
+
+
+# What a save may store beside its events, in the same transaction: secrets and their digests.
+Secret = PasswordHash
 
 
 def account_id(username: str) -> UUID:

@@ -15,11 +15,13 @@ from infra.clock import SystemClock
 from infra.db import UNAVAILABLE_ERRORS, open_pool, ping
 from infra.event_store import PostgresEventStore
 from infra.memory_event_store import InMemoryEventStore
+from infra.passwords import Argon2Hasher
 from infra.settings import Settings
+from infra.throttle import InMemoryThrottle, Pool, PostgresThrottle
 from infra.tokens import TokenStore
 from services.http.platform import Platform
 from services.ingest.application.history import SubmissionHistory
-from services.ingest.application.ports import Clock, EventStore, ValueHistory
+from services.ingest.application.ports import Clock, EventStore, PasswordHasher, SignInThrottle, ValueHistory
 from services.ingest.application.seed import reporting_regime
 from services.ingest.application.write_side import MAX_VALUES_PER_BATCH, WriteSide
 
@@ -30,16 +32,27 @@ def write_side(
     clock: Clock | None = None,
     regime: ReportingRegime | None = None,
     history: ValueHistory | None = None,
+    passwords: PasswordHasher | None = None,
+    throttle: SignInThrottle | None = None,
     max_values_per_batch: int = MAX_VALUES_PER_BATCH,
 ) -> WriteSide:
-    """The write application on `store`; by default the system clock, the seed regime, the store's history."""
+    """The write application on `store`; by default the system clock, the seed regime, the store's history,
+    argon2id, and a throttle of this process alone (PostgreSQL-backed services pass the shared one)."""
+    defaults = Settings()
     return WriteSide(
         store,
         clock or SystemClock(),
         regime or reporting_regime(),
         history or SubmissionHistory(store),
+        passwords or Argon2Hasher(),
+        throttle or InMemoryThrottle(window=defaults.signin_window, limit=defaults.signin_failures_limit),
         max_values_per_batch,
     )
+
+
+def shared_throttle(settings: Settings, pool: Pool) -> PostgresThrottle:
+    """Failed sign-ins counted in PostgreSQL: one count for every worker process."""
+    return PostgresThrottle(pool, window=settings.signin_window, limit=settings.signin_failures_limit)
 
 
 def in_memory_write_side(*, clock: Clock | None = None, regime: ReportingRegime | None = None) -> WriteSide:
@@ -64,7 +77,12 @@ def postgres_store(settings: Settings, *, cache_size: int = 10_000) -> Iterator[
 def postgres_write_side(settings: Settings, *, clock: Clock | None = None) -> Iterator[WriteSide]:
     """The write application on PostgreSQL, outside HTTP (the seed, demo data, tests, benchmarks)."""
     with postgres_store(settings) as store:
-        yield write_side(store, clock=clock, max_values_per_batch=settings.max_values_per_batch)
+        yield write_side(
+            store,
+            clock=clock,
+            throttle=shared_throttle(settings, store.pool),
+            max_values_per_batch=settings.max_values_per_batch,
+        )
 
 
 @dataclass(frozen=True)
@@ -92,5 +110,7 @@ def ingest_api(settings: Settings, *, clock: Clock | None = None) -> IngestApi:
             pool.close()
 
     platform = Platform(settings, tokens, {"postgres": ping(pool)}, UNAVAILABLE_ERRORS, resources)
-    ingest = write_side(store, clock=clock, max_values_per_batch=settings.max_values_per_batch)
+    ingest = write_side(
+        store, clock=clock, throttle=shared_throttle(settings, pool), max_values_per_batch=settings.max_values_per_batch
+    )
     return IngestApi(ingest, tokens, platform)

@@ -20,6 +20,7 @@ from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg.rows import DictRow, TupleRow
 from psycopg_pool import ConnectionPool
 
+from domain.access import PasswordHash
 from infra.db import cap_reconnect_backoff
 from infra.event_store_base import AnswerRecord, LibraryEventStore, StoredResponse, register_transcodings
 from infra.settings import Settings
@@ -87,6 +88,15 @@ class ReportingRecorder(PostgresApplicationRecorder):
                 (record.subject, record.key, record.fingerprint, UNREAD_STATUS, record.render(ids)),
             )
             curs.fetchone()  # forces the pipeline to sync, so a clash raises here
+        for secret in kwargs.get("secrets") or ():
+            if isinstance(secret, PasswordHash):
+                curs.execute(
+                    "INSERT INTO account_credentials (username, password_hash) VALUES (%s, %s)"
+                    " ON CONFLICT (username) DO UPDATE SET password_hash = EXCLUDED.password_hash, updated_at = now()",
+                    (secret.username, secret.password_hash),
+                )
+            else:
+                raise TypeError(f"no table for {type(secret).__name__}")
         return ids
 
 
@@ -165,6 +175,13 @@ class PostgresEventStore(LibraryEventStore):
                 (list(aggregate_ids),),
             ).fetchall()
         return {UUID(str(row[0])): int(row[1]) for row in rows}
+
+    def password_hash(self, username: str) -> str | None:
+        with self.pool.connection() as conn:
+            row = conn.execute(
+                "SELECT password_hash FROM account_credentials WHERE username = %s", (username,)
+            ).fetchone()
+        return None if row is None else str(row[0])
 
     def answer(self, subject: str, key: str) -> StoredResponse | None:
         with self.pool.connection() as conn:

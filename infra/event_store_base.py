@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Protocol
+from typing import Any, Protocol
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -74,6 +74,6 @@ class LibraryEventStore:
             return None
         return aggregate if isinstance(aggregate, Aggregate) else None
 
-    def save(self, aggregate: Aggregate, answer: AnswerRecord | None = None) -> list[int]:
-        recordings = self.application.save(aggregate, idempotency=answer)
+    def save(self, aggregate: Aggregate, answer: AnswerRecord | None = None, secrets: Sequence[Any] = ()) -> list[int]:
+        recordings = self.application.save(aggregate, idempotency=answer, secrets=tuple(secrets))
         return [recording.notification.id for recording in recordings]

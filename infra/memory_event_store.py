@@ -15,6 +15,7 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import ApplicationRecorder, IntegrityError, JSONTranscoder, StoredEvent
 from eventsourcing.popo import POPOApplicationRecorder
 
+from domain.access import Secret
 from infra.event_store_base import AnswerRecord, LibraryEventStore, StoredResponse, register_transcodings
 
 
@@ -24,25 +25,34 @@ class MemoryRecorder(POPOApplicationRecorder):
     def __init__(self) -> None:
         super().__init__()
         self.answers: dict[tuple[str, str], StoredResponse] = {}
+        self.password_hashes: dict[str, str] = {}
 
     def _insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
         record: AnswerRecord | None = kwargs.get("idempotency")
+        secrets: Sequence[Secret] = kwargs.get("secrets") or ()
         with self._database_lock:
             self._assert_uniqueness(stored_events, **kwargs)
-            if record is None or not stored_events:
-                return self._update_table(stored_events, **kwargs)
-            if (record.subject, record.key) in self.answers:
-                raise IntegrityError(f"Idempotency-Key {record.key!r} already answered")
-            # Rendered before anything is stored: if rendering fails, nothing is.
-            first = len(self._stored_events) + 1
-            body = record.render(range(first, first + len(stored_events)))
+            body = None
+            if record is not None and stored_events:
+                if (record.subject, record.key) in self.answers:
+                    raise IntegrityError(f"Idempotency-Key {record.key!r} already answered")
+                # Rendered before anything is stored: if rendering fails, nothing is.
+                first = len(self._stored_events) + 1
+                body = record.render(range(first, first + len(stored_events)))
             ids = self._update_table(stored_events, **kwargs)
-            self.answers[record.subject, record.key] = StoredResponse(record.fingerprint, body)
+            if record is not None and body is not None:
+                self.answers[record.subject, record.key] = StoredResponse(record.fingerprint, body)
+            for secret in secrets:
+                self.password_hashes[secret.username] = secret.password_hash
             return ids
 
     def answer(self, subject: str, key: str) -> StoredResponse | None:
         with self._database_lock:
             return self.answers.get((subject, key))
+
+    def password_hash(self, username: str) -> str | None:
+        with self._database_lock:
+            return self.password_hashes.get(username)
 
     def store_answer(self, subject: str, key: str, answer: StoredResponse) -> None:
         with self._database_lock:
@@ -89,6 +99,9 @@ class InMemoryEventStore(LibraryEventStore):
 
     def answer(self, subject: str, key: str) -> StoredResponse | None:
         return self.recorder.answer(subject, key)
+
+    def password_hash(self, username: str) -> str | None:
+        return self.recorder.password_hash(username)
 
     def store_answer(self, subject: str, key: str, fingerprint: bytes, body: bytes) -> None:
         self.recorder.store_answer(subject, key, StoredResponse(fingerprint, body))

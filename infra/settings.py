@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from datetime import timedelta
 from typing import Any
 
 
@@ -46,6 +47,26 @@ class Settings:
     audit_key_path: str = ".local/audit/checkpoint.key"
     checkpoint_interval_seconds: int = 60
     audit_log_origin: str = ""  # default: reporting/<kafka_topic>
+    # The people's web app, sessions and sign-in throttling.
+    web_host: str = "127.0.0.1"
+    web_port: int = 8003
+    web_workers: int = 1
+    session_idle_minutes: int = 30  # a session ends after this long without a request
+    session_hours: int = 12  # and at most this long after sign-in
+    signin_failures_limit: int = 5  # failed sign-ins per username, and per address, within the window
+    signin_window_minutes: int = 15
+
+    @property
+    def signin_window(self) -> timedelta:
+        return timedelta(minutes=self.signin_window_minutes)
+
+    @property
+    def session_idle(self) -> timedelta:
+        return timedelta(minutes=self.session_idle_minutes)
+
+    @property
+    def session_lifetime(self) -> timedelta:
+        return timedelta(hours=self.session_hours)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

@@ -1,4 +1,4 @@
-"""Web sessions and sign-in throttling in PostgreSQL (tables of infra/migrations/0070_people.sql).
+"""Web sessions in PostgreSQL (table `web_sessions` of infra/migrations/0070_people.sql).
 
 A session's cookie holds 256 random bits; only their SHA-256 is stored, so a stolen copy of the
 table opens no session. A session ends after `idle` without a request or at its absolute end,
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -77,36 +76,3 @@ class PostgresSessions:
                 "UPDATE web_sessions SET ended_at = now() WHERE username = %s AND ended_at IS NULL", (username,)
             )
             return cur.rowcount
-
-
-class PostgresThrottle:
-    """Failed sign-ins counted per key (a username, a client address) over a sliding window."""
-
-    def __init__(self, pool: Pool, *, window: timedelta, limit: int) -> None:
-        self.pool = pool
-        self.window = window
-        self.limit = limit
-
-    def wait_seconds(self, keys: Sequence[str]) -> float:
-        """0 when every key is under its limit; otherwise how long until the oldest counted failure expires."""
-        with self.pool.connection() as conn:
-            row = conn.execute(
-                "SELECT max(wait) FROM (SELECT throttle_key,"
-                " extract(epoch FROM (min(failed_at) + %(window)s - now())) AS wait, count(*) AS failures"
-                " FROM signin_failures WHERE throttle_key = ANY(%(keys)s) AND failed_at > now() - %(window)s"
-                " GROUP BY throttle_key) k WHERE failures >= %(limit)s",
-                {"keys": list(keys), "window": self.window, "limit": self.limit},
-            ).fetchone()
-        return 0.0 if row is None or row[0] is None else max(0.0, float(row[0]))
-
-    def failed(self, keys: Sequence[str]) -> None:
-        with self.pool.connection() as conn, conn.transaction():
-            conn.execute(
-                "INSERT INTO signin_failures (throttle_key) SELECT unnest(%s::text[])",
-                (list(keys),),
-            )
-            conn.execute("DELETE FROM signin_failures WHERE failed_at < now() - %s", (self.window * 4,))
-
-    def succeeded(self, keys: Sequence[str]) -> None:
-        with self.pool.connection() as conn:
-            conn.execute("DELETE FROM signin_failures WHERE throttle_key = ANY(%s)", (list(keys),))

@@ -15,22 +15,10 @@ from urllib.parse import quote
 from starlette.requests import Request
 
 from domain.errors import DomainError, ErrorKind
-from domain.identity import Principal, Role
+from domain.identity import Role
+from services.ingest.application.access import Person
+from services.ingest.application.access import person as find_person
 from services.web.security import SESSION_COOKIE, check_csrf
-
-
-@dataclass(frozen=True)
-class Person:
-    username: str
-    display_name: str
-    principal: Principal
-
-    @property
-    def agency(self) -> str | None:
-        return self.principal.agency
-
-    def holds(self, role: Role) -> bool:
-        return role in self.principal.roles
 
 
 @dataclass(frozen=True)
@@ -46,11 +34,6 @@ class Sessions(Protocol):
     def find(self, secret: str) -> SessionInfo | None: ...
     def end(self, secret: str) -> None: ...
     def end_all(self, username: str) -> int: ...
-
-
-class People(Protocol):
-    def person(self, username: str) -> Person | None:
-        """The person of an enabled account; None when unknown or disabled."""
 
 
 class SignInRequired(DomainError):
@@ -72,12 +55,12 @@ async def load_person(request: Request) -> Person | None:
     """The signed-in person, if any (sets `request.state.user` and the CSRF token for the templates)."""
     if hasattr(request.state, "user"):
         return request.state.user  # type: ignore[no-any-return]
-    web = request.app.state.web
+    web = request.app.state.web  # services.web.web_side.WebSide (not imported: it imports this module)
     person: Person | None = None
     secret = request.cookies.get(SESSION_COOKIE, "")
     session = web.sessions.find(secret) if secret else None
     if session is not None:
-        person = web.people.person(session.username)
+        person = find_person(web.write, session.username)
         if person is None:  # disabled since: the session ends with the account
             web.sessions.end(secret)
     request.state.user = person

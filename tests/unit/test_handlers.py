@@ -16,6 +16,7 @@ from uuid import UUID
 import pytest
 from eventsourcing.domain import Aggregate
 
+from domain.access import Secret
 from domain.agencies import AgencyKind
 from domain.catalogue import Indicator
 from domain.errors import (
@@ -262,11 +263,13 @@ class RacingStore:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.store, name)
 
-    def save(self, aggregate: Aggregate, answer: PendingAnswer | None = None) -> Sequence[int]:
+    def save(
+        self, aggregate: Aggregate, answer: PendingAnswer | None = None, secrets: Sequence[Secret] = ()
+    ) -> Sequence[int]:
         if not self.raced:
             self.raced = True
             self.rival()
-        return self.store.save(aggregate, answer)
+        return self.store.save(aggregate, answer, secrets)
 
     def get(self, aggregate_id: UUID, *, read_only: bool = False) -> Aggregate | None:
         return self.store.get(aggregate_id, read_only=read_only)

@@ -7,7 +7,7 @@ command on an aggregate at another version is a conflict instead of being retrie
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 from typing import Any
@@ -15,6 +15,7 @@ from typing import Any
 from domain.agencies import AgencyKind
 from domain.catalogue import Indicator
 from domain.errors import InvalidAgencyChange, InvalidDefinition
+from domain.identity import Role
 from domain.report_definitions import ReportSpec
 from domain.rules import Rule
 from services.ingest.application.errors import InvalidIfMatch
@@ -201,3 +202,57 @@ class AssignTemplate:
 
     code: str
     template: str
+
+
+# ---- people ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CreateAccount:
+    """A person's account: agency accounts report for their agency, ministry accounts hold ministry roles."""
+
+    username: str
+    display_name: str
+    agency: str | None
+    roles: frozenset[Role]
+    password: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class SetRoles:
+    username: str
+    roles: frozenset[Role]
+
+
+@dataclass(frozen=True)
+class RenameAccount:
+    username: str
+    display_name: str
+
+
+@dataclass(frozen=True)
+class DisableAccount:
+    username: str
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class EnableAccount:
+    username: str
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class ResetPassword:
+    """An administrator sets a person's password (the person changes it at the next sign-in)."""
+
+    username: str
+    password: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class ChangePassword:
+    """A person changes their own password, proving the current one."""
+
+    current: str = field(repr=False)
+    new: str = field(repr=False)

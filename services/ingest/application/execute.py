@@ -17,6 +17,7 @@ from typing import TypeVar
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
+from domain.access import Secret
 from domain.errors import Conflict
 from services.ingest.application.idempotency import Idempotency, first_answer
 from services.ingest.application.outcomes import Outcome, Replayed
@@ -45,8 +46,12 @@ def execute(
     *,
     idempotency: Idempotency | None = None,
     expected_version: int | None = None,
+    secrets: Sequence[Secret] = (),
 ) -> O | Replayed:
-    """Run `change` on what `load` gives and save it; `outcome` describes it, given the new events' positions."""
+    """Run `change` on what `load` gives and save it; `outcome` describes it, given the new events' positions.
+
+    `secrets` (a password's hash) are stored in the same transaction as the events, if there are events.
+    """
     if (first := replayed(store, idempotency)) is not None:
         return first
     for _attempt in range(MAX_ATTEMPTS):
@@ -67,7 +72,7 @@ def execute(
                 idempotency.subject, idempotency.key, idempotency.fingerprint, _answer(outcome, aggregate, result)
             )
         try:
-            positions = store.save(aggregate, pending)
+            positions = store.save(aggregate, pending, secrets)
         except IntegrityError:
             # Either another request with the same key won, or another writer changed the
             # aggregate: answer as the first did, or retry on fresh state, or refuse.

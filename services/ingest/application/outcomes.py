@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 
+from domain.access import Account
 from domain.outliers import OutlierWarning
 from domain.report_definitions import ReportSpec
 from domain.rules import RuleOutcome
@@ -187,3 +188,35 @@ class ReportDefined(Stored):
 
     def to_json(self) -> dict[str, Any]:
         return {**self.spec.to_dict(), "revision": self.revision, "position": self.position}
+
+
+@dataclass(frozen=True)
+class AccountChanged(Stored):
+    """A person's account after the change (never a password or its hash)."""
+
+    username: str
+    display_name: str
+    agency: str | None
+    roles: tuple[str, ...]
+    disabled: bool
+
+    @classmethod
+    def of(cls, account: Account, *, positions: tuple[int, ...]) -> AccountChanged:
+        return cls(
+            account.username,
+            account.display_name,
+            account.agency,
+            tuple(sorted(role.value for role in account.roles)),
+            account.disabled,
+            positions=positions,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "username": self.username,
+            "display_name": self.display_name,
+            "agency": self.agency,
+            "roles": list(self.roles),
+            "disabled": self.disabled,
+            "position": self.position,
+        }

@@ -15,6 +15,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
+from domain.access import Secret
 from domain.periods import Period
 from domain.values import Value
 
@@ -49,8 +50,10 @@ class EventStore(Protocol):
         """
         ...
 
-    def save(self, aggregate: Aggregate, answer: PendingAnswer | None = None) -> Sequence[int]:
-        """Store the aggregate's pending events and the answer in one transaction; their positions.
+    def save(
+        self, aggregate: Aggregate, answer: PendingAnswer | None = None, secrets: Sequence[Secret] = ()
+    ) -> Sequence[int]:
+        """Store the aggregate's pending events, the answer and the secrets in one transaction; their positions.
 
         Raises `eventsourcing.persistence.IntegrityError`, storing nothing, when another writer
         took one of the aggregate's new versions or the answer's key first.
@@ -68,6 +71,31 @@ class EventStore(Protocol):
     def store_answer(self, subject: str, key: str, fingerprint: bytes, body: bytes) -> None:
         """Store an answer of a request that stored no event; the first answer of a key stays."""
         ...
+
+
+    def password_hash(self, username: str) -> str | None:
+        """The stored hash of a person's password; None when none was set."""
+        ...
+
+
+class PasswordHasher(Protocol):
+    def hash(self, password: str) -> str: ...
+
+    def verify(self, password_hash: str | None, password: str) -> bool:
+        """Whether the password matches; with no hash, False after the same work as a real check."""
+        ...
+
+
+class SignInThrottle(Protocol):
+    """Failed sign-ins counted per key (the username tried, the client's address)."""
+
+    def wait_seconds(self, keys: Sequence[str]) -> float:
+        """0 while every key is under its limit; otherwise how long until a new attempt is counted."""
+        ...
+
+    def failed(self, keys: Sequence[str]) -> None: ...
+
+    def succeeded(self, keys: Sequence[str]) -> None: ...
 
 
 class ValueHistory(Protocol):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from domain.periods import ReportingRegime
-from services.ingest.application.ports import Clock, EventStore, ValueHistory
+from services.ingest.application.ports import Clock, EventStore, PasswordHasher, SignInThrottle, ValueHistory
 from services.ingest.application.reference import Reference
 
 MAX_VALUES_PER_BATCH = 1000
@@ -17,6 +17,8 @@ class WriteSide:
     clock: Clock
     regime: ReportingRegime  # the deadlines (data: infra/seed/regime.json by default)
     history: ValueHistory
+    passwords: PasswordHasher
+    throttle: SignInThrottle
     max_values_per_batch: int = MAX_VALUES_PER_BATCH
     reference: Reference = field(init=False)
 

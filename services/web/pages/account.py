@@ -13,11 +13,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
+from services.ingest.application.access import Person, SignInRefused, SignInThrottled, sign_in
 from services.web.i18n import LANGUAGE_COOKIE, Language, nfc
-from services.web.people import Person, load_person, signed_in
+from services.web.people import load_person, signed_in
 from services.web.security import SESSION_COOKIE, SIGNIN_CSRF_COOKIE, CsrfRefused, new_token
 from services.web.templating import gettext, render
-from services.web.web_side import SignInRefused, SignInThrottled, WebSide, web_side
+from services.web.web_side import WebSide, web_side
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
@@ -56,7 +57,7 @@ def _sign_in_page(
 @router.get("/sign-in")
 async def sign_in_form(
     request: Request,
-    next: str = "/",  # noqa: A002 - the query parameter's name
+    next: str = "/",
     signed_out: bool = False,
 ) -> Response:
     if await load_person(request) is not None:
@@ -66,12 +67,12 @@ async def sign_in_form(
 
 
 @router.post("/sign-in")
-async def sign_in(
+async def sign_in_submit(
     request: Request,
     web: Web,
     username: Annotated[str, Form(max_length=200)] = "",
     password: Annotated[str, Form(max_length=1000)] = "",
-    next: Annotated[str, Form(max_length=2000)] = "/",  # noqa: A002 - the form field's name
+    next: Annotated[str, Form(max_length=2000)] = "/",
     csrf_token: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     expected = request.cookies.get(SIGNIN_CSRF_COOKIE, "")
@@ -80,7 +81,7 @@ async def sign_in(
     name = nfc(username).strip()
     client = request.client.host if request.client else "unknown"
     try:
-        person = web.access.sign_in(name, password, client)
+        person = sign_in(web.write, name, password, client)
     except SignInThrottled as error:
         message = gettext(request, "Too many failed attempts. Try again in %(minutes)s minute(s).") % {
             "minutes": max(1, ceil(error.wait_seconds / 60))
@@ -111,7 +112,7 @@ async def sign_out(request: Request, web: Web) -> Response:
 async def choose_language(
     request: Request,
     lang: Annotated[str, Form(max_length=5)] = "vi",
-    next: Annotated[str, Form(max_length=2000)] = "/",  # noqa: A002 - the form field's name
+    next: Annotated[str, Form(max_length=2000)] = "/",
 ) -> Response:
     """Switch the pages' language: a preference cookie (signed-in people's posts carry the CSRF token)."""
     await load_person(request)

@@ -1,0 +1,33 @@
+"""What the pages are built from: the write application, the read models' queries, the session store.
+
+The composition root (`entrypoints/bootstrap.py`) builds it; pages reach it through `web_side`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Protocol
+
+from fastapi import Request
+
+from services.ingest.application.write_side import WriteSide
+from services.web.people import Sessions
+
+
+class ReadSide(Protocol):
+    """The read models' query objects the pages use (the same ones as the reports API)."""
+
+
+@dataclass
+class WebSide:
+    write: WriteSide
+    read: ReadSide
+    sessions: Sessions
+    session_idle: timedelta
+    session_lifetime: timedelta
+
+
+def web_side(request: Request) -> WebSide:
+    web: WebSide = request.app.state.web
+    return web
