@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from services.web.i18n import LANGUAGE_COOKIE, Formats, Language, translations
+from services.web.navigation import navigation
 
 _ENVIRONMENTS: dict[Language, Environment] = {}
 
@@ -62,11 +63,14 @@ def render(
     """A page (or an htmx fragment) in the reader's language."""
     language = language_of(request)
     page = environment(language).get_template(template)
+    user = getattr(request.state, "user", None)
+    entries = getattr(request.app.state, "nav_entries", ())
     values = {
         "request": request,
         "language": language,
-        "user": getattr(request.state, "user", None),
+        "user": user,
         "csrf_token": getattr(request.state, "csrf_token", ""),
+        "nav": navigation(user, request.url.path, entries, translations(language)),
         **(context or {}),
     }
     return HTMLResponse(page.render(values), status_code=status_code, headers=dict(headers or {}))

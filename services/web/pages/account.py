@@ -15,12 +15,14 @@ from fastapi.responses import RedirectResponse, Response
 
 from services.ingest.application.access import Person, SignInRefused, SignInThrottled, sign_in
 from services.web.i18n import LANGUAGE_COOKIE, Language, nfc
+from services.web.navigation import NavEntry
 from services.web.people import load_person, signed_in
 from services.web.security import SESSION_COOKIE, SIGNIN_CSRF_COOKIE, CsrfRefused, new_token
 from services.web.templating import gettext, render
 from services.web.web_side import WebSide, web_side
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
+NAV: tuple[NavEntry, ...] = ()
 
 SignedIn = Annotated[Person, Depends(signed_in)]
 Web = Annotated[WebSide, Depends(web_side)]
