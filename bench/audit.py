@@ -23,10 +23,10 @@ from tempfile import TemporaryDirectory
 from bench.environment import agency_codes, bench_settings, indicator_codes, load_national_reference
 from bench.projector import fill_store, publish_all
 from domain.merkle import RootAccumulator
+from infra.canonical import CanonicalMapper, read_store
 from infra.db import connect
 from infra.event_store import ReportingApplication
 from infra.settings import Settings
-from infra.canonical import CanonicalMapper, read_store
 from services.audit.checkpointer import Checkpointer, signing_key
 from services.audit.verify import Options, print_report, verify
 

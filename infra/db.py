@@ -51,13 +51,13 @@ def connect(settings: Settings) -> psycopg.Connection[TupleRow]:
     return psycopg.connect(settings.postgres_conninfo, autocommit=True, connect_timeout=5)
 
 
-def open_pool(settings: Settings, *, max_size: int = 10) -> ConnectionPool[psycopg.Connection[TupleRow]]:
-    """A pool that does not block start-up: the service reports 'not ready' until the database answers.
+def new_pool(settings: Settings, *, max_size: int = 10) -> ConnectionPool[psycopg.Connection[TupleRow]]:
+    """A pool, not opened yet (an app opens it as it starts).
 
     Each connection is checked as it leaves the pool (one round trip), so that after a database
     restart the connections broken by it are replaced instead of failing one request each.
     """
-    pool: ConnectionPool[psycopg.Connection[TupleRow]] = ConnectionPool(
+    return ConnectionPool(
         settings.postgres_conninfo,
         min_size=1,
         max_size=max_size,
@@ -66,6 +66,12 @@ def open_pool(settings: Settings, *, max_size: int = 10) -> ConnectionPool[psyco
         kwargs={"connect_timeout": 5},
         check=ConnectionPool.check_connection,
     )
+
+
+def open_pool(settings: Settings, *, max_size: int = 10) -> ConnectionPool[psycopg.Connection[TupleRow]]:
+    """A pool opened without waiting, so that start-up does not block: the service reports 'not ready'
+    until the database answers."""
+    pool = new_pool(settings, max_size=max_size)
     pool.open(wait=False)
     return pool
 

@@ -18,7 +18,6 @@ from pathlib import Path
 from domain.identity import Role
 from infra.db import connect
 from infra.kafka import ensure_topic
-from infra.migrate import migrate
 from infra.runtime.broker import LocalBroker
 from infra.runtime.ports import PortInUse, port_is_free, wait_until
 from infra.runtime.postgres import LocalPostgres, PostgresBinariesMissing
@@ -61,6 +60,7 @@ def _pid_file_guard(path: Path) -> None:
 
 
 def _prepare(settings: Settings, demo: bool) -> list[tuple[Role, str | None, str]]:
+    from entrypoints.bootstrap import migrate
     from services.ingest.bootstrap import ingest_service
     from services.ingest.commands import vietnam_today
     from services.ingest.demo import load_demo

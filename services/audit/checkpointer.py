@@ -31,11 +31,11 @@ from kafka import KafkaProducer
 from kafka.errors import KafkaError
 from psycopg.rows import TupleRow
 
+from infra.canonical import CanonicalMapper, read_store_batch
 from infra.db import CHECKPOINT_LOCK, connect
 from infra.event_store import ReportingApplication
 from infra.kafka import ensure_topic, idempotent_producer
 from infra.settings import Settings
-from infra.canonical import CanonicalMapper, read_store_batch
 from services.audit.signing import Checkpoint, SignedCheckpoint, SigningKey, generate_key_file, load_signing_key
 from services.audit.tree import TreeAppender
 

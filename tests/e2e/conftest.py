@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.migrate import migrate
+from entrypoints.bootstrap import migrate
 from infra.runtime.broker import LocalBroker
 from infra.runtime.ports import free_port
 from infra.runtime.postgres import LocalPostgres

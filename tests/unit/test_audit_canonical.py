@@ -21,9 +21,9 @@ from domain.catalogue import Catalogue
 from domain.ids import event_id
 from domain.rules import Expression, Rule
 from domain.values import ValueType
+from infra.canonical import CanonicalMapper, Fallback, StoredRow, event_bytes, fast_canonical, fast_event_id
 from infra.event_store import DateAsISO
 from infra.integration_events import MODELS, IntegrationEvent, from_domain_event
-from infra.canonical import CanonicalMapper, Fallback, StoredRow, event_bytes, fast_canonical, fast_event_id
 from tests.unit.test_submission import AGENCY, ON_TIME, REVIEWER, indicator, make_form, new_submission
 
 

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 
+from entrypoints.apps import reports_app
 from infra.settings import Settings
 from services.ingest.api import create_app as ingest_app
-from services.reports.api import create_app as reports_app
 
 PUBLIC = {"/health", "/ready"}
 
