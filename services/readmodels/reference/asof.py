@@ -15,19 +15,8 @@ from dataclasses import replace
 from uuid import UUID
 
 from domain.periods import Period, PeriodKind
-from infra.integration_events import (
-    AgencyClosed,
-    AgencyRegistered,
-    AgencyRenamed,
-    AgencyTemplateAssigned,
-    EventType,
-    IndicatorDefined,
-    IntegrationEvent,
-    ReportDefinitionCreated,
-    ReportDefinitionRevised,
-    TemplateCreated,
-    TemplateVersionPublished,
-)
+from infra import integration_events as contract
+from infra.integration_events import EventType, IntegrationEvent
 from services.readmodels.reference.projection import REFERENCE_EVENTS
 from services.readmodels.reference.snapshot import AgencyInfo, DefinitionInfo, IndicatorInfo, Reference, TemplateInfo
 
@@ -53,7 +42,7 @@ class _Fold:
         elif kind in AGENCY_CHANGES:
             self._agency_changed(event)
         elif kind is EventType.INDICATOR_DEFINED:
-            indicator = event.details(IndicatorDefined).indicator()
+            indicator = event.details(contract.IndicatorDefined).indicator()
             self.indicators[indicator.code] = IndicatorInfo(
                 indicator.code,
                 indicator.name_vi,
@@ -65,21 +54,21 @@ class _Fold:
                 indicator.aggregation_agencies,
             )
         elif kind is EventType.TEMPLATE_CREATED:
-            created = event.details(TemplateCreated)
+            created = event.details(contract.TemplateCreated)
             if created.code not in self.bases:
                 self.bases[created.code] = created.base
                 self.template_of[event.aggregate_id] = created.code
         elif kind is EventType.TEMPLATE_VERSION_PUBLISHED:
             template = self.template_of.get(event.aggregate_id)
             if template is not None:
-                published = event.details(TemplateVersionPublished)
+                published = event.details(contract.TemplateVersionPublished)
                 version = (Period.parse(published.effective_from), frozenset(published.indicators))
                 self.versions.setdefault(template, {}).setdefault(published.version, version)
         else:
             self._definition(event)
 
     def _registered(self, event: IntegrationEvent) -> None:
-        data = event.details(AgencyRegistered)
+        data = event.details(contract.AgencyRegistered)
         if data.code in self.agencies:
             return  # the projection keeps the first registration of a code
         self.agencies[data.code] = AgencyInfo(
@@ -102,19 +91,20 @@ class _Fold:
             return  # the projection updates the registered row only
         info = self.agencies[code]
         if event.event_type is EventType.AGENCY_RENAMED:
-            renamed = event.details(AgencyRenamed)
+            renamed = event.details(contract.AgencyRenamed)
             name = (renamed.effective_from, renamed.name_vi, renamed.name_en)
             info = replace(info, name_vi=renamed.name_vi, name_en=renamed.name_en, names=(*info.names, name))
         elif event.event_type is EventType.AGENCY_TEMPLATE_ASSIGNED:
-            info = replace(info, template=event.details(AgencyTemplateAssigned).template)
+            info = replace(info, template=event.details(contract.AgencyTemplateAssigned).template)
         else:
-            closed = event.details(AgencyClosed)
+            closed = event.details(contract.AgencyClosed)
             info = replace(info, effective_to=closed.effective_to, successor=closed.successor)
         self.agencies[code] = info
 
     def _definition(self, event: IntegrationEvent) -> None:
         created = event.event_type is EventType.REPORT_DEFINITION_CREATED
-        data = event.details(ReportDefinitionCreated) if created else event.details(ReportDefinitionRevised)
+        model = contract.ReportDefinitionCreated if created else contract.ReportDefinitionRevised
+        data = event.details(model)
         self.definitions[data.code] = DefinitionInfo(
             data.code,
             data.name_vi,
