@@ -9,12 +9,13 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import FastAPI
 
-from entrypoints.bootstrap import Pool, read_pool, read_side
+from entrypoints.bootstrap import read_pool, read_side
 from infra.event_store import open_event_store
 from infra.settings import Settings
 from services.audit.checkpointer import Checkpointer, signing_key
 from services.projector.projections import select_projections
 from services.projector.runner import Projector
+from services.readmodels import Pool
 from services.reports.app import create_app as create_reports_app
 
 # ---- the read side ------------------------------------------------------------------------

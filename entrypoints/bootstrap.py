@@ -6,11 +6,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from importlib.resources.abc import Traversable
 
-import psycopg
-from psycopg.rows import TupleRow
-from psycopg_pool import ConnectionPool
-
-import services.readmodels
 from domain.periods import ReportingRegime
 from infra.db import new_pool
 from infra.migrate import infra_migrations
@@ -18,6 +13,7 @@ from infra.migrate import migrate as apply_migrations
 from infra.settings import Settings
 from services.audit.transparency import TransparencyLog
 from services.ingest.bootstrap import reporting_regime
+from services.readmodels import Pool, read_model_migrations
 from services.readmodels.audit_trail.queries import AuditTrailQueries
 from services.readmodels.compliance.queries import ComplianceQueries
 from services.readmodels.reference.queries import ReferenceQueries
@@ -27,8 +23,6 @@ from services.readmodels.rollups.asof import RollupsHistory
 from services.readmodels.rollups.queries import RollupQueries
 from services.reports.read_side import ReadSide
 
-Pool = ConnectionPool[psycopg.Connection[TupleRow]]
-
 # ---- the read side ------------------------------------------------------------------------
 
 READ_POOL_SIZE = 20
@@ -36,7 +30,7 @@ READ_POOL_SIZE = 20
 
 def migration_sources() -> list[Traversable]:
     """Every folder of migrations: the adapters' own and each read model's."""
-    return [infra_migrations(), *services.readmodels.migration_sources()]
+    return [infra_migrations(), *read_model_migrations()]
 
 
 def migrate(settings: Settings) -> list[str]:

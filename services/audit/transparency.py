@@ -18,9 +18,9 @@ from domain.merkle import leaf_hash, verify_consistency, verify_inclusion
 from services.audit.errors import EventRequired, InconsistentLog, InvalidSizes, NotCovered, NotYetCheckpointed
 from services.audit.signing import SignedCheckpoint, VerifierKey, b64
 from services.audit.tree import MissingNode, consistency_proof, inclusion_proof
+from services.readmodels import Pool
 from services.readmodels.audit_trail.queries import AuditTrailQueries, TrailEvent
 from services.readmodels.errors import WrongAgency
-from services.readmodels.freshness import Pool
 
 POLL_SECONDS = 0.02
 

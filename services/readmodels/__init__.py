@@ -6,7 +6,7 @@
 - `compliance`: each report's lifecycle and timeliness;
 - `audit_trail`: every event of the log, with its canonical bytes.
 
-Each package's `migrations/` folder holds its tables' SQL; `migration_sources` lists them for the
+Each package's `migrations/` folder holds its tables' SQL; `read_model_migrations` lists them for the
 migrations runner (`infra.migrate`), which the composition root calls.
 """
 
@@ -15,9 +15,15 @@ from __future__ import annotations
 from importlib import resources
 from importlib.resources.abc import Traversable
 
+import psycopg
+from psycopg.rows import TupleRow
+from psycopg_pool import ConnectionPool
+
+# What every read model's queries hold: connections come from it, one per query.
+Pool = ConnectionPool[psycopg.Connection[TupleRow]]
 READ_MODELS = ("report_view", "reference", "rollups", "compliance", "audit_trail")
 
 
-def migration_sources() -> list[Traversable]:
+def read_model_migrations() -> list[Traversable]:
     """The migration folder of every read model."""
     return [resources.files(f"services.readmodels.{name}.migrations") for name in READ_MODELS]

@@ -23,13 +23,12 @@ from dataclasses import dataclass
 
 import psycopg
 from psycopg.rows import TupleRow
-from psycopg_pool import ConnectionPool
 
+from services.readmodels import Pool
 from services.readmodels.errors import NotYetVisible
 
 POLL_SECONDS = 0.02
 
-Pool = ConnectionPool[psycopg.Connection[TupleRow]]
 PositionReader = Callable[[psycopg.Connection[TupleRow]], int]
 
 

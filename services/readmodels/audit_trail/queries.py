@@ -13,8 +13,9 @@ import psycopg
 from psycopg.rows import TupleRow
 
 from infra.integration_events import IntegrationEvent
+from services.readmodels import Pool
 from services.readmodels.errors import NotYetVisible
-from services.readmodels.freshness import Freshness, Pool, projections_position, wait_for_position, wait_until_visible
+from services.readmodels.freshness import Freshness, projections_position, wait_for_position, wait_until_visible
 
 PROJECTIONS = ("audit_trail",)
 EXPORT_PAGE = 5000

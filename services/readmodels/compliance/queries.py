@@ -9,7 +9,8 @@ from typing import Any
 
 from domain.periods import Period, ReportingRegime
 from domain.scope import InvalidScope, Scope
-from services.readmodels.freshness import Freshness, Pool, projections_position, wait_for_position
+from services.readmodels import Pool
+from services.readmodels.freshness import Freshness, projections_position, wait_for_position
 from services.readmodels.reference.queries import ReferenceQueries
 from services.readmodels.reference.snapshot import AgencyInfo
 

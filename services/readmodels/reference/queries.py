@@ -20,7 +20,8 @@ from domain.errors import NotFound
 from domain.periods import Period, PeriodKind
 from domain.templates import TemplateVersion
 from domain.values import Aggregation, ValueType
-from services.readmodels.freshness import Freshness, Pool, projections_position, wait_for_position
+from services.readmodels import Pool
+from services.readmodels.freshness import Freshness, projections_position, wait_for_position
 from services.readmodels.reference.rows import AgencyOnDate, RegistryEntry, TemplateEntry
 from services.readmodels.reference.snapshot import AgencyInfo, DefinitionInfo, IndicatorInfo, Reference, TemplateInfo
 

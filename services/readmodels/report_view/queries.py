@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from psycopg.rows import class_row
 
-from services.readmodels.freshness import Freshness, Pool, agency_position, wait_for_position
+from services.readmodels import Pool
+from services.readmodels.freshness import Freshness, agency_position, wait_for_position
 from services.readmodels.report_view.rows import AgencyReport, ReportValue
 
 

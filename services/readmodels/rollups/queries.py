@@ -7,7 +7,8 @@ from typing import Any
 
 from domain.periods import Period
 from domain.scope import Scope
-from services.readmodels.freshness import Freshness, Pool, projections_position, wait_for_position
+from services.readmodels import Pool
+from services.readmodels.freshness import Freshness, projections_position, wait_for_position
 from services.readmodels.reference.queries import ReferenceQueries
 from services.readmodels.reference.snapshot import Reference
 from services.readmodels.rollups.figures import (
