@@ -115,12 +115,15 @@ def figure_rows(
 ) -> list[FigureRow]:
     """The roll-up rows of every (indicator, period, scope) that had data or was expected."""
     result: list[FigureRow] = []
+    texts = [str(scope) for scope in scopes]
+    # Each (period, scope)'s expected counts once, not once per indicator.
+    expected_in = {(p.code, str(scope)): ref.expected(p, scope) for p in periods for scope in scopes}
     for code in indicators:
         info = ref.indicators.get(code)
         for period in periods:
-            for scope in scopes:
-                expected = ref.expected(period, scope)[code]
-                found = stats.get((str(scope), period.code, code))
+            for text in texts:
+                expected = expected_in[(period.code, text)][code]
+                found = stats.get((text, period.code, code))
                 if found is None and expected == 0:
                     continue
                 value = None
@@ -134,7 +137,7 @@ def figure_rows(
                         name_vi=info.name_vi if info else None,
                         unit=info.unit if info else None,
                         period=period.code,
-                        scope=str(scope),
+                        scope=text,
                         value=None if value is None else number_to_json(value),
                         agencies_reported=found.agencies if found is not None else 0,
                         agencies_expected=expected,
