@@ -13,8 +13,7 @@ from domain.agencies import AgencyKind
 from domain.catalogue import Indicator, IndicatorGroup
 from domain.identity import Principal, Role
 from domain.values import Aggregation, ValueType
-from entrypoints.bootstrap import postgres_write_side
-from infra.migrate import migrate
+from entrypoints.bootstrap import migrate, postgres_write_side
 from infra.runtime.broker import LocalBroker
 from infra.runtime.ports import free_port
 from infra.runtime.postgres import LocalPostgres

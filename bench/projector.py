@@ -29,7 +29,7 @@ from infra.kafka import assigned_consumer, describe_topic
 from infra.runtime.ports import wait_until
 from infra.settings import Settings
 from services.ingest.relay import Relay
-from services.projector.catalogue import all_projections
+from services.projector.projections import all_projections
 from services.projector.rebuild import Rebuild
 from services.projector.runner import Projector
 

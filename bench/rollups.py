@@ -12,7 +12,7 @@ service and measures, sequentially over one keep-alive connection:
 - every indicator over the 12 months (the target's "12 months x all agencies");
 - the year figure by region;
 and, as a baseline in the same run, the same reads straight from PostgreSQL
-(the `figures()` function the endpoint calls, without HTTP, auth or JSON).
+(the `RollupQueries.figure_rows` the endpoint calls, without HTTP, auth or JSON).
 """
 
 from __future__ import annotations
@@ -36,10 +36,11 @@ from domain.agencies import AgencyKind
 from domain.catalogue import Indicator, IndicatorGroup
 from domain.identity import Principal, Role
 from domain.periods import Period
+from domain.scope import Scope
 from domain.submission import Submission
 from domain.values import Aggregation, ValueType
 from entrypoints.bootstrap import postgres_store, postgres_write_side, write_side
-from infra.db import connect
+from infra.db import connect, open_pool
 from infra.runtime.ports import free_port, wait_until
 from infra.runtime.processes import Service, http_ready
 from infra.settings import Settings
@@ -48,8 +49,8 @@ from services.ingest.application.catalogue import define_indicators, publish_tem
 from services.ingest.application.commands import DefineIndicators, PublishTemplate, RegisterAgency
 from services.ingest.application.registry import register_agency
 from services.projector.rebuild import Rebuild
-from services.reports.ministry_api import figures
-from services.reports.reference import ReferenceCache
+from services.readmodels.reference.queries import ReferenceQueries
+from services.readmodels.rollups.queries import RollupQueries
 
 TEMPLATE = "BENCH-ROLLUP"
 REGIONS = ("red_river_delta", "northern_midlands_mountains", "north_central_central_coast", "central_highlands",
@@ -149,10 +150,16 @@ def main() -> None:
 
         with connect(settings) as conn:
             token = create_token(conn, Role.AUDITOR, None).secret
-            cache = ReferenceCache()
-            ref = cache.get(conn)
-            sql_series = timed(lambda: figures(conn, ref, codes[:1], months, ["national"]), args.requests)
-            sql_all = timed(lambda: figures(conn, ref, codes, months, ["national"]), args.requests)
+        pool = open_pool(settings, max_size=1)
+        try:
+            reference = ReferenceQueries(pool, settings.kafka_topic)
+            rollups = RollupQueries(pool, reference, settings.kafka_topic)
+            ref = reference.snapshot()
+            national = [Scope.NATIONAL]
+            sql_series = timed(lambda: rollups.figure_rows(ref, codes[:1], months, national), args.requests)
+            sql_all = timed(lambda: rollups.figure_rows(ref, codes, months, national), args.requests)
+        finally:
+            pool.close()
 
         folder = Path(tempfile.mkdtemp(prefix="reporting-bench-"))
         service = Service("reports", {**os.environ, **settings.to_env()}, folder / "reports.log")

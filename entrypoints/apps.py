@@ -1,44 +1,55 @@
-"""The app factories uvicorn serves (`reporting ingest`, `reporting reports`), one per worker process."""
+"""The apps and processes of the system, each built from `Settings` by the composition root
+(`entrypoints/bootstrap.py`): what `reporting <command>` serves or runs, one per worker process."""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Sequence
+
 from fastapi import FastAPI
 
-from domain.identity import Principal
 from entrypoints import bootstrap
-from infra.db import UNAVAILABLE_ERRORS
+from infra.event_store import open_event_store
 from infra.settings import Settings
-from infra.tokens import TokenStore
-from services.http.problems import install_unavailable_handler
-from services.ingest.http.app import create_app
+from services.audit.checkpointer import Checkpointer, signing_key
+from services.ingest.http.app import create_app as create_ingest_app
+from services.projector.projections import select_projections
+from services.projector.runner import Projector
+from services.reports.app import create_app as create_reports_app
 
 
 def ingest_app(settings: Settings) -> FastAPI:
     """The write API for `settings`; it connects to the database as it starts."""
     built = bootstrap.ingest_api(settings)
-    return create_app(built.write_side, built.tokens, built.platform)
+    return create_ingest_app(built.write_side, built.tokens, built.platform)
 
 
 def ingest_app_from_env() -> FastAPI:
     return ingest_app(Settings.from_env())
 
 
-class _TokensOfAppPool:
-    """Tokens looked up on the pool the reports app opens itself (until its factory moves here)."""
-
-    def __init__(self, app: FastAPI) -> None:
-        self.app = app
-
-    def resolve(self, secret: str) -> Principal | None:
-        return TokenStore(self.app.state.pool).resolve(secret)
+def reports_app(settings: Settings) -> FastAPI:
+    """The reports API for `settings`; it connects to the database as it starts."""
+    built = bootstrap.reports_api(settings)
+    return create_reports_app(built.read_side, built.platform)
 
 
 def reports_app_from_env() -> FastAPI:
-    """The reports API, given the authenticator and the 503 mapping the shared HTTP layer now takes
-    from the composition root (temporary: until the reports app is composed here too)."""
-    from services.reports.api import app_from_env
+    return reports_app(Settings.from_env())
 
-    app = app_from_env()
-    app.state.authenticator = _TokensOfAppPool(app)
-    install_unavailable_handler(app, UNAVAILABLE_ERRORS)
-    return app
+
+def projector(settings: Settings, names: Sequence[str] = (), *, exclude: Sequence[str] = ()) -> Projector:
+    """The projector of the projections named (default: all) less those excluded; ValueError for an unknown name."""
+    return Projector(settings, select_projections(names, exclude=exclude))
+
+
+def run_checkpointer(settings: Settings, stop: threading.Event) -> int:
+    """The checkpointer loop until `stop`: grow the transparency log, sign checkpoints, publish them."""
+    event_store = open_event_store(settings, stop, cache_size=0)  # waits out a database outage
+    if event_store is None:
+        return 0
+    try:
+        Checkpointer(settings, signing_key(settings), event_store).run(stop)
+    finally:
+        event_store.close()
+    return 0

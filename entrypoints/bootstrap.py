@@ -6,24 +6,39 @@ benchmarks pass their own (an in-memory event store, a fixed clock).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
+from importlib.resources.abc import Traversable
 
 from domain.periods import ReportingRegime
 from infra.clock import SystemClock
-from infra.db import UNAVAILABLE_ERRORS, open_pool, ping
+from infra.db import UNAVAILABLE_ERRORS, Pool, new_pool, open_pool, ping
 from infra.event_store import PostgresEventStore
 from infra.memory_event_store import InMemoryEventStore
+from infra.migrate import infra_migrations
+from infra.migrate import migrate as apply_migrations
 from infra.passwords import Argon2Hasher
 from infra.settings import Settings
-from infra.throttle import InMemoryThrottle, Pool, PostgresThrottle
+from infra.throttle import InMemoryThrottle, PostgresThrottle
 from infra.tokens import TokenStore
+from services.audit.transparency import TransparencyLog
 from services.http.platform import Platform
+from services.http.read_side import ReadSide
 from services.ingest.application.history import SubmissionHistory
 from services.ingest.application.ports import Clock, EventStore, PasswordHasher, SignInThrottle, ValueHistory
 from services.ingest.application.seed import reporting_regime
 from services.ingest.application.write_side import MAX_VALUES_PER_BATCH, WriteSide
+from services.readmodels import read_model_migrations
+from services.readmodels.audit_trail.queries import AuditTrailQueries
+from services.readmodels.compliance.queries import ComplianceQueries
+from services.readmodels.reference.queries import ReferenceQueries
+from services.readmodels.report_view.asof import ReportViewHistory
+from services.readmodels.report_view.queries import ReportViewQueries
+from services.readmodels.rollups.asof import RollupsHistory
+from services.readmodels.rollups.queries import RollupQueries
+
+# ---- the write side ----------------------------------------------------------------------
 
 
 def write_side(
@@ -95,7 +110,7 @@ class IngestApi:
 
 
 def ingest_api(settings: Settings, *, clock: Clock | None = None) -> IngestApi:
-    pool = open_pool(settings, start=False)
+    pool = new_pool(settings)
     store = PostgresEventStore(settings, pool)
     tokens = TokenStore(pool)
 
@@ -114,3 +129,64 @@ def ingest_api(settings: Settings, *, clock: Clock | None = None) -> IngestApi:
         store, clock=clock, throttle=shared_throttle(settings, pool), max_values_per_batch=settings.max_values_per_batch
     )
     return IngestApi(ingest, tokens, platform)
+
+
+# ---- the read side ------------------------------------------------------------------------
+
+READ_POOL_SIZE = 20
+
+
+def migration_sources() -> list[Traversable]:
+    """Every folder of migrations: the adapters' own and each read model's."""
+    return [infra_migrations(), *read_model_migrations()]
+
+
+def migrate(settings: Settings) -> list[str]:
+    """Create or upgrade the schema (`reporting migrate`, the local stack, the tests); returns what was applied."""
+    return apply_migrations(settings, migration_sources())
+
+
+def read_side(settings: Settings, pool: Pool, regime: ReportingRegime | None = None) -> ReadSide:
+    """The query objects of every read model over `pool`; `regime` gives the compliance deadlines
+    (default: the reporting regime the write side applies)."""
+    topic = settings.kafka_topic
+    reference = ReferenceQueries(pool, topic)
+    trail = AuditTrailQueries(pool, topic)
+    return ReadSide(
+        report_view=ReportViewQueries(pool, topic),
+        reference=reference,
+        rollups=RollupQueries(pool, reference, topic),
+        compliance=ComplianceQueries(pool, reference, regime or reporting_regime(), topic),
+        audit_trail=trail,
+        report_view_history=ReportViewHistory(trail),
+        rollups_history=RollupsHistory(trail),
+        transparency=TransparencyLog(pool, trail),
+    )
+
+
+@dataclass(frozen=True)
+class ReportsApi:
+    """What the reports API is built from: nothing connects before `platform.resources` is entered."""
+
+    read_side: ReadSide
+    platform: Platform
+
+
+def opened(pool: Pool) -> Callable[[], AbstractContextManager[None]]:
+    """A service's resources: `pool` opened as it starts (without waiting for the database), closed as it stops."""
+
+    @contextmanager
+    def resources() -> Iterator[None]:
+        pool.open(wait=False)
+        try:
+            yield
+        finally:
+            pool.close()
+
+    return resources
+
+
+def reports_api(settings: Settings) -> ReportsApi:
+    pool = new_pool(settings, max_size=READ_POOL_SIZE)
+    platform = Platform(settings, TokenStore(pool), {"postgres": ping(pool)}, UNAVAILABLE_ERRORS, opened(pool))
+    return ReportsApi(read_side(settings, pool), platform)

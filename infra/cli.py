@@ -28,7 +28,7 @@ def _stop_on_signals() -> threading.Event:
 
 
 def cmd_migrate(settings: Settings, _: argparse.Namespace) -> int:
-    from infra.migrate import migrate
+    from entrypoints.bootstrap import migrate
 
     applied = migrate(settings)
     print(f"applied {len(applied)} migration(s): {', '.join(applied) or 'none pending'}")
@@ -81,23 +81,22 @@ def cmd_relay(settings: Settings, _: argparse.Namespace) -> int:
 
 
 def cmd_project(settings: Settings, args: argparse.Namespace) -> int:
-    from services.projector.catalogue import select_projections
-    from services.projector.runner import Projector
+    from entrypoints.apps import projector
 
     stop = _stop_on_signals()
     try:
-        projections = select_projections(args.projections, exclude=args.exclude)
+        process = projector(settings, args.projections, exclude=args.exclude)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    Projector(settings, projections).run(stop)
+    process.run(stop)
     return 0
 
 
 def cmd_checkpoint(settings: Settings, _: argparse.Namespace) -> int:
-    from services.audit.cli import cmd_checkpoint as run
+    from entrypoints.apps import run_checkpointer
 
-    return run(settings, _stop_on_signals())
+    return run_checkpointer(settings, _stop_on_signals())
 
 
 def cmd_rebuild(settings: Settings, args: argparse.Namespace) -> int:

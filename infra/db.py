@@ -13,6 +13,8 @@ from psycopg_pool import ConnectionPool
 
 from infra.settings import Settings
 
+Pool = ConnectionPool[psycopg.Connection[TupleRow]]
+
 # Advisory lock keys: one place, so two features never share a key by accident.
 MIGRATION_LOCK = 7_301_001
 RELAY_LOCK = 7_301_002
@@ -63,16 +65,13 @@ UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
 )
 
 
-def open_pool(
-    settings: Settings, *, max_size: int = 10, start: bool = True
-) -> ConnectionPool[psycopg.Connection[TupleRow]]:
-    """A pool that does not block start-up: the service reports 'not ready' until the database answers.
+def new_pool(settings: Settings, *, max_size: int = 10) -> ConnectionPool[psycopg.Connection[TupleRow]]:
+    """A pool, not opened yet: a service opens it as it starts (`pool.open(wait=False)`).
 
     Each connection is checked as it leaves the pool (one round trip), so that after a database
     restart the connections broken by it are replaced instead of failing one request each.
-    With `start=False` it connects only once `pool.open(wait=False)` is called (when a service starts).
     """
-    pool: ConnectionPool[psycopg.Connection[TupleRow]] = ConnectionPool(
+    return ConnectionPool(
         settings.postgres_conninfo,
         min_size=1,
         max_size=max_size,
@@ -81,8 +80,13 @@ def open_pool(
         kwargs={"connect_timeout": 5},
         check=ConnectionPool.check_connection,
     )
-    if start:
-        pool.open(wait=False)
+
+
+def open_pool(settings: Settings, *, max_size: int = 10) -> ConnectionPool[psycopg.Connection[TupleRow]]:
+    """A pool opened without waiting, so that start-up does not block: the service reports 'not ready'
+    until the database answers."""
+    pool = new_pool(settings, max_size=max_size)
+    pool.open(wait=False)
     return pool
 
 

@@ -11,11 +11,7 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 
-import psycopg
-from psycopg.rows import TupleRow
-from psycopg_pool import ConnectionPool
-
-Pool = ConnectionPool[psycopg.Connection[TupleRow]]
+from infra.db import Pool
 
 
 class PostgresThrottle:

@@ -12,11 +12,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import psycopg
-from psycopg.rows import TupleRow
-from psycopg_pool import ConnectionPool
-
-Pool = ConnectionPool[psycopg.Connection[TupleRow]]
+from infra.db import Pool
 
 
 @dataclass(frozen=True)

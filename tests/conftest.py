@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from domain.identity import Role
+from entrypoints.bootstrap import migrate
 from infra.db import connect
-from infra.migrate import migrate
 from infra.runtime.broker import LocalBroker
 from infra.runtime.ports import free_port, wait_until
 from infra.runtime.postgres import LocalPostgres

@@ -35,7 +35,7 @@ CREATE TABLE idempotency_keys (
     PRIMARY KEY (subject, key)
 );
 
--- Bearer tokens, stored as SHA-256 of the secret (decision 8).
+-- Bearer tokens, stored as SHA-256 of the secret (docs/DECISIONS.md, "Identity comes from the credential").
 CREATE TABLE api_tokens (
     token_hash bytea PRIMARY KEY,
     subject text NOT NULL UNIQUE,
@@ -57,7 +57,8 @@ CREATE TABLE relay_positions (
     PRIMARY KEY (topic, partition)
 );
 
--- Projector positions, written in the same transaction as the read models (decision 5).
+-- Projector positions, written in the same transaction as the read models
+-- (docs/DECISIONS.md, "Exactly-once effects in projections").
 CREATE TABLE projector_positions (
     projection text NOT NULL,
     topic text NOT NULL,

@@ -18,7 +18,6 @@ from pathlib import Path
 from domain.identity import Role
 from infra.db import connect
 from infra.kafka import ensure_topic
-from infra.migrate import migrate
 from infra.runtime.broker import LocalBroker
 from infra.runtime.ports import PortInUse, port_is_free, wait_until
 from infra.runtime.postgres import LocalPostgres, PostgresBinariesMissing
@@ -61,7 +60,7 @@ def _pid_file_guard(path: Path) -> None:
 
 
 def _prepare(settings: Settings, demo: bool) -> list[tuple[Role, str | None, str]]:
-    from entrypoints.bootstrap import postgres_write_side
+    from entrypoints.bootstrap import migrate, postgres_write_side
     from services.ingest.application.demo import load_demo
     from services.ingest.application.seed import load_seed
 

@@ -1,1 +1,1 @@
-"""Issue 5: the audit trail, time travel, the transparency log, verification and replay."""
+"""The transparency log: the checkpointer, signed checkpoints, the stored tree and its queries, verification, replay."""

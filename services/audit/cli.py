@@ -1,32 +1,15 @@
-"""The `reporting checkpoint` service and the `reporting audit ...` commands (wired in infra/cli.py)."""
+"""The `reporting audit ...` commands (wired in infra/cli.py)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
-import threading
-import time
 from datetime import datetime
 from pathlib import Path
 
 import orjson
 
 from infra.settings import Settings
-
-
-def cmd_checkpoint(settings: Settings, stop: threading.Event) -> int:
-    """The checkpointer loop: grow the transparency log, sign checkpoints, publish them."""
-    from infra.event_store import open_event_store
-    from services.audit.checkpointer import Checkpointer, signing_key
-
-    event_store = open_event_store(settings, stop, cache_size=0)  # waits out a database outage
-    if event_store is None:
-        return 0
-    try:
-        Checkpointer(settings, signing_key(settings), event_store).run(stop)
-    finally:
-        event_store.close()
-    return 0
 
 
 def cmd_keygen(settings: Settings, args: argparse.Namespace) -> int:
@@ -78,28 +61,21 @@ def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_request_checkpoint(settings: Settings, args: argparse.Namespace) -> int:
     """Ask the running checkpointer for a checkpoint now (as the admin API does) and print it."""
-    from infra.db import connect
-    from services.audit.signing import SignedCheckpoint
+    from infra.db import open_pool
+    from services.audit.transparency import TransparencyLog
+    from services.readmodels.audit_trail.queries import AuditTrailQueries
 
-    with connect(settings) as conn:
-        row = conn.execute(
-            "INSERT INTO tlog_checkpoint_requests (requested_by) VALUES (%s) RETURNING id", ("cli",)
-        ).fetchone()
-        assert row is not None
-        deadline = time.monotonic() + args.wait
-        while time.monotonic() < deadline:
-            found = conn.execute(
-                "SELECT c.note FROM tlog_checkpoint_requests r JOIN tlog_checkpoints c ON c.id = r.checkpoint_id"
-                " WHERE r.id = %s",
-                (row[0],),
-            ).fetchone()
-            if found is not None:
-                signed = SignedCheckpoint.parse_note(str(found[0]))
-                print(orjson.dumps(signed.to_json(), option=orjson.OPT_INDENT_2).decode())
-                return 0
-            time.sleep(0.05)
-    print("no checkpoint yet: is `reporting checkpoint` running?", file=sys.stderr)
-    return 1
+    pool = open_pool(settings, max_size=1)
+    try:
+        log = TransparencyLog(pool, AuditTrailQueries(pool, settings.kafka_topic))
+        request = log.request_checkpoint("cli", int(args.wait * 1000))
+    finally:
+        pool.close()
+    if request.checkpoint is None:
+        print("no checkpoint yet: is `reporting checkpoint` running?", file=sys.stderr)
+        return 1
+    print(orjson.dumps(request.checkpoint.signed.to_json(), option=orjson.OPT_INDENT_2).decode())
+    return 0
 
 
 def cmd_as_of(settings: Settings, args: argparse.Namespace) -> int:
@@ -107,8 +83,8 @@ def cmd_as_of(settings: Settings, args: argparse.Namespace) -> int:
     from infra.canonical import CanonicalMapper, read_store
     from infra.db import connect
     from infra.integration_events import IntegrationEvent
-    from services.audit.asof import prefix_for_instant, report_as_of
     from services.audit.verify import _event_store
+    from services.readmodels.report_view.asof import prefix_for_instant, report_as_of
 
     mapper = CanonicalMapper(_event_store(settings))
     with connect(settings) as conn:
@@ -129,8 +105,8 @@ def cmd_as_of(settings: Settings, args: argparse.Namespace) -> int:
         prefix = prefix_for_instant(events, at)
         target = prefix if prefix is not None else (events[-1].position if events else 0)
     chosen = [e for e in events if e.position <= target and e.agency == args.agency]
-    view = report_as_of(args.agency, args.period, chosen, max((e.position for e in chosen), default=0))
-    view["as_of"] = {"position": target, "at": args.at}
+    report = report_as_of(args.agency, args.period, chosen, max((e.position for e in chosen), default=0))
+    view = {**report.to_json(), "as_of": {"position": target, "at": args.at}}
     print(orjson.dumps(view, option=orjson.OPT_INDENT_2).decode())
     return 0
 

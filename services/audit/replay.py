@@ -37,9 +37,10 @@ from infra.canonical import CanonicalMapper, read_store
 from infra.db import connect
 from infra.integration_events import IntegrationEvent
 from infra.kafka import describe_topic
+from infra.progress import Progress
 from infra.settings import Settings
-from services.audit.verify import Progress, _consume, _event_store
-from services.projector.catalogue import all_projections
+from services.audit.verify import _consume, _event_store
+from services.projector.projections import all_projections
 from services.projector.rebuild import partition_for
 
 BATCH = 5000
@@ -201,7 +202,7 @@ def replay(
         try:
             job.snapshot(conn)
             total = max((p for t in job.targets.values() for p in t.values()), default=0)
-            progress = Progress("replaying the log", None)
+            progress = Progress(sys.stderr, "replaying the log")
             events = job.events_from_store(conn) if from_store else job.events_from_kafka(idle)
             batch: list[tuple[int, IntegrationEvent]] = []
             try:
@@ -216,7 +217,7 @@ def replay(
                 report.events += len(batch)
             except ValueError as error:
                 report.problems.append(str(error))
-            progress.done()
+            progress.finish()
             report.seconds = time.perf_counter() - started
             if not report.problems:
                 report.tables = job.compare(conn)

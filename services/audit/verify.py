@@ -42,6 +42,7 @@ from domain.merkle import EMPTY_ROOT, HASH_SIZE, RootAccumulator, verify_consist
 from infra.canonical import CanonicalMapper, fast_canonical, read_store
 from infra.db import connect
 from infra.kafka import assigned_consumer, describe_topic
+from infra.progress import Progress
 from infra.settings import Settings
 from services.audit.checkpointer import checkpoints_topic
 from services.audit.signing import CheckpointError, SignedCheckpoint, VerifierKey
@@ -102,43 +103,6 @@ class Report:
         self.findings.append(finding)
 
 
-class Progress:
-    """A one-line progress bar on stderr (a line every few seconds when stderr is not a terminal)."""
-
-    def __init__(self, label: str, total: int | None, out: TextIO | None = None) -> None:
-        self.label = label
-        self.total = total
-        self.out = out or sys.stderr
-        self.tty = self.out.isatty()
-        self.started = time.perf_counter()
-        self.last = 0.0
-        self.count = 0
-
-    def update(self, count: int) -> None:
-        self.count = count
-        now = time.perf_counter()
-        if now - self.last >= (0.2 if self.tty else 5.0):
-            self.last = now
-            self._draw(now)
-
-    def _draw(self, now: float) -> None:
-        rate = self.count / max(now - self.started, 1e-9)
-        if self.total:
-            done = min(self.count / self.total, 1.0)
-            bar = "#" * int(done * 30)
-            text = f"{self.label} [{bar:<30}] {self.count:,}/{self.total:,} {rate:,.0f}/s"
-        else:
-            text = f"{self.label} {self.count:,} {rate:,.0f}/s"
-        self.out.write(("\r" + text) if self.tty else (text + "\n"))
-        self.out.flush()
-
-    def done(self) -> None:
-        self._draw(time.perf_counter())
-        if self.tty:
-            self.out.write("\n")
-        self.out.flush()
-
-
 # ---- reading the log -------------------------------------------------------------------------
 
 
@@ -189,7 +153,7 @@ def store_leaves(settings: Settings, conn: psycopg.Connection[TupleRow], report:
         cores = os.cpu_count() or 1
         workers = min(cores - 1, 4) if cores >= 4 and total >= 2 * CHUNK else 1
     tasks = [(settings, start, min(start + CHUNK, high)) for start in range(low - 1, high, CHUNK)]
-    progress = Progress("reading the event store", total or None)
+    progress = Progress(sys.stderr, "reading the event store")
     leaves = Leaves()
     pool = multiprocessing.get_context("spawn").Pool(workers) if workers > 1 else None
     try:
@@ -207,11 +171,11 @@ def store_leaves(settings: Settings, conn: psycopg.Connection[TupleRow], report:
                         event_id,
                     )
                 )
-            progress.update(len(leaves))
+            progress.update(len(leaves), total or None)
     finally:
         if pool is not None:
             pool.terminate()
-    progress.done()
+    progress.finish()
     return leaves
 
 
@@ -253,7 +217,7 @@ def kafka_leaves(settings: Settings, report: Report, expected: tuple[int, int], 
     that many events up to that position were seen.
     """
     expected_size, expected_last = expected
-    progress = Progress("reading the topic", expected_size or None)
+    progress = Progress(sys.stderr, "reading the topic")
     seen: dict[int, tuple[bytes, str]] = {}
     highest: dict[int, int] = {}
     covered = 0
@@ -297,8 +261,8 @@ def kafka_leaves(settings: Settings, report: Report, expected: tuple[int, int], 
         seen[position] = (digest, event_id)
         if position <= expected_last:
             covered += 1
-        progress.update(len(seen))
-    progress.done()
+        progress.update(len(seen), expected_size or None)
+    progress.finish()
     leaves = Leaves()
     for position in sorted(seen):
         digest, event_id = seen[position]
@@ -401,6 +365,7 @@ def check_chain(checkpoints: list[SignedCheckpoint], report: Report) -> dict[int
 def roots_at(leaves: Leaves, sizes: list[int], progress: Progress | None = None) -> dict[int, bytes]:
     """The root of the first `size` leaves, for each size the leaves reach (the hot loop)."""
     roots: dict[int, bytes] = {}
+    total = max(sizes, default=0) or None
     wanted = sorted(s for s in sizes if s <= len(leaves))
     if 0 in wanted:
         roots[0] = EMPTY_ROOT
@@ -416,7 +381,7 @@ def roots_at(leaves: Leaves, sizes: list[int], progress: Progress | None = None)
         done = size
         roots[size] = accumulator.root()
         if progress is not None:
-            progress.update(done)
+            progress.update(done, total)
     return roots
 
 
@@ -560,9 +525,9 @@ def verify(settings: Settings, key: VerifierKey, options: Options) -> Report:
 
         started = time.perf_counter()
         sizes = sorted(by_size)
-        progress = Progress("recomputing the tree", max(sizes, default=0) or None)
+        progress = Progress(sys.stderr, "recomputing the tree", unit="leaves")
         roots = roots_at(log, sizes, progress)
-        progress.done()
+        progress.finish()
         good_sizes = []
         for size in sizes:
             cp = by_size[size].checkpoint

@@ -1,4 +1,6 @@
-"""Rebuild read models from the log into fresh tables, then swap them in atomically (decision 6).
+"""Rebuild read models from the log into fresh tables, then swap them in atomically.
+
+See docs/DECISIONS.md, *Read models are disposable*.
 
     reporting rebuild [PROJECTION ...] [--from-store] [--no-swap]
 
@@ -43,10 +45,11 @@ from infra.db import PROJECTION_SWAP_LOCK, connect
 from infra.event_store import ReportingApplication
 from infra.integration_events import from_domain_event
 from infra.kafka import TopicInfo, describe_topic
+from infra.progress import Progress
 from infra.settings import Settings
-from services.projector.catalogue import all_projections
-from services.projector.projection import Projection
+from services.projector.projections import all_projections
 from services.projector.runner import Projector
+from services.readmodels.projection import Projection
 
 log = logging.getLogger("reporting.rebuild")
 
@@ -60,45 +63,6 @@ def partition_for(key: bytes, partitions: Sequence[int]) -> int:
     ordered = sorted(partitions)
     index: int = (murmur2(key) & 0x7FFFFFFF) % len(ordered)
     return ordered[index]
-
-
-class Progress:
-    """A one-line progress bar on a terminal (a line every few seconds otherwise): done/total, events/s, ETA."""
-
-    def __init__(self, stream: TextIO | None, label: str) -> None:
-        self.stream = stream
-        self.label = label
-        self.tty = bool(stream is not None and stream.isatty())
-        self.interval = 0.25 if self.tty else 2.0
-        self.started = time.monotonic()
-        self.shown = 0.0
-        self.first: int | None = None
-
-    def update(self, done: int, total: int, *, final: bool = False) -> None:
-        if self.stream is None:
-            return
-        now = time.monotonic()
-        if self.first is None:
-            self.first = done
-        if not final and now - self.shown < self.interval:
-            return
-        self.shown = now
-        elapsed = max(now - self.started, 1e-6)
-        rate = (done - self.first) / elapsed
-        total = max(total, done)
-        fraction = done / total if total else 1.0
-        width = 30
-        bar = "#" * int(fraction * width) + "-" * (width - int(fraction * width))
-        if rate > 0 and total > done:
-            remaining = int((total - done) / rate)
-            eta = f"{remaining // 60}:{remaining % 60:02d}"
-        else:
-            eta = "0:00" if total <= done else "?"
-        line = f"{self.label} [{bar}] {fraction * 100:5.1f}% {done:,}/{total:,} events {rate:,.0f} events/s ETA {eta}"
-        self.stream.write(("\r" + line) if self.tty else (line + "\n"))
-        if final and self.tty:
-            self.stream.write("\n")
-        self.stream.flush()
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,6 @@
-"""The projector: Kafka topic -> read models, with exactly-once effects (decision 5).
+"""The projector: Kafka topic -> read models, with exactly-once effects.
+
+See docs/DECISIONS.md, *Exactly-once effects in projections*.
 
 Each batch is applied in one PostgreSQL transaction together with the positions
 it reaches, per projection and per partition. A message whose position (the
@@ -24,7 +26,7 @@ from infra.db import PROJECTION_SWAP_LOCK, connect
 from infra.integration_events import IntegrationEvent
 from infra.kafka import TopicInfo, assigned_consumer, describe_topic
 from infra.settings import Settings
-from services.projector.projection import Projection
+from services.readmodels.projection import Projection
 
 log = logging.getLogger("reporting.projector")
 

@@ -1,6 +1,7 @@
 """CSV and XLSX exports of tabular read-model data (one helper for every export of the reports API).
 
-Both take column names and an iterable of rows of plain values (str, int, bool, None, datetime).
+Both take column names and an iterable of rows of plain values (str, int, bool, None, datetime);
+`respond` answers a read as JSON, or its rows as a table with Vietnamese headers.
 CSV is streamed (UTF-8 with a BOM, so that spreadsheet programs read Vietnamese correctly);
 XLSX is built in openpyxl's write-only mode. Text is always written as text: a value such as
 "=1+1" entered by an agency never becomes a formula (in CSV, text that a spreadsheet would read
@@ -11,13 +12,17 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
 from fastapi.responses import Response, StreamingResponse
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
+
+from services.readmodels.errors import TooManyRows
 
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # The OpenAPI of the exports: JSON by default, a CSV or XLSX table with ?format=csv|xlsx.
@@ -27,6 +32,7 @@ TABLE_RESPONSES: dict[int | str, dict[str, Any]] = {200: {"content": {**_CSV_CON
 CSV_RESPONSES: dict[int | str, dict[str, Any]] = {200: {"content": _CSV_CONTENT}}
 XLSX_RESPONSES: dict[int | str, dict[str, Any]] = {200: {"content": _XLSX_CONTENT}}
 XLSX_MAX_ROWS = 1_048_575  # the format's limit, less the header row
+READ_POSITION_HEADER = "X-Read-Position"
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -73,17 +79,13 @@ def csv_response(columns: Sequence[str], rows: Iterable[Sequence[Any]], filename
     )
 
 
-class TooManyRows(ValueError):
-    pass
-
-
 def xlsx_bytes(columns: Sequence[str], rows: Iterable[Sequence[Any]], sheet: str = "data") -> bytes:
     workbook = Workbook(write_only=True)
     worksheet = workbook.create_sheet(sheet)
     worksheet.append(list(columns))
     for n, row in enumerate(rows, 1):
         if n > XLSX_MAX_ROWS:
-            raise TooManyRows(f"more than {XLSX_MAX_ROWS} rows do not fit in one sheet")
+            raise TooManyRows(f"more than {XLSX_MAX_ROWS} rows do not fit in one sheet; narrow the filters or use CSV")
         cells = []
         for value in row:
             if isinstance(value, datetime):
@@ -104,3 +106,48 @@ def xlsx_response(columns: Sequence[str], rows: Iterable[Sequence[Any]], filenam
         media_type=XLSX_MEDIA_TYPE,
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
+
+
+def filename(*parts: str) -> str:
+    """An ASCII file name (headers are Latin-1), whatever the parts held."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", "-".join(parts))
+
+
+def respond(
+    fmt: str,
+    body: dict[str, Any],
+    columns: Sequence[tuple[str, str]],
+    rows: Sequence[dict[str, Any]],
+    name: str,
+    sheet: str,
+) -> dict[str, Any] | Response:
+    """JSON as is, or the rows as a CSV/XLSX table with Vietnamese headers ((key, title) `columns`);
+    a table carries the position of `body` in its X-Read-Position header."""
+    if fmt == "json":
+        return body
+    headers = [title for _, title in columns]
+    table = [[_cell(row.get(key)) for key, _ in columns] for row in rows]
+    name = filename(name)
+    response: Response
+    if fmt == "csv":
+        response = csv_response(headers, table, f"{name}.csv")
+    else:
+        response = xlsx_response(headers, table, f"{name}.xlsx", _sheet(sheet))
+    response.headers[READ_POSITION_HEADER] = str(body["position"])
+    return response
+
+
+def _sheet(title: str) -> str:
+    """A valid worksheet title: at most 31 characters, none of []:*?/\\."""
+    return re.sub(r"[\[\]:*?/\\]", "_", title)[:31] or "data"
+
+
+def _cell(value: Any) -> Any:
+    """Numbers as numbers (decimal strings of the JSON become Decimals), the rest as is."""
+    if isinstance(value, str) and re.fullmatch(r"-?[0-9]+\.[0-9]+", value):
+        return Decimal(value)
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, date):
+        return value.isoformat()
+    return value

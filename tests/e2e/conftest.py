@@ -14,8 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from entrypoints.bootstrap import postgres_write_side
-from infra.migrate import migrate
+from entrypoints.bootstrap import migrate, postgres_write_side
 from infra.runtime.broker import LocalBroker
 from infra.runtime.ports import free_port
 from infra.runtime.postgres import LocalPostgres

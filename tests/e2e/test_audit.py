@@ -28,6 +28,7 @@ from domain.identity import Role
 from domain.merkle import leaf_hash, verify_consistency, verify_inclusion
 from infra.cli import main
 from infra.db import connect
+from infra.integration_events import EventType
 from infra.runtime.broker import LocalBroker
 from infra.runtime.ports import free_port, wait_until
 from infra.settings import Settings
@@ -276,7 +277,7 @@ def test_audit_trail_proofs_and_replay(stack_factory: StackFactory, cli: Cli) ->
     assert everything[-1] == orjson.loads(stored[-1].to_bytes())
     mine = list(trail(stack, token, agency="P01", limit=2))
     assert [e["position"] for e in mine] == [e.position for e in stored if e.agency == "P01"]
-    corrections = list(trail(stack, auditor, event_type="IndicatorValueCorrected", indicator=codes[0]))
+    corrections = list(trail(stack, auditor, event_type=EventType.VALUE_CORRECTED, indicator=codes[0]))
     assert [(e["previous_value"], e["value"], e["reason"]) for e in corrections] == [(5, 50, '=HYPERLINK("x") sửa lại')]
     since = everything[-2]["occurred_at"]
     assert [e["position"] for e in trail(stack, auditor, since=since)] == [e["position"] for e in everything[-2:]]
@@ -294,7 +295,7 @@ def test_audit_trail_proofs_and_replay(stack_factory: StackFactory, cli: Cli) ->
     sheet = load_workbook(io.BytesIO(xlsx.content), read_only=True)["audit"]
     rows = list(sheet.iter_rows(values_only=True))
     assert len(rows) == 1 + len(mine)
-    (correction,) = (row for row in rows if row[2] == "IndicatorValueCorrected")
+    (correction,) = (row for row in rows if row[2] == EventType.VALUE_CORRECTED)
     assert correction[11] == '=HYPERLINK("x") sửa lại'  # still text, not a formula
 
     # Proofs, checked here with nothing but the public key and domain.merkle.

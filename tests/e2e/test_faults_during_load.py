@@ -42,7 +42,7 @@ import pytest
 
 from domain.identity import Role
 from infra.db import connect
-from infra.integration_events import IntegrationEvent
+from infra.integration_events import VALUE_EVENTS, IntegrationEvent
 from infra.kafka import header
 from infra.runtime.broker import LocalBroker
 from infra.runtime.ports import wait_until
@@ -61,7 +61,6 @@ SPLIT = 2  # each round in 2 batches (of 31 values): more requests, so the fault
 REFUSED_EVERY = 6  # one batch in six is preceded by a batch the API must refuse
 KILLS_EACH = 2  # SIGKILLs per process (ingest, relay, projector)
 MARKER = 500_000_000  # values of refused batches start here; acknowledged ones stay far below
-VALUE_EVENTS = ("IndicatorValueSubmitted", "IndicatorValueCorrected")
 Value = tuple[str, str, str, Any]  # agency, period, indicator, value
 
 

@@ -6,7 +6,7 @@ import httpx
 import orjson
 
 from domain.identity import Role
-from infra.integration_events import SCHEMA_VERSION, IntegrationEvent
+from infra.integration_events import SCHEMA_VERSION, EventType, IntegrationEvent
 from infra.kafka import header
 from tests.conftest import Stack
 from tests.helpers import auth, form_indicators, open_month, store_events, topic_messages
@@ -50,7 +50,7 @@ def test_values_reach_the_reports_api_and_the_topic(stack: Stack) -> None:
     stored = [e.position for e in store_events(stack.settings)]
     records = topic_messages(stack.settings, set(stored))
     assert sorted(IntegrationEvent.from_bytes(r.value).position for r in records) == stored
-    messages = [r for r in records if header(r.headers, "event_type") == b"IndicatorValueSubmitted"]
+    messages = [r for r in records if header(r.headers, "event_type") == EventType.VALUE_SUBMITTED.encode()]
     assert len(messages) == 5
     for message in messages:
         event = IntegrationEvent.from_bytes(message.value)

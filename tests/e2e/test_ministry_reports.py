@@ -522,6 +522,7 @@ def test_every_read_says_its_position_and_waits_for_a_write(scenario: Scenario) 
         ("/report-definitions", {}),
         ("/report-definitions/TEL-QUARTERLY/report", {"period": "2024Q1"}),
         ("/agencies/T01/periods/2024-01/report", {}),
+        ("/audit/events", {"limit": 1}),
     ):
         body = scenario.json(path, **params)
         assert body["position"] >= scenario.last_position, path

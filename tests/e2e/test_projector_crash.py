@@ -9,6 +9,7 @@ import httpx
 
 from domain.identity import Role
 from infra.db import connect
+from infra.integration_events import VALUE_EVENTS
 from infra.runtime.ports import wait_until
 from tests.conftest import StackFactory
 from tests.helpers import auth, form_indicators, open_month, store_events
@@ -20,7 +21,7 @@ def expected_report_view(settings_events: list) -> dict[tuple[str, str, str], tu
     """(agency, period, indicator) -> (value, revision, position), straight from the store."""
     expected: dict[tuple[str, str, str], tuple[object, int, int]] = {}
     for event in settings_events:
-        if event.event_type in ("IndicatorValueSubmitted", "IndicatorValueCorrected"):
+        if event.event_type in VALUE_EVENTS:
             key = (event.agency, event.period, event.indicator)
             revision = expected[key][1] + 1 if key in expected else 1
             expected[key] = (event.value, revision, event.position)

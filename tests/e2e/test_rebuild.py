@@ -30,9 +30,9 @@ from domain.identity import Role
 from infra.db import connect
 from infra.runtime.ports import wait_until
 from infra.settings import Settings
-from services.projector.catalogue import all_projections
+from services.projector.projections import all_projections
 from services.projector.rebuild import Rebuild
-from services.reports.freshness import projections_position
+from services.readmodels.freshness import projections_position
 from tests.conftest import Stack, StackFactory
 from tests.e2e.test_projector_crash import expected_report_view
 from tests.helpers import auth, form_indicators, open_month, store_events

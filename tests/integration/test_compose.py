@@ -12,7 +12,7 @@ import yaml
 from infra.cli import build_parser
 from infra.runtime.stack import SERVICES
 from infra.settings import Settings
-from services.projector.catalogue import all_projections, select_projections
+from services.projector.projections import all_projections, select_projections
 
 ROOT = Path(__file__).resolve().parents[2]
 # Variables read by the images we use, not by our code.

@@ -11,7 +11,7 @@ from __future__ import annotations
 from infra.db import connect
 from infra.kafka import TopicInfo
 from infra.settings import Settings
-from services.projector.catalogue import all_projections
+from services.projector.projections import all_projections
 from services.projector.runner import Projector
 from tests.helpers import store_events
 

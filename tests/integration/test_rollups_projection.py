@@ -13,20 +13,21 @@ from __future__ import annotations
 import random
 import uuid
 from collections import defaultdict
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from psycopg import sql
 
+from domain.catalogue import Indicator, IndicatorGroup
 from domain.periods import Period
 from domain.rollups import JsonValue, months_of, periods_of_month, time_cell, to_number
 from domain.values import Aggregation, ValueType
 from infra.db import connect
-from infra.integration_events import IntegrationEvent
+from infra.integration_events import AgencyRegistered, EventType, IntegrationEvent
 from infra.settings import Settings
-from services.projector.rollups import Rollups
+from services.readmodels.rollups.projection import RollupsProjection as Rollups
 
 # code, value type, over time, over agencies
 INDICATORS = [
@@ -43,7 +44,7 @@ AGENCIES = [("A1", "provincial_department", "north"), ("A2", "provincial_departm
 MONTHS = ["2024-11", "2024-12", "2025-01", "2025-02", "2025-03", "2025-04", "2025-07"]
 
 
-def _event(position: int, event_type: str, **fields: Any) -> IntegrationEvent:
+def _event(position: int, event_type: EventType, **fields: Any) -> IntegrationEvent:
     return IntegrationEvent(
         event_id=uuid.uuid4(),
         position=position,
@@ -75,19 +76,23 @@ def stream(seed: int) -> tuple[list[IntegrationEvent], list[IntegrationEvent]]:
     position = 0
     for code, value_type, over_time, over_agencies in INDICATORS:
         position += 1
-        definition = {"code": code, "value_type": str(value_type), "aggregation_time": str(over_time),
-                      "aggregation_agencies": str(over_agencies)}  # fmt: skip
-        reference.append(_event(position, "IndicatorDefined", data={"definition": definition}))
+        definition = Indicator(code, code, code, IndicatorGroup.TELECOM_INTERNET, "", value_type, over_time,
+                               over_agencies).to_dict()  # fmt: skip
+        reference.append(_event(position, EventType.INDICATOR_DEFINED, data={"definition": definition}))
     for code, kind, region in AGENCIES:
         position += 1
-        reference.append(_event(position, "AgencyRegistered", data={"code": code, "kind": kind, "region": region}))
+        registered = AgencyRegistered(code=code, name_vi=code, name_en=code, kind=kind, parent=None, region=region,
+                                      template=None, effective_from=date(2008, 1, 1))  # fmt: skip
+        reference.append(
+            _event(position, EventType.AGENCY_REGISTERED, agency=code, data=registered.model_dump(mode="json"))
+        )
     values: list[IntegrationEvent] = []
     for _ in range(260):
         position += rng.choice([1, 1, 2])  # positions have gaps
         agency = rng.choice(AGENCIES)[0]
         code, value_type, *_ = rng.choice(INDICATORS)
         month = rng.choice(MONTHS)
-        kind = rng.choice(["IndicatorValueSubmitted", "IndicatorValueCorrected"])
+        kind = rng.choice([EventType.VALUE_SUBMITTED, EventType.VALUE_CORRECTED])
         values.append(_event(position, kind, agency=agency, period=month, indicator=code,
                              value=_value(rng, value_type)))  # fmt: skip
     return reference, values
@@ -196,7 +201,7 @@ def test_projection_equals_the_specification_whatever_the_delivery_order(empty_s
     projected = {(r[0], r[1], r[2]): list(r[3:]) for r in _rows(empty_settings, "rm_rollups")}
     assert projected == statistics
     # The data exercise what they should: corrections, months of several periods, extremes.
-    assert any(e.event_type == "IndicatorValueCorrected" for e in values)
+    assert any(e.event_type is EventType.VALUE_CORRECTED for e in values)
     assert {Period.parse(p).kind for _, p, _ in statistics} == {
         Period.parse(c).kind for c in ("2025-01", "2025Q1", "2025S1", "2025")
     }

@@ -14,9 +14,8 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 
-from entrypoints.apps import ingest_app
+from entrypoints.apps import ingest_app, reports_app
 from infra.settings import Settings
-from services.reports.api import create_app as reports_app
 
 PUBLIC = {"/health", "/ready"}
 

@@ -15,8 +15,9 @@ from domain.periods import Period, PeriodKind
 from domain.report_definitions import InvalidReportDefinition, ReportDefinition, ReportSpec
 from domain.rollups import Cell, agencies_figure, months_of, number_to_json, periods_of_month, time_cell
 from domain.values import Aggregation, ValueType
-from services.projector.rebuild import Progress, partition_for
-from services.reports.reference import AgencyInfo, Reference, TemplateInfo
+from infra.progress import Progress
+from services.projector.rebuild import partition_for
+from services.readmodels.reference.snapshot import AgencyInfo, Reference, TemplateInfo
 
 D = Decimal
 

@@ -1,0 +1,26 @@
+"""What the pages and the reports API read through: the read models' query objects, built by the composition root."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from services.audit.transparency import TransparencyLog
+from services.readmodels.audit_trail.queries import AuditTrailQueries
+from services.readmodels.compliance.queries import ComplianceQueries
+from services.readmodels.reference.queries import ReferenceQueries
+from services.readmodels.report_view.asof import ReportViewHistory
+from services.readmodels.report_view.queries import ReportViewQueries
+from services.readmodels.rollups.asof import RollupsHistory
+from services.readmodels.rollups.queries import RollupQueries
+
+
+@dataclass(frozen=True)
+class ReadSide:
+    report_view: ReportViewQueries
+    reference: ReferenceQueries
+    rollups: RollupQueries
+    compliance: ComplianceQueries
+    audit_trail: AuditTrailQueries
+    report_view_history: ReportViewHistory
+    rollups_history: RollupsHistory
+    transparency: TransparencyLog

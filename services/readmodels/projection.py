@@ -1,0 +1,25 @@
+"""What a projection is: named tables, filled from integration events in batches.
+
+Each read model's `projection.py` implements it; the projector (`services/projector/runner.py`)
+runs them. A projection writes only through the cursor it is given, inside the projector's
+transaction, so its changes and its position commit together. `suffix` lets the same projection
+fill a fresh copy of its tables (rebuilds, replays).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+import psycopg
+from psycopg.rows import TupleRow
+
+from infra.integration_events import IntegrationEvent
+
+
+class Projection(Protocol):
+    name: str
+    tables: tuple[str, ...]
+
+    def apply(self, cur: psycopg.Cursor[TupleRow], events: Sequence[IntegrationEvent]) -> None:
+        """Apply events (in position order; none already applied) to the tables."""

@@ -1,0 +1,26 @@
+"""Reading the per-agency report view (`rm_report_values`, `rm_agency_positions`)."""
+
+from __future__ import annotations
+
+from psycopg.rows import class_row
+
+from services.readmodels import Pool
+from services.readmodels.freshness import Freshness, agency_position, wait_for_position
+from services.readmodels.report_view.rows import AgencyReport, ReportValue
+
+
+class ReportViewQueries:
+    def __init__(self, pool: Pool, topic: str) -> None:
+        self.pool = pool
+        self.topic = topic
+
+    def report(self, agency: str, period: str, wanted: Freshness) -> AgencyReport:
+        """The agency's period once the view reflects `wanted` (the agency's position answered with it)."""
+        position = wait_for_position(self.pool, agency_position(agency, self.topic), wanted)
+        with self.pool.connection() as conn, conn.cursor(row_factory=class_row(ReportValue)) as cur:
+            values = cur.execute(
+                "SELECT indicator, value, revision, actor, role, recorded_at, event_id::text AS event_id, position"
+                " FROM rm_report_values WHERE agency = %s AND period = %s ORDER BY indicator",
+                (agency, period),
+            ).fetchall()
+        return AgencyReport(agency, period, position, values)
