@@ -23,6 +23,7 @@ test: $(STAMP)  ## the whole test suite (starts its own PostgreSQL and broker)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run

@@ -24,7 +24,7 @@ from domain.identity import Role
 from infra.db import connect
 from infra.runtime.ports import free_port, wait_until
 from infra.runtime.processes import Service, http_ready, log_path
-from infra.runtime.stack import SERVICES
+from entrypoints.stack import SERVICES
 from infra.settings import Settings
 from infra.tokens import create_token
 

@@ -29,7 +29,7 @@ class Service:
     def start(self) -> None:
         self._log = self._log or open(self.log_path, "ab")  # noqa: SIM115 - lives as long as the service
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "infra.cli", *(self.command or (self.name,))],
+            [sys.executable, "-m", "entrypoints.cli", *(self.command or (self.name,))],
             env=self.env,
             stdout=self._log,
             stderr=subprocess.STDOUT,

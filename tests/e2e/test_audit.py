@@ -26,7 +26,7 @@ from openpyxl import load_workbook
 
 from domain.identity import Role
 from domain.merkle import leaf_hash, verify_consistency, verify_inclusion
-from infra.cli import main
+from entrypoints.cli import main
 from infra.db import connect
 from infra.integration_events import EventType
 from infra.runtime.broker import LocalBroker

@@ -21,7 +21,7 @@ TOKEN_LINE = re.compile(r"^\s+(agency_reporter|ministry_reviewer|auditor|admin)\
 
 
 def start_stack(data_dir: Path, ports: dict[str, int], output: Path) -> subprocess.Popen[bytes]:
-    args = [sys.executable, "-m", "infra.cli", "up", "--data-dir", str(data_dir)]
+    args = [sys.executable, "-m", "entrypoints.cli", "up", "--data-dir", str(data_dir)]
     for name, port in ports.items():
         args += [f"--{name}-port", str(port)]
     with output.open("wb") as out:
@@ -92,7 +92,7 @@ def test_up_refuses_a_taken_port(data_dir: Path) -> None:
             [
                 sys.executable,
                 "-m",
-                "infra.cli",
+                "entrypoints.cli",
                 "up",
                 "--data-dir",
                 str(data_dir),

@@ -211,7 +211,7 @@ def test_rebuild_every_projection_while_writing_equals_the_live_tables(
         writes_before = traffic.writes
         wait_until(lambda: traffic.writes >= writes_before + 10, 60, what="writes before the swap")
         result = subprocess.run(
-            [sys.executable, "-m", "infra.cli", "rebuild", "--from-store"],
+            [sys.executable, "-m", "entrypoints.cli", "rebuild", "--from-store"],
             env={**os.environ, **stack.settings.to_env()},
             capture_output=True,
             text=True,

@@ -9,8 +9,8 @@ from typing import Any
 
 import yaml
 
-from infra.cli import build_parser
-from infra.runtime.stack import SERVICES
+from entrypoints.cli import build_parser
+from entrypoints.stack import SERVICES
 from infra.settings import Settings
 from services.projector.projections import all_projections, select_projections
 

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 from domain.identity import Role
 from infra.settings import Settings
-from services.audit.cli import add_audit_commands
+from entrypoints.audit_cli import add_audit_commands
 
 
 def _stop_on_signals() -> threading.Event:
@@ -136,7 +136,7 @@ def cmd_tokens(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
-    from infra.runtime.stack import run_local_stack
+    from entrypoints.stack import run_local_stack
 
     return run_local_stack(args)
 

@@ -1,4 +1,4 @@
-"""The `reporting audit ...` commands (wired in infra/cli.py)."""
+"""The `reporting audit ...` commands (wired in entrypoints/cli.py)."""
 
 from __future__ import annotations
 
