@@ -21,10 +21,10 @@ import httpx
 from bench.environment import agency_codes, bench_settings, indicator_codes, load_national_reference
 from bench.ingest import percentile
 from domain.identity import Role
+from entrypoints.stack import SERVICES
 from infra.db import connect
 from infra.runtime.ports import free_port, wait_until
 from infra.runtime.processes import Service, http_ready, log_path
-from entrypoints.stack import SERVICES
 from infra.settings import Settings
 from infra.tokens import create_token
 

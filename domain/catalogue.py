@@ -26,7 +26,7 @@ from domain.values import (
 
 
 class IndicatorGroup(StrEnum):
-    """The sector's indicator groups (shared/DESIGN.md, domain facts)."""
+    """The sector's indicator groups (the groups of the ministry's reporting regime)."""
 
     POSTAL = "postal"
     TELECOM_INTERNET = "telecom_internet"

@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from domain.identity import Role
-from infra.settings import Settings
 from entrypoints.audit_cli import add_audit_commands
+from infra.settings import Settings
 
 
 def _stop_on_signals() -> threading.Event:

@@ -1,7 +1,7 @@
 """Kafka adapters: topic admin, the idempotent producer, partition-assigned consumers.
 
 Partitions are assigned explicitly, never through a consumer group: positions
-live in PostgreSQL (decision 5), and group joins are slow on the local broker.
+live in PostgreSQL (docs/DECISIONS.md), and group joins are slow on the local broker.
 The same code runs against Apache Kafka and the local Tansu broker.
 """
 
@@ -22,7 +22,7 @@ from infra.settings import Settings
 
 log = logging.getLogger("reporting.kafka")
 
-# Retention forever: the topic is the published, replayable log (decision 4).
+# Retention forever: the topic is the published, replayable log (docs/DECISIONS.md, *Integration events*).
 TOPIC_CONFIG = {"retention.ms": "-1", "retention.bytes": "-1", "cleanup.policy": "delete"}
 
 
@@ -88,7 +88,7 @@ def ensure_topic(settings: Settings, topic: str, partitions: int) -> TopicInfo:
 
 
 def idempotent_producer(settings: Settings) -> KafkaProducer:
-    """acks=all + idempotence: a retried send is written once (decision 3)."""
+    """acks=all + idempotence: a retried send is written once (docs/DECISIONS.md, *No dual writes*)."""
     return KafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap_servers,
         client_id="reporting-relay",

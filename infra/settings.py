@@ -93,7 +93,7 @@ class Settings:
         )
 
     def event_store_env(self) -> dict[str, str]:
-        """Environment for the `eventsourcing` application (fixed decision 1)."""
+        """Environment for the `eventsourcing` application (docs/DECISIONS.md, *One event store*)."""
         return {
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
             "POSTGRES_HOST": self.postgres_host,
@@ -110,7 +110,7 @@ class Settings:
             # are replaced instead of failing (and being retried by the library) one by one.
             "POSTGRES_PRE_PING": "y",
             # The table lock of the default insert path keeps commit order equal to
-            # notification order; the DB functions path does not (fixed decision 1).
+            # notification order; the DB functions path does not (docs/DECISIONS.md, *One event store*).
             "POSTGRES_ENABLE_DB_FUNCTIONS": "n",
             # `reporting migrate` owns the schema; services never create tables.
             "CREATE_TABLE": "n",

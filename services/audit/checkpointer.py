@@ -26,14 +26,14 @@ from pathlib import Path
 
 import orjson
 import psycopg
-from eventsourcing.persistence import PersistenceError
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 from psycopg.rows import TupleRow
 
 from infra.canonical import CanonicalMapper, read_store_batch
-from infra.db import CHECKPOINT_LOCK, connect
+from infra.db import CHECKPOINT_LOCK
 from infra.event_store import ReportingApplication
+from infra.exclusive import RETRYABLE, run_exclusively
 from infra.kafka import ensure_topic, idempotent_producer
 from infra.settings import Settings
 from services.audit.signing import Checkpoint, SignedCheckpoint, SigningKey, generate_key_file, load_signing_key
@@ -243,23 +243,20 @@ class Checkpointer:
         return appended, next_periodic
 
     def run(self, stop: threading.Event) -> None:
-        while not stop.is_set():
-            try:
-                with connect(self.settings) as conn:
-                    if self._acquire_lock(conn, stop):
-                        self._run_connected(conn, stop)
-            except (KafkaError, TimeoutError, OSError, psycopg.Error, PersistenceError, CheckpointError) as error:
-                log.warning("checkpointer error, retrying: %s", error)
-                self._appender = None
-                stop.wait(1.0)
+        """One active checkpointer; after a failure it starts over from the transparency log as stored."""
 
-    def _acquire_lock(self, conn: psycopg.Connection[TupleRow], stop: threading.Event) -> bool:
-        while not stop.is_set():
-            row = conn.execute("SELECT pg_try_advisory_lock(%s)", (CHECKPOINT_LOCK,)).fetchone()
-            if row and row[0]:
-                return True
-            stop.wait(1.0)
-        return False
+        def forget_appender() -> None:
+            self._appender = None
+
+        run_exclusively(
+            self.settings,
+            CHECKPOINT_LOCK,
+            "checkpointer",
+            self._run_connected,
+            stop,
+            retry_on=(*RETRYABLE, CheckpointError),
+            on_retry=forget_appender,
+        )
 
     def _run_connected(self, conn: psycopg.Connection[TupleRow], stop: threading.Event) -> None:
         self.register_key(conn)

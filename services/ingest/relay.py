@@ -1,12 +1,12 @@
 """The relay: the event store's notification log -> the Kafka topic, in order.
 
-No dual writes (decision 3): the API only writes PostgreSQL; this process reads
+No dual writes (docs/DECISIONS.md): the API only writes PostgreSQL; this process reads
 the notification log from its tracked position, publishes with an idempotent
 producer, and records the position only after the broker acknowledged each
 message (`future.get()`; `flush()` does not raise). One active relay: a
 PostgreSQL advisory lock. Notification ids have gaps: we never assume contiguity.
 
-If the broker lost its log (decision 7), the relay notices that the last message
+If the broker lost its log (docs/DECISIONS.md), the relay notices that the last message
 it published on a partition is no longer at the offset the broker gave it, finds
 the highest position that survived, and republishes from there; consumers skip
 what they already applied.
@@ -21,13 +21,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import psycopg
-from eventsourcing.persistence import Notification, PersistenceError
+from eventsourcing.persistence import Notification
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 from psycopg.rows import TupleRow
 
-from infra.db import RELAY_LOCK, connect
+from infra.db import RELAY_LOCK
 from infra.event_store import ReportingApplication
+from infra.exclusive import run_exclusively
 from infra.integration_events import IntegrationEvent, from_domain_event
 from infra.kafka import abandon, ensure_topic, idempotent_producer, read_at, scan_max_position, wait_for_producer_id
 from infra.settings import Settings
@@ -85,7 +86,7 @@ class Relay:
                 rows,
             )
 
-    # ---- the topic may have lost its log (decision 7) ------------------------
+    # ---- the topic may have lost its log (docs/DECISIONS.md) ------------------
 
     def _check_topic(self, conn: psycopg.Connection[TupleRow]) -> None:
         """Is the last message we published on each partition still there? If not, republish."""
@@ -145,25 +146,9 @@ class Relay:
         return len(events)
 
     def run(self, stop: threading.Event) -> None:
-        while not stop.is_set():
-            try:
-                with connect(self.settings) as conn:
-                    if self._acquire_lock(conn, stop):
-                        self._run_connected(conn, stop)
-            except (KafkaError, TimeoutError, OSError, psycopg.Error, PersistenceError) as error:
-                # Broker or database down or restarted: start over from the tracked position.
-                log.warning("relay error, retrying: %s", error)
-                stop.wait(1.0)
-
-    def _acquire_lock(self, conn: psycopg.Connection[TupleRow], stop: threading.Event) -> bool:
-        """One active relay (decision 3); a standby takes over when the lock holder's session ends."""
-        while not stop.is_set():
-            row = conn.execute("SELECT pg_try_advisory_lock(%s)", (RELAY_LOCK,)).fetchone()
-            if row and row[0]:
-                log.info("relay lock acquired")
-                return True
-            stop.wait(1.0)
-        return False
+        """One active relay (docs/DECISIONS.md, *No dual writes*); after a broker or database failure it
+        starts over from the tracked position."""
+        run_exclusively(self.settings, RELAY_LOCK, "relay", self._run_connected, stop)
 
     def _run_connected(self, conn: psycopg.Connection[TupleRow], stop: threading.Event) -> None:
         ensure_topic(self.settings, self.topic, self.settings.kafka_partitions)

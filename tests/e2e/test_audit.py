@@ -1,4 +1,4 @@
-"""Issue 5 on real components: auditors replay history and can prove it was never rewritten.
+"""On real components: auditors replay history and can prove it was never rewritten.
 
 - tampering with one stored event (and removing another) makes `audit verify --from-store` fail
   naming them, while the Kafka copy still verifies;

@@ -91,7 +91,7 @@ MATRIX: dict[tuple[str, str, str], Row] = {
         body={"code": "P01", "name_vi": "x", "kind": "provincial_department", "effective_from": "2008-01-01"},
     ),
     ("ingest", "POST", "/report-definitions"): Row({"reviewer": 201, "admin": 201}, body=NEW_REPORT),
-    # Registry changes (issue 3): refused by the domain or unchanged (authorization passed); P01 stays as it is.
+    # Registry changes: refused by the domain or unchanged (authorization passed); P01 stays as it is.
     ("ingest", "POST", "/admin/agencies/{agency}/rename"): Row(
         {"admin": 422}, body={"effective_from": "2000-01-01", "name_vi": "Tên cũ hơn mọi tên"}
     ),
@@ -124,7 +124,7 @@ MATRIX: dict[tuple[str, str, str], Row] = {
     ("reports", "GET", "/compliance"): Row(cells(MINISTRY), params={"period": "{period}"}),
     ("reports", "GET", "/compliance/rates"): Row(cells(MINISTRY), params={"period": "{period}"}),
     ("reports", "GET", "/report-definitions"): Row(cells(EVERYONE)),
-    # The registry and the templates are public reference data (issue 3).
+    # The registry and the templates are public reference data.
     ("reports", "GET", "/agencies"): Row(cells(EVERYONE)),
     ("reports", "GET", "/agencies/{agency}"): Row(cells(EVERYONE)),
     ("reports", "GET", "/templates"): Row(cells(EVERYONE)),
