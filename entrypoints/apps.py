@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from fastapi import FastAPI
 
 from entrypoints import bootstrap
+from infra.db import UNAVAILABLE_ERRORS
 from infra.event_store import open_event_store
 from infra.settings import Settings
 from services.audit.checkpointer import Checkpointer, signing_key
@@ -16,6 +17,7 @@ from services.ingest.http.app import create_app as create_ingest_app
 from services.projector.projections import select_projections
 from services.projector.runner import Projector
 from services.reports.app import create_app as create_reports_app
+from services.web.app import create_app as create_web_app
 
 
 def ingest_app(settings: Settings) -> FastAPI:
@@ -36,6 +38,16 @@ def reports_app(settings: Settings) -> FastAPI:
 
 def reports_app_from_env() -> FastAPI:
     return reports_app(Settings.from_env())
+
+
+def web_app(settings: Settings) -> FastAPI:
+    """The people's web app for `settings`; it connects to the database as it starts."""
+    built = bootstrap.web_app(settings)
+    return create_web_app(built.web, built.resources, built.readiness, UNAVAILABLE_ERRORS)
+
+
+def web_app_from_env() -> FastAPI:
+    return web_app(Settings.from_env())
 
 
 def projector(settings: Settings, names: Sequence[str] = (), *, exclude: Sequence[str] = ()) -> Projector:

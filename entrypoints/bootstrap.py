@@ -6,7 +6,7 @@ benchmarks pass their own (an in-memory event store, a fixed clock).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from importlib.resources.abc import Traversable
@@ -22,6 +22,7 @@ from infra.passwords import Argon2Hasher
 from infra.settings import Settings
 from infra.throttle import InMemoryThrottle, PostgresThrottle
 from infra.tokens import TokenStore
+from infra.web_sessions import PostgresSessions
 from services.audit.transparency import TransparencyLog
 from services.http.platform import Platform
 from services.http.read_side import ReadSide
@@ -37,6 +38,7 @@ from services.readmodels.report_view.asof import ReportViewHistory
 from services.readmodels.report_view.queries import ReportViewQueries
 from services.readmodels.rollups.asof import RollupsHistory
 from services.readmodels.rollups.queries import RollupQueries
+from services.web.web_side import WebSide
 
 # ---- the write side ----------------------------------------------------------------------
 
@@ -190,3 +192,40 @@ def reports_api(settings: Settings) -> ReportsApi:
     pool = new_pool(settings, max_size=READ_POOL_SIZE)
     platform = Platform(settings, TokenStore(pool), {"postgres": ping(pool)}, UNAVAILABLE_ERRORS, opened(pool))
     return ReportsApi(read_side(settings, pool), platform)
+
+
+# ---- the people's web app ------------------------------------------------------------------
+
+WEB_POOL_SIZE = 20
+
+
+@dataclass(frozen=True)
+class WebApp:
+    """What the web app is built from: nothing connects before `resources` is entered."""
+
+    web: WebSide
+    resources: Callable[[], AbstractContextManager[None]]
+    readiness: Mapping[str, Callable[[], None]]
+
+
+def web_app(settings: Settings, *, clock: Clock | None = None) -> WebApp:
+    """The pages over one pool: the write application, every read model's queries, the sessions."""
+    pool = new_pool(settings, max_size=WEB_POOL_SIZE)
+    store = PostgresEventStore(settings, pool)
+    write = write_side(
+        store, clock=clock, throttle=shared_throttle(settings, pool), max_values_per_batch=settings.max_values_per_batch
+    )
+    sessions = PostgresSessions(pool)
+    web = WebSide(write, read_side(settings, pool), sessions, settings.session_idle, settings.session_lifetime)
+
+    @contextmanager
+    def resources() -> Iterator[None]:
+        pool.open(wait=False)
+        try:
+            store.open()
+            yield
+        finally:
+            store.close()
+            pool.close()
+
+    return WebApp(web, resources, {"postgres": ping(pool)})

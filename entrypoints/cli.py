@@ -65,6 +65,10 @@ def cmd_reports(settings: Settings, _: argparse.Namespace) -> int:
     )
 
 
+def cmd_web(settings: Settings, _: argparse.Namespace) -> int:
+    return _serve("entrypoints.apps:web_app_from_env", settings.web_host, settings.web_port, settings.web_workers)
+
+
 def cmd_relay(settings: Settings, _: argparse.Namespace) -> int:
     from infra.event_store import open_event_store
     from services.ingest.relay import Relay
@@ -150,6 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--kafka-port", type=int, default=59092)
     up.add_argument("--ingest-port", type=int, default=8001)
     up.add_argument("--reports-port", type=int, default=8002)
+    up.add_argument("--web-port", type=int, default=8000)
     up.add_argument("--no-demo", action="store_true", help="seed reference data only, no demo values")
     up.set_defaults(func=cmd_up)
     for name, func, text in (
@@ -159,6 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("relay", cmd_relay, "run the relay: event store -> Kafka"),
         ("project", cmd_project, "run the projector: Kafka -> read models"),
         ("reports", cmd_reports, "run the read API"),
+        ("web", cmd_web, "run the people's web app"),
         ("checkpoint", cmd_checkpoint, "run the checkpointer: transparency log + signed checkpoints"),
     ):
         sub.add_parser(name, help=text).set_defaults(func=func)

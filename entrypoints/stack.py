@@ -8,13 +8,16 @@ Ctrl-C / SIGTERM stops all of it; a crashed service is restarted.
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import secrets
 import signal
 import sys
 import threading
 from functools import partial
 from pathlib import Path
 
+from domain.access import AccountExists
 from domain.identity import Role
 from infra.db import connect
 from infra.kafka import ensure_topic
@@ -25,6 +28,10 @@ from infra.runtime.processes import Service, http_ready
 from infra.settings import Settings
 from infra.tokens import create_token
 from services.audit.signing import generate_key_file
+from services.ingest.application.access import create_account, reset_password
+from services.ingest.application.commands import CreateAccount, ResetPassword
+from services.ingest.application.seed import SEED_ADMIN
+from services.ingest.application.write_side import WriteSide
 
 # Service name -> `reporting` arguments. The roll-ups and the audit trail cost several times what
 # the other read models do (docs/PERFORMANCE.md): in processes of their own they never delay the
@@ -36,6 +43,7 @@ SERVICES: dict[str, tuple[str, ...]] = {
     "project-rollups": ("project", "rollups"),
     "project-audit": ("project", "audit_trail"),
     "reports": ("reports",),
+    "web": ("web",),
     "checkpoint": ("checkpoint",),
 }
 DEMO_TOKEN_ROLES = (
@@ -44,6 +52,14 @@ DEMO_TOKEN_ROLES = (
     (Role.AUDITOR, None),
     (Role.ADMIN, None),
 )
+# One demo person per role: username, display name, agency, role.
+DEMO_PEOPLE = (
+    ("canbo.p01", "Nguyễn Thị Lan (Sở KH&CN Hà Nội)", "P01", Role.AGENCY_REPORTER),
+    ("thamdinh", "Trần Văn Minh (Vụ Kế hoạch - Tài chính)", None, Role.MINISTRY_REVIEWER),
+    ("kiemtoan", "Lê Thu Hà (Thanh tra Bộ)", None, Role.AUDITOR),
+    ("quantri", "Phạm Quốc Anh (Trung tâm Công nghệ thông tin)", None, Role.ADMIN),
+)
+DemoAccount = tuple[str, str, Role, str | None]  # username, password, role, agency
 
 
 def _pid_file_guard(path: Path) -> None:
@@ -59,7 +75,29 @@ def _pid_file_guard(path: Path) -> None:
     path.write_text(str(os.getpid()))
 
 
-def _prepare(settings: Settings, demo: bool) -> list[tuple[Role, str | None, str]]:
+def _demo_people(write_side: WriteSide, data_dir: Path) -> list[DemoAccount]:
+    """The demo people, created on first start with random passwords kept in the data folder (mode 0600)."""
+    path = data_dir / "demo-accounts.json"
+    if path.exists():
+        return [(a["username"], a["password"], Role(a["role"]), a["agency"]) for a in json.loads(path.read_text())]
+    accounts: list[DemoAccount] = []
+    for username, name, agency, role in DEMO_PEOPLE:
+        password = secrets.token_urlsafe(9)
+        try:
+            create_account(write_side, SEED_ADMIN, CreateAccount(username, name, agency, frozenset({role}), password))
+        except AccountExists:
+            reset_password(write_side, SEED_ADMIN, ResetPassword(username, password))
+        accounts.append((username, password, role, agency))
+    path.touch(mode=0o600)
+    fields = ("username", "password", "role", "agency")
+    path.write_text(json.dumps([dict(zip(fields, account, strict=True)) for account in accounts]))
+    return accounts
+
+
+DemoToken = tuple[Role, str | None, str]  # role, agency, secret
+
+
+def _prepare(settings: Settings, demo: bool, data_dir: Path) -> tuple[list[DemoToken], list[DemoAccount]]:
     from entrypoints.bootstrap import migrate, postgres_write_side
     from services.ingest.application.demo import load_demo
     from services.ingest.application.seed import load_seed
@@ -73,21 +111,24 @@ def _prepare(settings: Settings, demo: bool) -> list[tuple[Role, str | None, str
         print("seeded: " + ", ".join(f"{v} {k}" for k, v in counts.items()), flush=True)
         if demo:
             print(f"demo: {load_demo(write_side, write_side.clock.today())} values entered", flush=True)
+        people = _demo_people(write_side, data_dir)
     tokens = []
     with connect(settings) as conn:
         for role, agency in DEMO_TOKEN_ROLES:
             issued = create_token(conn, role, agency, label="demo")
             tokens.append((role, agency, issued.secret))
-    return tokens
+    return tokens, people
 
 
 def run_local_stack(args: argparse.Namespace) -> int:
     data_dir = Path(args.data_dir).resolve()
     logs = data_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    for port in (args.ingest_port, args.reports_port):
+    for port in (args.ingest_port, args.reports_port, args.web_port):
         if not port_is_free(port):
-            print(f"port {port} is in use; choose another with --ingest-port/--reports-port", file=sys.stderr)
+            print(
+                f"port {port} is in use; choose another with --ingest-port/--reports-port/--web-port", file=sys.stderr
+            )
             return 2
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -105,18 +146,20 @@ def run_local_stack(args: argparse.Namespace) -> int:
             kafka_bootstrap_servers=broker.bootstrap_servers,
             ingest_port=args.ingest_port,
             reports_port=args.reports_port,
+            web_port=args.web_port,
             audit_key_path=str(data_dir / "audit" / "checkpoint.key"),
         )
-        tokens = _prepare(settings, demo=not args.no_demo)
+        tokens, people = _prepare(settings, not args.no_demo, data_dir)
         env = {**os.environ, **settings.to_env()}
         services = [Service(name, env, logs / f"{name}.log", command) for name, command in SERVICES.items()]
         for service in services:
             service.start()
         ingest_url = f"http://{settings.ingest_host}:{settings.ingest_port}"
         reports_url = f"http://{settings.reports_host}:{settings.reports_port}"
-        for url in (ingest_url, reports_url):
+        web_url = f"http://{settings.web_host}:{settings.web_port}"
+        for url in (ingest_url, reports_url, web_url):
             wait_until(partial(http_ready, url), 60, interval=0.1, what=f"{url}/ready")
-        _print_banner(settings, ingest_url, reports_url, tokens, logs)
+        _print_banner(settings, (web_url, ingest_url, reports_url), tokens, people, logs)
         while not stop.wait(0.5):
             for service in services:
                 if not service.alive():
@@ -137,19 +180,29 @@ def run_local_stack(args: argparse.Namespace) -> int:
 
 
 def _print_banner(
-    settings: Settings, ingest_url: str, reports_url: str, tokens: list[tuple[Role, str | None, str]], logs: Path
+    settings: Settings,
+    urls: tuple[str, str, str],
+    tokens: list[DemoToken],
+    people: list[DemoAccount],
+    logs: Path,
 ) -> None:
+    web_url, ingest_url, reports_url = urls
     lines = [
         "",
         "The reporting service is running (Ctrl-C stops everything).",
+        f"  sign in      {web_url}/sign-in",
         f"  write API    {ingest_url}/docs",
         f"  reports API  {reports_url}/docs",
         f"  PostgreSQL   {settings.postgres_host}:{settings.postgres_port} database {settings.postgres_dbname}",
         f"  Kafka        {settings.kafka_bootstrap_servers} topic {settings.kafka_topic}",
         f"  logs         {logs}",
         f"  audit key    {settings.audit_key_path}.pub (verify: reporting audit verify)",
-        "Demo tokens:",
+        "Demo people (sign in on the web app):",
     ]
+    for username, password, role, agency in people:
+        where = f"agency {agency}" if agency else "ministry"
+        lines.append(f"  {role.value:<18} {where:<12} username {username:<10} password {password}")
+    lines.append("Demo API tokens:")
     for role, agency, secret in tokens:
         lines.append(f"  {role.value:<18} {('agency ' + agency) if agency else '':<12} {secret}")
     print("\n".join(lines), flush=True)

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from domain.identity import Role
-from entrypoints.bootstrap import migrate
+from entrypoints.bootstrap import migrate, postgres_write_side
 from infra.db import connect
 from infra.runtime.broker import LocalBroker
 from infra.runtime.ports import free_port, wait_until
@@ -24,6 +24,9 @@ from infra.runtime.postgres import LocalPostgres
 from infra.runtime.processes import Service, http_ready
 from infra.settings import Settings
 from infra.tokens import create_token
+from services.ingest.application.access import create_account
+from services.ingest.application.commands import CreateAccount
+from services.ingest.application.seed import SEED_ADMIN
 
 SEEDED_TEMPLATE_DB = "reporting_seeded"
 _names = itertools.count()
@@ -69,7 +72,6 @@ def base_settings(postgres: LocalPostgres, broker: LocalBroker, work_dir: Path) 
 @pytest.fixture(scope="session")
 def seeded_template(postgres: LocalPostgres, base_settings: Settings) -> str:
     """A database with the schema and the seed data, copied for each test that wants it."""
-    from entrypoints.bootstrap import postgres_write_side
     from services.ingest.application.seed import load_seed
 
     postgres.create_database(SEEDED_TEMPLATE_DB)
@@ -121,14 +123,30 @@ class Stack:
     def reports_url(self) -> str:
         return f"http://127.0.0.1:{self.settings.reports_port}"
 
+    @property
+    def web_url(self) -> str:
+        return f"http://127.0.0.1:{self.settings.web_port}"
+
     def token(self, role: Role, agency: str | None = None) -> str:
         with connect(self.settings) as conn:
             return create_token(conn, role, agency).secret
 
+    def person(self, username: str, role: Role, agency: str | None = None, password: str = "") -> str:
+        """A person's account, through the write application (its events and all); returns the password."""
+        password = password or f"mật-khẩu-{username}-2026"
+        with postgres_write_side(self.settings) as write_side:
+            create_account(
+                write_side,
+                SEED_ADMIN,
+                CreateAccount(username, f"Người dùng {username}", agency, frozenset({role}), password),
+            )
+        return password
+
     def start(self, name: str) -> None:
         self.services[name].start()
-        if name in ("ingest", "reports"):
-            url = self.ingest_url if name == "ingest" else self.reports_url
+        urls = {"ingest": self.ingest_url, "reports": self.reports_url, "web": self.web_url}
+        if name in urls:
+            url = urls[name]
             wait_until(lambda: http_ready(url), 30, what=f"{name} ready")
 
 
@@ -140,7 +158,9 @@ def stack_factory(settings: Settings, work_dir: Path) -> Iterator[StackFactory]:
     stacks: list[Stack] = []
 
     def start(*names: str, settings_override: Settings | None = None) -> Stack:
-        chosen = replace(settings_override or settings, ingest_port=free_port(), reports_port=free_port())
+        chosen = replace(
+            settings_override or settings, ingest_port=free_port(), reports_port=free_port(), web_port=free_port()
+        )
         env = {**os.environ, **chosen.to_env()}
         logs = work_dir / "logs" / chosen.postgres_dbname
         logs.mkdir(parents=True, exist_ok=True)
@@ -148,7 +168,7 @@ def stack_factory(settings: Settings, work_dir: Path) -> Iterator[StackFactory]:
             chosen,
             {
                 name: Service(name, env, logs / f"{name}.log")
-                for name in ("ingest", "relay", "project", "reports", "checkpoint")
+                for name in ("ingest", "relay", "project", "reports", "web", "checkpoint")
             },
         )
         stacks.append(stack)

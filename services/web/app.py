@@ -1,12 +1,12 @@
 """The people's web app: server-rendered pages over the same application and read models as the APIs.
 
-`create_app` composes nothing: it is given the built `WebSide`, and `resources` to enter while it
-runs (the composition root's pools and stores).
+`create_app` composes nothing: it is given the built `WebSide`, `resources` to enter while it runs
+(the composition root's pools and stores) and the `readiness` checks of /ready.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractContextManager, asynccontextmanager
 from importlib import resources as package_files
 
@@ -17,6 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from domain.errors import DomainError, ErrorKind
+from services.http.health import add_health_routes
 from services.web.pages import account, home
 from services.web.people import SignInRequired, sign_in_url
 from services.web.security import SESSION_COOKIE, SecurityHeaders
@@ -43,6 +44,7 @@ def error_page(request: Request, status: int, title: str, message: str) -> Respo
 def create_app(
     web: WebSide,
     resources: Callable[[], AbstractContextManager[None]],
+    readiness: Mapping[str, Callable[[], None]],
     unavailable_errors: tuple[type[Exception], ...] = (),
 ) -> FastAPI:
     @asynccontextmanager
@@ -58,6 +60,7 @@ def create_app(
     app.state.nav_entries = tuple(entry for page in PAGES for entry in page.NAV)
     for page in PAGES:
         app.include_router(page.router)
+    add_health_routes(app, readiness)
 
     @app.exception_handler(SignInRequired)
     async def _sign_in(request: Request, exc: SignInRequired) -> Response:

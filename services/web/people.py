@@ -7,8 +7,7 @@ afresh on every request, so a role withdrawn or an account disabled takes effect
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any, Protocol
 from urllib.parse import quote
 
@@ -21,12 +20,14 @@ from services.ingest.application.access import person as find_person
 from services.web.security import SESSION_COOKIE, check_csrf
 
 
-@dataclass(frozen=True)
-class SessionInfo:
-    username: str
-    csrf_token: str
-    created_at: datetime
-    expires_at: datetime
+class SessionInfo(Protocol):
+    """A live session: whose it is, and the token its forms must carry."""
+
+    @property
+    def username(self) -> str: ...
+
+    @property
+    def csrf_token(self) -> str: ...
 
 
 class Sessions(Protocol):

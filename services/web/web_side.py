@@ -7,16 +7,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Protocol
 
 from fastapi import Request
 
+from services.http.read_side import ReadSide
 from services.ingest.application.write_side import WriteSide
 from services.web.people import Sessions
-
-
-class ReadSide(Protocol):
-    """The read models' query objects the pages use (the same ones as the reports API)."""
 
 
 @dataclass

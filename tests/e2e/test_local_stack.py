@@ -17,6 +17,7 @@ import pytest
 from infra.runtime.ports import free_port, port_is_free, wait_until
 from tests.helpers import auth, open_month
 
+PERSON_LINE = re.compile(r"^\s+(agency_reporter|ministry_reviewer|auditor|admin)\s.*?username (\S+)", re.MULTILINE)
 TOKEN_LINE = re.compile(r"^\s+(agency_reporter|ministry_reviewer|auditor|admin)\s.*?(rpt_\S+)$", re.MULTILINE)
 
 
@@ -36,15 +37,27 @@ def data_dir() -> Path:
 
 
 def test_up_serves_the_readme_flow_and_stops_without_leftovers(data_dir: Path) -> None:
-    ports = {"postgres": free_port(), "kafka": free_port(), "ingest": free_port(), "reports": free_port()}
+    ports = {
+        "postgres": free_port(),
+        "kafka": free_port(),
+        "ingest": free_port(),
+        "reports": free_port(),
+        "web": free_port(),
+    }
     output = data_dir / "up.out"
     stack = start_stack(data_dir, ports, output)
     try:
-        wait_until(lambda: "Demo tokens:" in output.read_text() and "admin" in output.read_text(), 180, what="banner")
-        tokens = dict(TOKEN_LINE.findall(output.read_text()))
+        wait_until(lambda: "Demo API tokens:" in output.read_text() and "rpt_" in output.read_text(), 180, what="up")
+        banner = output.read_text()
+        tokens = dict(TOKEN_LINE.findall(banner))
         assert set(tokens) == {"agency_reporter", "ministry_reviewer", "auditor", "admin"}
+        people = dict(PERSON_LINE.findall(banner))
+        assert set(people) == {"agency_reporter", "ministry_reviewer", "auditor", "admin"}
+        sign_in = f"http://127.0.0.1:{ports['web']}/sign-in"
+        assert sign_in in banner
+        assert httpx.get(sign_in).status_code == 200
         children = psutil.Process(stack.pid).children(recursive=True)
-        assert len(children) >= 5, "the broker and four services run under the stack"
+        assert len(children) >= 6, "the broker and the services run under the stack"
         # pg_ctl daemonises PostgreSQL: find the postmaster by its pid file.
         postmaster = psutil.Process(int((data_dir / "postgres" / "postmaster.pid").read_text().split()[0]))
         assert postmaster.is_running()
@@ -79,14 +92,22 @@ def test_up_serves_the_readme_flow_and_stops_without_leftovers(data_dir: Path) -
     # A second start on the same folder works: same cluster, the broker's log is new.
     second = start_stack(data_dir, ports, data_dir / "up2.out")
     try:
-        wait_until(lambda: "Demo tokens:" in (data_dir / "up2.out").read_text(), 180, what="second banner")
+        wait_until(lambda: "Demo API tokens:" in (data_dir / "up2.out").read_text(), 180, what="second banner")
+        # The demo people keep the passwords printed at the first start.
+        assert dict(PERSON_LINE.findall((data_dir / "up2.out").read_text())) == people
     finally:
         second.send_signal(signal.SIGTERM)
         assert second.wait(60) == 0
 
 
 def test_up_refuses_a_taken_port(data_dir: Path) -> None:
-    ports = {"postgres": free_port(), "kafka": free_port(), "ingest": free_port(), "reports": free_port()}
+    ports = {
+        "postgres": free_port(),
+        "kafka": free_port(),
+        "ingest": free_port(),
+        "reports": free_port(),
+        "web": free_port(),
+    }
     with _listening(ports["ingest"]):
         result = subprocess.run(
             [

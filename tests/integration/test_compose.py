@@ -80,7 +80,7 @@ def test_every_environment_variable_is_a_setting() -> None:
 
 def test_the_image_entry_point_is_the_console_script() -> None:
     pyproject = (ROOT / "pyproject.toml").read_text()
-    assert re.search(r'^reporting = "infra\.cli:main"$', pyproject, re.MULTILINE)
+    assert re.search(r'^reporting = "entrypoints\.cli:main"$', pyproject, re.MULTILINE)
     assert "pip install" in (ROOT / "Dockerfile").read_text()
 
 
