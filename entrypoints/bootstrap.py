@@ -148,7 +148,9 @@ def migrate(settings: Settings) -> list[str]:
     return apply_migrations(settings, migration_sources())
 
 
-def read_side(settings: Settings, pool: Pool, regime: ReportingRegime | None = None) -> ReadSide:
+def read_side(
+    settings: Settings, pool: Pool, regime: ReportingRegime | None = None, clock: Clock | None = None
+) -> ReadSide:
     """The query objects of every read model over `pool`; `regime` gives the compliance deadlines
     (default: the reporting regime the write side applies)."""
     topic = settings.kafka_topic
@@ -163,6 +165,7 @@ def read_side(settings: Settings, pool: Pool, regime: ReportingRegime | None = N
         report_view_history=ReportViewHistory(trail),
         rollups_history=RollupsHistory(trail),
         transparency=TransparencyLog(pool, trail),
+        clock=clock or SystemClock(),
     )
 
 
@@ -216,7 +219,9 @@ def web_app(settings: Settings, *, clock: Clock | None = None) -> WebApp:
         store, clock=clock, throttle=shared_throttle(settings, pool), max_values_per_batch=settings.max_values_per_batch
     )
     sessions = PostgresSessions(pool)
-    web = WebSide(write, read_side(settings, pool), sessions, settings.session_idle, settings.session_lifetime)
+    web = WebSide(
+        write, read_side(settings, pool, clock=clock), sessions, settings.session_idle, settings.session_lifetime
+    )
 
     @contextmanager
     def resources() -> Iterator[None]:

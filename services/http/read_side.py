@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from services.audit.transparency import TransparencyLog
+from services.ingest.application.ports import Clock
 from services.readmodels.audit_trail.queries import AuditTrailQueries
 from services.readmodels.compliance.queries import ComplianceQueries
 from services.readmodels.reference.queries import ReferenceQueries
@@ -24,3 +25,4 @@ class ReadSide:
     report_view_history: ReportViewHistory
     rollups_history: RollupsHistory
     transparency: TransparencyLog
+    clock: Clock  # today in Vietnam: what "days late" and "in force today" are counted from

@@ -23,7 +23,6 @@ from services.reports.dependencies import (
     Read,
     ScopeText,
     period_range,
-    vietnam_today,
 )
 from services.reports.export import TABLE_RESPONSES, filename, respond
 
@@ -38,7 +37,7 @@ def board_body(
         raise InvalidPeriodParameter("reports are submitted per month (YYYY-MM)")
     parsed = Scope.parse(scope)
     position = read.compliance.visible(wanted)
-    board = read.compliance.board(periods, parsed, vietnam_today())
+    board = read.compliance.board(periods, parsed, read.clock.today())
     return {
         "position": position,
         "scope": str(board.scope),

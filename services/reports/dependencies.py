@@ -5,9 +5,8 @@ Parameters are checked here, before anything is read: each refusal is a read-sid
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated, Literal
-from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Query, Request
 
@@ -30,7 +29,6 @@ MAX_WAIT_MS = 10_000
 DEFAULT_WAIT_MS = 5000
 MAX_PERIODS = 120
 MAX_INDICATORS = 500
-VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
 def read_side(request: Request) -> ReadSide:
@@ -79,10 +77,6 @@ def require_zone(**instants: datetime | None) -> None:
     for name, value in instants.items():
         if value is not None and value.tzinfo is None:
             raise InvalidInstant(f"{name} needs a time zone (e.g. Z)")
-
-
-def vietnam_today() -> date:
-    return datetime.now(VIETNAM).date()
 
 
 PeriodCode = Annotated[str | None, Query(min_length=4, max_length=7, description="YYYY-MM, YYYYQn, YYYYSn or YYYY")]

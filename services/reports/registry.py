@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query
 
 from services.http.limits import PageLimit
-from services.reports.dependencies import FreshnessQuery, Read, Reader, refuse_nul, vietnam_today
+from services.reports.dependencies import FreshnessQuery, Read, Reader, refuse_nul
 
 router = APIRouter(tags=["registry"])
 
@@ -37,7 +37,7 @@ def agencies(
 ) -> dict[str, Any]:
     """The agency registry on a date (agency codes and names are public), in code order."""
     refuse_nul(kind=kind, region=region, after=after)
-    day = on or vietnam_today()
+    day = on or read.clock.today()
     position = read.reference.visible(wanted)
     page = read.reference.registry(day, kind=kind, region=region, active=active, after=after, limit=limit)
     return {
@@ -58,7 +58,7 @@ def agency(
 ) -> dict[str, Any]:
     """One agency on a date: its name then, its successor and predecessors, who reports for it then."""
     refuse_nul(agency=agency)
-    day = on or vietnam_today()
+    day = on or read.clock.today()
     position = read.reference.visible(wanted)
     found = read.reference.agency(agency, day)
     return {"on": day.isoformat(), "position": position, **found.to_json()}

@@ -15,7 +15,6 @@ from decimal import Decimal
 from enum import StrEnum
 from functools import cache
 from importlib import resources
-from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime
 from babel.messages.mofile import write_mo
@@ -23,9 +22,8 @@ from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
 from babel.support import Translations
 
-from domain.periods import Period, PeriodKind
+from domain.periods import VIETNAM, Period, PeriodKind
 
-VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
 LANGUAGE_COOKIE = "lang"
 
 

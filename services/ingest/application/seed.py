@@ -6,6 +6,7 @@ as an admin using the API. Running it twice changes nothing.
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from domain.errors import NotFound
@@ -29,8 +30,10 @@ PROVINCIAL_TEMPLATE = "UNIFIED-PROVINCIAL"
 UNIT_BASE_TEMPLATE = "MINISTRY-UNIT-BASE"
 
 
+@cache
 def reporting_regime() -> ReportingRegime:
-    """Deadlines are data of the reporting regime (Circular 02/2023 by default: infra/seed/regime.json)."""
+    """Deadlines are data of the reporting regime (Circular 02/2023 by default: infra/seed/regime.json),
+    read once per process."""
     return ReportingRegime.from_dict(seed_file("regime.json"))
 
 
