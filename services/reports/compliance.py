@@ -9,6 +9,7 @@ from fastapi.responses import Response
 
 from domain.periods import PeriodKind
 from domain.scope import Scope
+from services.http.export import TABLE_RESPONSES, filename, respond
 from services.http.read_side import ReadSide
 from services.readmodels.errors import InvalidPeriodParameter
 from services.readmodels.freshness import Freshness
@@ -25,7 +26,6 @@ from services.reports.dependencies import (
     period_range,
     vietnam_today,
 )
-from services.reports.export import TABLE_RESPONSES, filename, respond
 
 router = APIRouter(tags=["compliance"])
 
