@@ -111,9 +111,8 @@ def start(stack_factory: StackFactory, page: Page, role: Role = Role.AUDITOR, ag
     sign_in(page, stack, username, password)
     try:
         expect(page.get_by_role("heading", level=1)).to_contain_text("Xin chào")
-    except AssertionError:
-        print("WEBLOG", stack.services["web"].log_path.read_text()[-5000:])
-        raise
+    except AssertionError as failed:  # say what the web app logged
+        raise AssertionError(stack.services["web"].log_path.read_text()[-3000:]) from failed
     return Console(stack, page, clerk, admin, codes)
 
 
@@ -260,12 +259,20 @@ def test_a_report_and_a_rollup_as_of_a_moment_show_the_value_before_its_correcti
     expect(page.locator(".summary")).to_contain_text("1 đã thay đổi")
     expect(page.locator(".summary")).to_contain_text("1 mới có sau đó")
     console.accessible("audit-as-of-report")
+    page.emulate_media(media="print")  # on paper: the comparison without the form and the menus
+    expect(page.locator("form.filters")).to_be_hidden()
+    expect(page.locator(".audit-tabs")).to_be_hidden()
+    expect(row.locator(".change-label")).to_be_visible()
+    screenshot(page, "audit-as-of-report-print")
+    page.emulate_media(media="screen")
 
     # By instant (Vietnam time, to the second): the same earlier value; only the differences.
     console.open("/audit/as-of/report")
     page.get_by_label("Đơn vị", exact=True).select_option("P01")
     page.get_by_label("Kỳ báo cáo").fill(console.period)
-    page.get_by_role("textbox", name="Thời điểm (giờ Việt Nam)").fill(moment.astimezone(VIETNAM).strftime("%Y-%m-%dT%H:%M:%S"))
+    page.get_by_role("textbox", name="Thời điểm (giờ Việt Nam)").fill(
+        moment.astimezone(VIETNAM).strftime("%Y-%m-%dT%H:%M:%S")
+    )
     page.get_by_label("Chỉ hiện các khác biệt").check()
     page.get_by_role("button", name="So sánh").click()
     expect(page.locator(".moment-card.then")).to_contain_text(f"Nhật ký đến vị trí {before:,}".replace(",", "."))
@@ -355,7 +362,10 @@ def failed_checks(page: Page) -> dict[str, str]:
 def test_verification_in_the_browser_passes_on_an_honest_proof(stack_factory: StackFactory, page: Page) -> None:
     console = start(stack_factory, page)
     _open_verification(console)
-    verify(page)
+    page.locator("#verify-button").focus()  # from the keyboard
+    page.keyboard.press("Enter")
+    expect(page.locator("#verify-result")).to_be_focused()
+    expect(page.locator("#verdict")).not_to_have_text("Đang kiểm chứng…")
     expect(page.locator("#verdict")).to_have_text(re.compile("^Đã kiểm chứng: sự kiện nằm trong nhật ký"))
     passed = page.locator("#checks li.check-ok:not([hidden])")
     names = {li.get_attribute("data-check") for li in passed.all()}

@@ -10,10 +10,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from babel.messages.extract import extract_from_file
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 from starlette.requests import Request
 
+from domain.identity import Role
 from services.web.i18n import Language, translations
-from services.web.pages import audit_as_of, audit_common, audit_home, audit_proofs
+from services.web.pages import audit_as_of, audit_common, audit_home, audit_proofs, audit_trail
 from services.web.pages.audit_as_of import Change, Summary, compare
 from services.web.pages.audit_common import Fields, local_input, parse_local_instant, query, value_text
 
@@ -134,3 +137,40 @@ def test_a_query_keeps_what_is_set_and_repeats_lists() -> None:
         "?agency=P01&event_type=A&event_type=B&after=0"
     )
     assert query({"agency": ""}) == ""
+
+
+EVERYONE = frozenset(Role)
+MINISTRY = frozenset({Role.MINISTRY_REVIEWER, Role.AUDITOR, Role.ADMIN})
+# Every page of the console and who may open it (a clerk: their own agency's data only, checked on the
+# real stack in tests/browser/test_audit_console.py). A route missing here fails the test.
+ROUTE_ROLES = {
+    "/audit": EVERYONE,
+    "/audit/events": EVERYONE,
+    "/audit/events.csv": EVERYONE,
+    "/audit/events.xlsx": EVERYONE,
+    "/audit/as-of/report": EVERYONE,
+    "/audit/as-of/rollups": MINISTRY,  # as the reports API's /rollups/as-of
+    "/audit/checkpoints": EVERYONE,
+    "/audit/checkpoints/{checkpoint_id}.note": EVERYONE,
+    "/audit/checkpoints/latest.json": EVERYONE,
+    "/audit/verify": EVERYONE,
+    "/audit/proofs/inclusion.json": EVERYONE,
+}
+
+
+def _declared_roles(dependant: Dependant) -> list[frozenset[Role]]:
+    found = [dependency.call.roles for dependency in dependant.dependencies if hasattr(dependency.call, "roles")]
+    for dependency in dependant.dependencies:
+        found += _declared_roles(dependency)
+    return found
+
+
+def test_every_console_route_declares_who_may_open_it() -> None:
+    declared = {}
+    for module in (audit_home, audit_trail, audit_as_of, audit_proofs):
+        for route in module.router.routes:
+            assert isinstance(route, APIRoute)
+            roles = _declared_roles(route.dependant)
+            assert len(roles) == 1, f"{route.path} declares its roles once"
+            declared[route.path] = roles[0]
+    assert declared == ROUTE_ROLES
