@@ -114,6 +114,7 @@ class TrailParameters:
         if not fields.valid:
             return None
         fields.values["since"], fields.values["until"] = local_input(since), local_input(until)
+        fields.values["period"] = period.code if period else ""
         return TrailFilter(
             agency, period.code if period else None, indicator, actor, tuple(self.event_types), since, until
         )
@@ -157,7 +158,7 @@ def trail_row(
     is_value = event.event_type in VALUE_EVENTS
     corrected = event.event_type is EventType.VALUE_CORRECTED
     as_of = ""
-    if event.agency and event.period and event.event_type not in {EventType.AGENCY_REGISTERED}:
+    if event.agency and event.period:  # the agency's report as it stood right after this event
         as_of = "/audit/as-of/report" + query(
             {"agency": event.agency, "period": event.period, "when": "position", "position": event.position}
         )
