@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from hashlib import sha256
 from typing import Any
 from uuid import UUID
 
@@ -45,6 +46,11 @@ class StoredCheckpoint:
 class PublishedKey:
     key: VerifierKey
     created_at: datetime
+
+    @property
+    def fingerprint(self) -> str:
+        """SHA-256 of the raw public key (hex): what an auditor compares with the key they hold."""
+        return sha256(self.key.public_key).hexdigest()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -114,6 +120,22 @@ class TransparencyLog:
         """Signed checkpoints in the order they were made, after `after_id`."""
         with self.pool.connection() as conn:
             return _checkpoints(conn, "WHERE id > %s ORDER BY id LIMIT %s", (after_id, limit))
+
+    def recent_checkpoints(self, before_id: int | None, limit: int) -> tuple[list[StoredCheckpoint], bool]:
+        """Signed checkpoints the newest first, before id `before_id` (None: from the newest); and
+        whether older ones remain."""
+        where = "" if before_id is None else "WHERE id < %s "
+        params: tuple[Any, ...] = (limit + 1,) if before_id is None else (before_id, limit + 1)
+        with self.pool.connection() as conn:
+            found = _checkpoints(conn, where + "ORDER BY id DESC LIMIT %s", params)
+        return found[:limit], len(found) > limit
+
+    def checkpoint(self, checkpoint_id: int) -> StoredCheckpoint:
+        with self.pool.connection() as conn:
+            found = _checkpoints(conn, "WHERE id = %s", (checkpoint_id,))
+        if not found:
+            raise NotFound(f"no checkpoint {checkpoint_id}")
+        return found[0]
 
     def latest(self) -> StoredCheckpoint:
         with self.pool.connection() as conn:

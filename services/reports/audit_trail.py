@@ -6,7 +6,6 @@ transparency log hashed: docs/AUDIT.md). Agency credentials read only their own 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -14,13 +13,12 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
 from domain.identity import Principal, Role
+from services.http.audit_export import trail_export
+from services.http.export import CSV_RESPONSES, XLSX_RESPONSES
 from services.http.limits import PageLimit
-from services.http.read_side import ReadSide
 from services.readmodels.audit_trail.queries import TrailFilter
 from services.readmodels.errors import WrongAgency
-from services.reports.columns import AUDIT_TRAIL_COLUMNS
 from services.reports.dependencies import FreshnessQuery, Read, Reader, refuse_nul, require_zone
-from services.reports.export import CSV_RESPONSES, XLSX_RESPONSES, csv_response, xlsx_response
 
 router = APIRouter(tags=["audit"])
 
@@ -66,12 +64,6 @@ class TrailQuery:
 Filters = Annotated[TrailQuery, Depends()]
 
 
-def export_rows(read: ReadSide, filters: TrailFilter) -> Iterator[list[Any]]:
-    for event in read.audit_trail.matching(filters):
-        published = event.to_json()
-        yield [published[column] for column in AUDIT_TRAIL_COLUMNS]
-
-
 @router.get("/audit/events")
 def audit_events(
     principal: Reader,
@@ -99,11 +91,11 @@ def audit_events(
 def audit_events_csv(principal: Reader, filters: Filters, read: Read) -> Response:
     """The filtered audit trail as CSV (UTF-8), every matching event."""
     chosen = filters.checked(principal)  # bad filters are refused before the stream starts
-    return csv_response(AUDIT_TRAIL_COLUMNS, export_rows(read, chosen), "audit-trail.csv")
+    return trail_export(read.audit_trail, chosen, "csv")
 
 
 @router.get("/audit/events.xlsx", response_class=Response, responses=XLSX_RESPONSES)
 def audit_events_xlsx(principal: Reader, filters: Filters, read: Read) -> Response:
     """The filtered audit trail as an Excel workbook."""
     chosen = filters.checked(principal)
-    return xlsx_response(AUDIT_TRAIL_COLUMNS, export_rows(read, chosen), "audit-trail.xlsx", "audit")
+    return trail_export(read.audit_trail, chosen, "xlsx")

@@ -58,18 +58,3 @@ REPORT_VIEW_COLUMNS: Columns = (
     ("recorded_at", "Thời điểm ghi nhận"),
     ("position", "Vị trí trong nhật ký"),
 )
-# The audit trail's export: the members of each event, as published (no translation: a technical export).
-AUDIT_TRAIL_COLUMNS = (
-    "position",
-    "occurred_at",
-    "event_type",
-    "event_id",
-    "agency",
-    "period",
-    "indicator",
-    "previous_value",
-    "value",
-    "actor",
-    "role",
-    "reason",
-)

@@ -13,10 +13,10 @@ from domain.errors import Forbidden, NotFound
 from domain.identity import Role
 from domain.scope import Dimension, Scope
 from services.http.auth import require_agency_access
+from services.http.export import TABLE_RESPONSES, filename, respond
 from services.readmodels.errors import InvalidPeriodParameter
 from services.reports.columns import AGENCY_FIGURE_COLUMNS, FIGURE_COLUMNS
 from services.reports.dependencies import Format, FreshnessQuery, PeriodCode, Read, Reader, parse_period
-from services.reports.export import TABLE_RESPONSES, filename, respond
 
 router = APIRouter(tags=["derived reports"])
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractContextManager, asynccontextmanager
 from importlib import resources as package_files
+from types import ModuleType
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -18,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from domain.errors import DomainError, ErrorKind
 from services.http.health import add_health_routes
-from services.web.pages import account, home
+from services.web.pages import account, audit_as_of, audit_home, audit_proofs, audit_trail, home
 from services.web.people import SignInRequired, sign_in_url
 from services.web.security import SESSION_COOKIE, SecurityHeaders
 from services.web.templating import gettext, render
@@ -34,7 +35,8 @@ STATUS = {
     ErrorKind.MALFORMED: 400,
     ErrorKind.RATE_LIMITED: 429,
 }
-PAGES = (account, home)  # each: `router`, and `NAV`, its main-menu entries
+PAGES: tuple[ModuleType, ...] = (account, home)  # each: `router`, and `NAV`, its main-menu entries
+PAGES += (audit_home, audit_trail, audit_as_of, audit_proofs)  # the auditors' console
 
 
 def error_page(request: Request, status: int, title: str, message: str) -> Response:

@@ -37,8 +37,12 @@ class TrailFilter:
     until: datetime | None = None  # occurred before
 
     def where(self, after: int) -> tuple[str, list[Any]]:
-        clauses = ["position > %s"]
-        params: list[Any] = [after]
+        return self.bounded("position > %s", after)
+
+    def bounded(self, position_clause: str, position: int) -> tuple[str, list[Any]]:
+        """The WHERE clause of these filters and one condition on position (`position_clause`, one %s)."""
+        clauses = [position_clause]
+        params: list[Any] = [position]
         for column in ("agency", "period", "indicator", "actor"):
             value = getattr(self, column)
             if value is not None:
@@ -71,6 +75,15 @@ class TrailEvent:
 
 
 @dataclass(frozen=True)
+class TrailWindow:
+    """A page of the trail in position order, and whether matching events lie before or after it."""
+
+    events: list[TrailEvent]
+    earlier: bool
+    later: bool
+
+
+@dataclass(frozen=True)
 class AsOf:
     """A past moment of the log: a global position or an instant (exactly one), waited for up to `wait_ms`."""
 
@@ -98,6 +111,31 @@ class AuditTrailQueries:
                 [*params, limit],
             ).fetchall()
         return [TrailEvent(int(p), a, bytes(c)) for p, a, c in rows]
+
+    def window(self, filters: TrailFilter, limit: int, *, after: int = 0, before: int | None = None) -> TrailWindow:
+        """The first `limit` matching events after position `after`, or, with `before`, the last
+        `limit` before it (keyset paging both ways), in position order."""
+        backwards = before is not None
+        clause, bound = ("position < %s", before) if before is not None else ("position > %s", after)
+        where, params = filters.bounded(clause, bound)
+        order = "DESC" if backwards else "ASC"
+        beyond, edge = ("position >= %s", before) if before is not None else ("position <= %s", after)
+        other_where, other_params = filters.bounded(beyond, edge)
+        with self.pool.connection() as conn:
+            rows = conn.execute(
+                f"SELECT position, agency, canonical FROM rm_audit_trail WHERE {where}"
+                f" ORDER BY position {order} LIMIT %s",
+                [*params, limit + 1],
+            ).fetchall()
+            found = conn.execute(
+                f"SELECT EXISTS (SELECT 1 FROM rm_audit_trail WHERE {other_where})", other_params
+            ).fetchone()
+        more = len(rows) > limit
+        events = [TrailEvent(int(p), a, bytes(c)) for p, a, c in rows[:limit]]
+        other_side = bool(found and found[0])
+        if backwards:
+            return TrailWindow(events[::-1], earlier=more, later=other_side)
+        return TrailWindow(events, earlier=other_side, later=more)
 
     def matching(self, filters: TrailFilter) -> Iterator[TrailEvent]:
         """Every event that matches, in position order (read a page at a time)."""
