@@ -17,11 +17,11 @@ from starlette.requests import Request
 
 from domain.catalogue import IndicatorGroup
 from domain.identity import Role
-from domain.periods import InvalidPeriod, Period
+from domain.periods import VIETNAM, InvalidPeriod, Period
 from infra.integration_events import ACCESS_EVENTS, LIFECYCLE_EVENTS, VALUE_EVENTS, EventType
 from services.ingest.application.access import Person
 from services.readmodels.reference.snapshot import Reference
-from services.web.i18n import VIETNAM, Formats, Language, nfc
+from services.web.i18n import Formats, Language, nfc
 from services.web.navigation import NavItem
 from services.web.people import PageForbidden
 from services.web.templating import gettext, language_of
