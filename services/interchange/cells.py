@@ -165,7 +165,8 @@ class ValueReader:
         convert: Converter = from_text,
     ) -> Row:
         def error(code: str, message: str) -> SourceError:
-            return SourceError(location, code, message)
+            named = indicator if indicator and indicator in self._indicators else None
+            return SourceError(location, code, message, indicator=named)
 
         if not agency:
             return error("missing-field", "no agency is given")
