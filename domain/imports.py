@@ -40,9 +40,8 @@ class ImportFormat(StrEnum):
 
     @classmethod
     def implied_by(cls, media_type: str) -> ImportFormat | None:
-        """The one format a content type can only be, if any (JSON and CSV are each two formats)."""
-        matching = [kind for kind in cls if media_type in kind.media_types]
-        return matching[0] if len(matching) == 1 else None
+        """The format a content type stands for without `format=`: CSV is this system's; JSON is two formats."""
+        return _IMPLIED.get(media_type)
 
 
 _MEDIA_TYPES: Mapping[ImportFormat, tuple[str, ...]] = {
@@ -52,6 +51,16 @@ _MEDIA_TYPES: Mapping[ImportFormat, tuple[str, ...]] = {
     ImportFormat.DHIS2_CSV: ("text/csv", "application/csv"),
     ImportFormat.ADX: ("application/adx+xml", "application/xml", "text/xml"),
     ImportFormat.NATIONAL: ("application/json",),
+}
+
+
+_IMPLIED: Mapping[str, ImportFormat] = {
+    XLSX_MEDIA_TYPE: ImportFormat.WORKBOOK,
+    "text/csv": ImportFormat.CSV,
+    "application/csv": ImportFormat.CSV,
+    "application/adx+xml": ImportFormat.ADX,
+    "application/xml": ImportFormat.ADX,
+    "text/xml": ImportFormat.ADX,
 }
 
 

@@ -119,6 +119,7 @@ class IngestApi:
     write_side: WriteSide
     tokens: TokenStore
     platform: Platform
+    imports: ImportSide
 
 
 def ingest_api(settings: Settings, *, clock: Clock | None = None) -> IngestApi:
@@ -140,7 +141,7 @@ def ingest_api(settings: Settings, *, clock: Clock | None = None) -> IngestApi:
     ingest = write_side(
         store, clock=clock, throttle=shared_throttle(settings, pool), max_values_per_batch=settings.max_values_per_batch
     )
-    return IngestApi(ingest, tokens, platform)
+    return IngestApi(ingest, tokens, platform, import_side(settings, ingest, pool))
 
 
 # ---- imports --------------------------------------------------------------------------------

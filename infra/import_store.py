@@ -14,7 +14,7 @@ import logging
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, BinaryIO
+from typing import IO, Any, BinaryIO
 from uuid import UUID
 
 import orjson
@@ -84,7 +84,7 @@ class PostgresFileStore:
     def __init__(self, pool: Pool) -> None:
         self.pool = pool
 
-    def put(self, stream: BinaryIO, stored_by: str) -> StoredFile:
+    def put(self, stream: IO[bytes], stored_by: str) -> StoredFile:
         stream.seek(0)
         digest = hashlib.sha256()
         size = 0

@@ -9,7 +9,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import BinaryIO
+from typing import IO, BinaryIO
 from uuid import UUID
 
 from domain.imports import (
@@ -29,7 +29,7 @@ class MemoryFileStore:
     def __init__(self) -> None:
         self.files: dict[str, bytes] = {}
 
-    def put(self, stream: BinaryIO, stored_by: str) -> StoredFile:
+    def put(self, stream: IO[bytes], stored_by: str) -> StoredFile:
         data = stream.read()
         sha = hashlib.sha256(data).hexdigest()
         self.files.setdefault(sha, data)

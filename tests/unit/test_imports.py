@@ -350,8 +350,8 @@ def test_a_workbook_round_trip_with_errors_by_cell(side: ImportSide) -> None:
     csv = template_csv(side, P01, "P01", PERIOD)
     assert not isinstance(csv.content, bytes)
     text = b"".join(csv.content).decode("utf-8-sig")
-    assert "TEL.MOBILE_SUBSCRIBERS,8450123," in text
-    assert "\r\nPOS.LETTERS,," in text
+    assert "P01,2026-10,TEL.MOBILE_SUBSCRIBERS,8450123," in text
+    assert "\r\nP01,2026-10,POS.LETTERS,," in text
 
 
 def test_a_workbook_of_another_month_is_refused_whole(side: ImportSide) -> None:

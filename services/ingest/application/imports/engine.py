@@ -21,7 +21,7 @@ import logging
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import orjson
 from eventsourcing.persistence import IntegrityError
@@ -50,9 +50,9 @@ from services.ingest.application.ports import PendingAnswer
 from services.ingest.application.submissions import entry_form, submission_for_entry, submission_form
 from services.interchange.adx import read_adx
 from services.interchange.csv_values import read_csv
-from services.interchange.dhis2 import read_dhis2_csv, read_dhis2_json
+from services.interchange.dhis2 import import_summary, read_dhis2_csv, read_dhis2_json
 from services.interchange.qcvn125 import read_report_figures
-from services.interchange.rows import ERROR_CODES, Row, SourceError, SourceValue
+from services.interchange.rows import ERROR_CODES, ImportCounts, Row, SourceError, SourceValue
 from services.interchange.workbook import WorkbookRefused, read_workbook, read_workbook_metadata
 
 log = logging.getLogger("reporting.imports")
@@ -520,6 +520,23 @@ def summarize(side: ImportSide, job: Job, *, refused: bool) -> Summary:
         not_imported,
         tally.position,
     )
+
+
+# ---- the summary in DHIS2's shape -----------------------------------------------------------------
+
+MAX_CONFLICTS = 10_000
+
+
+def dhis2_summary(side: ImportSide, job: Job) -> dict[str, Any]:
+    """A finished job's summary as DHIS2's ImportSummary (each rejection a conflict, at most MAX_CONFLICTS)."""
+    summary = job.summary
+    assert summary is not None, "a finished job"
+    counts = ImportCounts(summary.stored, summary.unchanged, summary.rejected, summary.corrected)
+    errors = [
+        SourceError(r.location, r.code, r.message, indicator=r.indicator)
+        for r in side.jobs.rejections(job.id, -1, MAX_CONFLICTS)
+    ]
+    return import_summary(counts, errors)
 
 
 # ---- the worker ----------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import IO
 
 from domain.errors import DomainError, ErrorKind, Forbidden, NotFound
 from domain.identity import Principal, Role
@@ -61,7 +61,7 @@ def _uploader(principal: Principal) -> str:
     return principal.agency
 
 
-def keep_file(side: ImportSide, principal: Principal, stream: BinaryIO, size: int) -> StoredFile:
+def keep_file(side: ImportSide, principal: Principal, stream: IO[bytes], size: int) -> StoredFile:
     """Keep an uploaded file (a seekable stream of `size` bytes), once per content."""
     _uploader(principal)
     if size > side.max_upload_bytes:
@@ -186,7 +186,7 @@ def template_csv(side: ImportSide, principal: Principal, agency: str, period: st
         ListedIndicator(agency, period, code, entry.value if (entry := submission.values.get(code)) else None)
         for code in form.indicators
     ]
-    return Download(write_csv(rows), f"so-lieu-{agency}-{period}.csv")
+    return Download(write_csv(rows, with_agency_period=True), f"so-lieu-{agency}-{period}.csv")
 
 
 def _as_agency(principal: Principal, agency: str) -> Principal:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
-from typing import BinaryIO, Protocol
+from typing import IO, BinaryIO, Protocol
 from uuid import UUID
 
 from domain.imports import BatchResult, Job, NewJob, Rejection, StoredFile, Summary, Tally
@@ -17,7 +17,7 @@ from domain.imports import BatchResult, Job, NewJob, Rejection, StoredFile, Summ
 class FileStore(Protocol):
     """Uploaded files, content-addressed: the same bytes are kept once, under their SHA-256."""
 
-    def put(self, stream: BinaryIO, stored_by: str) -> StoredFile:
+    def put(self, stream: IO[bytes], stored_by: str) -> StoredFile:
         """Keep the file `stream` holds (read from its start; it must be seekable) and name it."""
         ...
 
