@@ -226,6 +226,7 @@ def read_side(settings: Settings, pool: Pool, regime: ReportingRegime | None = N
         report_view_history=ReportViewHistory(trail),
         rollups_history=RollupsHistory(trail),
         transparency=TransparencyLog(pool, trail),
+        mappings=dhis2_mappings(settings),
     )
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from services.audit.transparency import TransparencyLog
+from services.interchange.mapping import CodeMapping
 from services.readmodels.audit_trail.queries import AuditTrailQueries
 from services.readmodels.compliance.queries import ComplianceQueries
 from services.readmodels.reference.queries import ReferenceQueries
@@ -24,3 +26,4 @@ class ReadSide:
     report_view_history: ReportViewHistory
     rollups_history: RollupsHistory
     transparency: TransparencyLog
+    mappings: Mapping[str, CodeMapping] = field(default_factory=dict)  # DHIS2/ADX exports, by data set

@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from domain.errors import DomainError
 from services.ingest.application.imports.ports import FileStore, JobStore
 from services.ingest.application.write_side import WriteSide
-from services.interchange.mapping import CodeMapping
+from services.interchange.mapping import CodeMapping, choose_mapping
 
 # Values per write: what the JSON API takes in one request (MAX_VALUES_PER_BATCH).
 BATCH_SIZE = 1000
@@ -18,12 +17,6 @@ MAX_BUFFERED = 10_000
 # An all-or-nothing import is one transaction: its aggregates and events are held in memory until the
 # commit. Past this, the caller imports best-effort (resumable, in batches).
 MAX_ATOMIC_VALUES = 20_000
-
-
-class UnknownMapping(DomainError):
-    """A DHIS2/ADX import names a data set no code mapping is configured for."""
-
-    code = "unknown-mapping"
 
 
 @dataclass
@@ -39,13 +32,4 @@ class ImportSide:
 
     def mapping(self, data_set: str | None) -> CodeMapping:
         """The code mapping of a data set; without one named, the only one configured."""
-        if data_set is None:
-            if len(self.mappings) == 1:
-                return next(iter(self.mappings.values()))
-            known = ", ".join(sorted(self.mappings)) or "none is configured"
-            raise UnknownMapping(f"name the DHIS2 data set whose code mapping applies (mapping=): {known}")
-        found = self.mappings.get(data_set)
-        if found is None:
-            known = ", ".join(sorted(self.mappings)) or "none is configured"
-            raise UnknownMapping(f"no code mapping for data set {data_set!r} (configured: {known})")
-        return found
+        return choose_mapping(self.mappings, data_set)
