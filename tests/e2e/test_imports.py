@@ -115,7 +115,7 @@ def test_our_csv_one_agency_month_and_the_file_kept_for_auditors(importing: Stac
     content = httpx.get(f"{stack.ingest_url}/imports/files/{sha}/content", headers=auth(auditor))
     assert content.content == data
     other = stack.token(Role.AGENCY_REPORTER, "P79")
-    assert httpx.get(f"{stack.ingest_url}/imports/files/{sha}", headers=auth(other)).status_code == 404
+    assert httpx.get(f"{stack.ingest_url}/imports/files/{sha}", headers=auth(other)).status_code == 403
     assert httpx.get(f"{stack.ingest_url}/imports/{job['id']}", headers=auth(other)).status_code == 403
 
     # The same file with the same request: the first import's answer, and nothing stored.

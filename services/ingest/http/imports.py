@@ -55,7 +55,6 @@ def _imports(request: Request) -> ImportSide:
 
 
 Imports = Annotated[ImportSide, Depends(_imports)]
-JobId = Annotated[UUID, Path(description="the import job's id")]
 Sha256 = Annotated[str, Path(pattern="^[0-9a-f]{64}$", description="the file's SHA-256, as events name it")]
 
 
@@ -147,7 +146,12 @@ def job_json(job: Job, **extra: Any) -> dict[str, Any]:
                 "application/adx+xml": {"schema": {"type": "string", "format": "binary"}},
                 "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
                 "multipart/form-data": {
-                    "schema": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}}
+                    "schema": {
+                        "type": "object",
+                        "properties": {"file": {"type": "string", "format": "binary"}},
+                        "required": ["file"],
+                        "additionalProperties": False,
+                    }
                 },
             },
         }
@@ -193,9 +197,9 @@ def _readable_job(side: ImportSide, principal: Principal, job_id: UUID) -> Job:
     return job
 
 
-@router.get("/imports/{job_id}")
+@router.get("/imports/{job}")
 def read_job(
-    job_id: JobId,
+    job_id: Annotated[UUID, Path(alias="job", description="the import job's id")],
     principal: Reader,
     side: Imports,
     shape: Annotated[Literal["ours", "dhis2"], Query(description="dhis2: DHIS2's ImportSummary")] = "ours",
@@ -209,9 +213,9 @@ def read_job(
     return job_json(job)
 
 
-@router.get("/imports/{job_id}/rejections")
+@router.get("/imports/{job}/rejections")
 def job_rejections(
-    job_id: JobId,
+    job_id: Annotated[UUID, Path(alias="job", description="the import job's id")],
     principal: Reader,
     side: Imports,
     limit: PageLimit,
@@ -229,9 +233,12 @@ def job_rejections(
 
 def _file_jobs(side: ImportSide, principal: Principal, sha256: str) -> list[Job]:
     """The jobs that read a kept file, as far as the caller may see them (an agency: its own)."""
-    jobs = [job for job in side.jobs.of_file(sha256) if job.agency and principal.can_read_agency(job.agency)]
+    every = side.jobs.of_file(sha256)
+    if not every:
+        raise NotFound(f"no file {sha256}")
+    jobs = [job for job in every if job.agency and principal.can_read_agency(job.agency)]
     if not jobs:
-        raise NotFound(f"no file {sha256} that you may read")
+        require_agency_access(principal, every[0].agency or "", write=False)
     return jobs
 
 
