@@ -280,7 +280,14 @@ def web_app(settings: Settings, *, clock: Clock | None = None) -> WebApp:
         store, clock=clock, throttle=shared_throttle(settings, pool), max_values_per_batch=settings.max_values_per_batch
     )
     sessions = PostgresSessions(pool)
-    web = WebSide(write, read_side(settings, pool), sessions, settings.session_idle, settings.session_lifetime)
+    web = WebSide(
+        write,
+        read_side(settings, pool),
+        sessions,
+        settings.session_idle,
+        settings.session_lifetime,
+        imports=import_side(settings, write, pool),
+    )
 
     @contextmanager
     def resources() -> Iterator[None]:
