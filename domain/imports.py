@@ -262,7 +262,6 @@ class Job:
     finished_at: datetime | None = None
     attempts: int = 0
     rows_total: int | None = None
-    values_total: int | None = None
     rows_done: int = 0
     batches_done: int = 0
     summary: Summary | None = None

@@ -42,7 +42,7 @@ CHUNK_BYTES = 1 << 20
 CHANNEL = "import_jobs"
 _JOB_COLUMNS = (
     "j.id, j.subject, j.role, j.agency, j.request, j.file_sha256, f.size, j.filename, j.media_type, j.request_key,"
-    " j.status, j.created_at, j.started_at, j.finished_at, j.attempts, j.rows_total, j.values_total, j.rows_done,"
+    " j.status, j.created_at, j.started_at, j.finished_at, j.attempts, j.rows_total, j.rows_done,"
     " j.batches_done, j.summary, j.error"
 )
 _FROM_JOBS = "import_jobs j JOIN import_files f ON f.sha256 = j.file_sha256"
@@ -147,11 +147,10 @@ def _job(row: tuple[Any, ...]) -> Job:
         finished_at=row[13],
         attempts=row[14],
         rows_total=row[15],
-        values_total=row[16],
-        rows_done=row[17],
-        batches_done=row[18],
-        summary=None if row[19] is None else Summary.from_json(row[19]),
-        error=row[20],
+        rows_done=row[16],
+        batches_done=row[17],
+        summary=None if row[18] is None else Summary.from_json(row[18]),
+        error=row[19],
     )
 
 
@@ -265,11 +264,9 @@ class PostgresJobStore:
         for _notice in conn.notifies(timeout=seconds, stop_after=1):
             pass
 
-    def started(self, job_id: UUID, rows: int, values: int) -> None:
+    def started(self, job_id: UUID, rows: int) -> None:
         with self.pool.connection() as conn:
-            conn.execute(
-                "UPDATE import_jobs SET rows_total = %s, values_total = %s WHERE id = %s", (rows, values, job_id)
-            )
+            conn.execute("UPDATE import_jobs SET rows_total = %s WHERE id = %s", (rows, job_id))
 
     def record(self, job_id: UUID, batch: BatchResult | None, rejections: Sequence[Rejection], rows_done: int) -> None:
         found = [*rejections, *(batch.rejections if batch is not None else ())]

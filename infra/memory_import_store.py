@@ -128,9 +128,9 @@ class MemoryJobStore:
         self.jobs[job_id] = job
         return job
 
-    def started(self, job_id: UUID, rows: int, values: int) -> None:
+    def started(self, job_id: UUID, rows: int) -> None:
         with self._lock:
-            self._update(job_id, rows_total=rows, values_total=values)
+            self._update(job_id, rows_total=rows)
 
     def record(self, job_id: UUID, batch: BatchResult | None, rejections: Sequence[Rejection], rows_done: int) -> None:
         with self._lock:

@@ -37,7 +37,6 @@ CREATE TABLE import_jobs (
     finished_at timestamptz,
     attempts integer NOT NULL DEFAULT 0,
     rows_total integer,
-    values_total integer,
     rows_done integer NOT NULL DEFAULT 0,
     batches_done integer NOT NULL DEFAULT 0,  -- the cursor: batches 1..n are recorded
     summary jsonb,

@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
@@ -136,13 +136,36 @@ def _workbook_rows(side: ImportSide, job: Job, principal: Principal) -> Iterator
     yield from read_workbook(data, form=form, agency=job.agency, period=period).rows
 
 
-def count(rows: Iterator[Row]) -> tuple[int, int]:
-    """(records, values) of a file."""
-    records = values = 0
-    for row in rows:
-        records += 1
-        values += isinstance(row, SourceValue)
-    return records, values
+class Counted:
+    """The records of a file as they are read, counted: the summary's exact `rows` and `values`."""
+
+    def __init__(self, rows: Iterator[Row]) -> None:
+        self._rows = rows
+        self.rows = 0
+        self.values = 0
+
+    def __iter__(self) -> Iterator[Row]:
+        for row in self._rows:
+            self.rows += 1
+            self.values += isinstance(row, SourceValue)
+            yield row
+
+
+def estimate(side: ImportSide, job: Job) -> int:
+    """How many records the file holds, for the progress bar: its lines for CSV (cheap: no parsing), the
+    records themselves for the formats read whole anyway (JSON, workbooks) or rarely large (ADX)."""
+    if job.request.format in (ImportFormat.CSV, ImportFormat.DHIS2_CSV):
+        lines = 0
+        last = b"\n"
+        with side.files.open(job.file.sha256) as stream:
+            while chunk := stream.read(1 << 20):
+                lines += chunk.count(b"\n")
+                last = chunk[-1:]
+        return max(0, lines - 1 + (last != b"\n"))  # less the header; a last line without its end counts
+    counted = Counted(read_rows(side, job))
+    for _ in counted:
+        pass
+    return counted.rows
 
 
 # ---- batches ------------------------------------------------------------------------------
@@ -181,7 +204,7 @@ def batch_of(body: bytes) -> BatchResult:
     return BatchResult.from_json(orjson.loads(body))
 
 
-def cut(rows: Iterator[Row], size: int, max_buffered: int) -> Iterator[Batch | Unread]:
+def cut(rows: Iterable[Row], size: int, max_buffered: int) -> Iterator[Batch | Unread]:
     """The file's values as batches per agency and month, and what could not be read, in a fixed order."""
     groups: dict[tuple[str, str], list[tuple[int, SourceValue]]] = {}
     buffered = 0
@@ -358,7 +381,7 @@ def settle(side: ImportSide, job: Job, batch: Batch, *, save: bool) -> BatchResu
 # ---- the two modes --------------------------------------------------------------------------
 
 
-def _best_effort(side: ImportSide, job: Job, rows: Iterator[Row]) -> None:
+def _best_effort(side: ImportSide, job: Job, rows: Iterable[Row]) -> None:
     save = not job.request.dry_run
     unread: list[Rejection] = []
     for item in cut(rows, side.batch_size, side.max_buffered):
@@ -387,27 +410,31 @@ class _Atomic(Answer):
 Planned = list[tuple[Batch, EntryResult, int]]  # each batch, what it does, how many events it stores
 
 
-def _all_or_nothing(side: ImportSide, job: Job, rows: Iterator[Row]) -> bool:
+def _all_or_nothing(side: ImportSide, job: Job, rows: Iterable[Row]) -> bool:
     """One transaction for every value, or nothing; False when the import is refused."""
     total = job.rows_total or 0
-    if (job.values_total or 0) > side.max_atomic_values:
-        refusal = Rejection(
-            total,
-            "document",
-            "too-many-values",
-            f"{job.values_total} values; an all-or-nothing import holds at most {side.max_atomic_values}:"
-            " import it best-effort (mode=best_effort) or split the file",
-        )
-        side.jobs.record(job.id, None, [refusal], total)
-        return False
     unread: list[Rejection] = []
     batches: list[Batch] = []
+    values = 0
     # One batch per agency and month: the transaction holds them all anyway.
     for item in cut(rows, side.max_atomic_values + 1, side.max_atomic_values + 1):
         if isinstance(item, Unread):
             unread.append(unread_rejection(item))
-        else:
+            continue
+        values += len(item.entries)
+        # Past the limit the values are only counted, not kept: memory stays bounded.
+        if values <= side.max_atomic_values:
             batches.append(item)
+    if values > side.max_atomic_values:
+        refusal = Rejection(
+            total,
+            "document",
+            "too-many-values",
+            f"{values} values; an all-or-nothing import holds at most {side.max_atomic_values}:"
+            " import it best-effort (mode=best_effort) or split the file",
+        )
+        side.jobs.record(job.id, None, [*unread, refusal], total)
+        return False
     if unread:
         side.jobs.record(job.id, None, unread, total)
         return False
@@ -473,28 +500,24 @@ def _positioned(planned: Planned, positions: Sequence[int]) -> Iterator[BatchRes
 
 def run(side: ImportSide, job: Job) -> Summary:
     """Run (or resume) a claimed job to its end; its summary."""
-    if job.rows_total is None or job.values_total is None:
-        rows, values = count(read_rows(side, job))
-        side.jobs.started(job.id, rows, values)
-        job = _with_totals(job, rows, values)
-    atomic = job.request.mode is Mode.ALL_OR_NOTHING
-    if atomic:
-        accepted = _all_or_nothing(side, job, read_rows(side, job))
+    if job.rows_total is None:
+        rows = estimate(side, job)
+        side.jobs.started(job.id, rows)
+        job = replace(job, rows_total=rows)
+    counted = Counted(read_rows(side, job))  # read whole even when resumed: the counts are exact
+    if job.request.mode is Mode.ALL_OR_NOTHING:
+        accepted = _all_or_nothing(side, job, counted)
     else:
-        _best_effort(side, job, read_rows(side, job))
+        _best_effort(side, job, counted)
         accepted = True
-    summary = summarize(side, job, refused=not accepted)
+    summary = summarize(side, job, counted, refused=not accepted)
     side.jobs.finish(job.id, summary)
     return summary
 
 
-def _with_totals(job: Job, rows: int, values: int) -> Job:
-    return replace(job, rows_total=rows, values_total=values)
-
-
-def summarize(side: ImportSide, job: Job, *, refused: bool) -> Summary:
+def summarize(side: ImportSide, job: Job, counted: Counted, *, refused: bool) -> Summary:
     tally = side.jobs.tally(job.id)
-    values = job.values_total or 0
+    values = counted.values
     stored = tally.submitted + tally.corrected
     rejected = tally.rejected_read + tally.rejected_write
     not_imported = max(0, values - stored - tally.unchanged - tally.rejected_write)
@@ -511,7 +534,7 @@ def summarize(side: ImportSide, job: Job, *, refused: bool) -> Summary:
     return Summary(
         outcome,
         job.request.dry_run,
-        job.rows_total or 0,
+        counted.rows,
         values,
         stored,
         tally.corrected,

@@ -53,8 +53,8 @@ class JobStore(Protocol):
         """Until a job may be waiting (one was queued), or `seconds` passed."""
         ...
 
-    def started(self, job_id: UUID, rows: int, values: int) -> None:
-        """The job's file was read: how many records and values it holds."""
+    def started(self, job_id: UUID, rows: int) -> None:
+        """The job started: about how many records its file holds (the progress bar's total)."""
         ...
 
     def record(self, job_id: UUID, batch: BatchResult | None, rejections: Sequence[Rejection], rows_done: int) -> None:
