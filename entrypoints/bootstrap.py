@@ -176,11 +176,15 @@ def in_memory_import_side(write: WriteSide, **limits: int) -> ImportSide:
     return ImportSide(write, MemoryFileStore(), MemoryJobStore(), dhis2_mappings(Settings()), **limits)
 
 
+IMPORT_CACHE_SIZE = 200
+
+
 @contextmanager
 def import_worker(settings: Settings) -> Iterator[ImportSide]:
     """What `reporting import-worker` runs jobs with: the write application on PostgreSQL and the job store."""
     pool = open_pool(settings)
-    store = PostgresEventStore(settings, pool)
+    # Few aggregates cached: a job touches each report once, and its memory stays bounded.
+    store = PostgresEventStore(settings, pool, cache_size=IMPORT_CACHE_SIZE)
     try:
         store.open()
         write = write_side(store, throttle=shared_throttle(settings, pool))
