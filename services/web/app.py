@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from domain.errors import DomainError, ErrorKind
 from services.http.health import add_health_routes
+from services.http.limits import BodySizeLimit
 from services.web.pages import account, home, imports
 from services.web.people import SignInRequired, sign_in_url
 from services.web.security import SESSION_COOKIE, SecurityHeaders
@@ -34,6 +35,7 @@ STATUS = {
     ErrorKind.MALFORMED: 400,
     ErrorKind.RATE_LIMITED: 429,
 }
+FORM_OVERHEAD = 64 << 10  # a multipart form's own fields and boundaries
 PAGES = (account, home, imports)  # each: `router`, and `NAV`, its main-menu entries
 
 
@@ -55,6 +57,8 @@ def create_app(
     app = FastAPI(title="Reporting web app", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.web = web
     app.add_middleware(SecurityHeaders)
+    # The largest form is a file to import: no body past what an upload may be.
+    app.add_middleware(BodySizeLimit, max_bytes=web.imports.max_upload_bytes + FORM_OVERHEAD)
     static = package_files.files("services.web").joinpath("static")
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
     app.state.nav_entries = tuple(entry for page in PAGES for entry in page.NAV)

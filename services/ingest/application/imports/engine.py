@@ -1,6 +1,7 @@
 """Running an import job: read the kept file, enter its values through the write side, count exactly.
 
-- The file is read twice: once to count its records (the progress bar's total), then to import.
+- The progress bar's total is counted first, cheaply (a CSV's lines); the counts of the summary
+  are those of the import's own reading of the file.
 - Values are grouped per agency and month into batches of at most `batch_size` (what the JSON API
   takes in one request); when `max_buffered` values wait in open groups, every group is written.
   The grouping depends on the file alone, so a resumed job cuts the same batches.
@@ -21,7 +22,7 @@ import logging
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, TypeVar
+from typing import Any
 
 import orjson
 from eventsourcing.persistence import IntegrityError
@@ -69,8 +70,6 @@ REFUSALS: dict[type[DomainError], str] = {
 # The domain's reasons for one value (domain.errors.ValueRejection) that the interchange codes name otherwise.
 VALUE_REASONS = {"duplicate-indicator": "duplicate-value"}
 RECORD_EVERY = 1000  # readers' rejections are recorded at least this often
-
-E = TypeVar("E", bound=DomainError)
 
 
 def refusal_code(error: DomainError) -> str | None:
@@ -240,23 +239,17 @@ def _rejection(ordinal: int, value: SourceValue, code: str, message: str) -> Rej
     return Rejection(ordinal, value.location, code, message, value.agency, value.period, value.indicator, WRITE)
 
 
-def _refused(_batch: Batch, entries: Sequence[tuple[int, SourceValue]], code: str, message: str) -> list[Rejection]:
+def _refused(entries: Sequence[tuple[int, SourceValue]], code: str, message: str) -> list[Rejection]:
     return [_rejection(ordinal, value, code, message) for ordinal, value in entries]
 
 
-def _value_rejections(
-    error: BatchRejected, entries: Sequence[tuple[int, SourceValue]]
-) -> tuple[list[Rejection], list[tuple[int, SourceValue]]]:
-    """The values the domain refused, and the others (to try again without them)."""
+def _value_rejections(error: BatchRejected, entries: Sequence[tuple[int, SourceValue]]) -> list[Rejection]:
+    """The values the domain refused (the others are tried again without them)."""
     bad = {}
     for item in error.rejections:
         code = VALUE_REASONS.get(item.reason, item.reason)
         bad[item.index] = code if code in ERROR_CODES else "invalid-value", item.detail
-    rejected = [
-        _rejection(ordinal, value, *bad[index]) for index, (ordinal, value) in enumerate(entries) if index in bad
-    ]
-    kept = [entry for index, entry in enumerate(entries) if index not in bad]
-    return rejected, kept
+    return [_rejection(ordinal, value, *bad[index]) for index, (ordinal, value) in enumerate(entries) if index in bad]
 
 
 @dataclass(frozen=True)
@@ -296,7 +289,7 @@ def _not_allowed(job: Job, batch: Batch, entries: Sequence[tuple[int, SourceValu
     if principal.can_write_agency(batch.agency):
         return None
     message = f"values of {batch.agency}: {principal.agency or 'this account'} enters only its own agency's"
-    return _refused(batch, entries, "not-allowed", message)
+    return _refused(entries, "not-allowed", message)
 
 
 def _attempt(
@@ -310,17 +303,17 @@ def _attempt(
         submission = submission_for_entry(side.write, principal_of(job), batch.agency, batch.period)
         return submission, _enter(side, job, principal_of(job), submission, entries), []
     except DomainError as error:
-        return None, EntryResult(), _refusals(error, batch, entries)
+        return None, EntryResult(), _refusals(error, entries)
 
 
-def _refusals(error: DomainError, batch: Batch, entries: Sequence[tuple[int, SourceValue]]) -> list[Rejection]:
+def _refusals(error: DomainError, entries: Sequence[tuple[int, SourceValue]]) -> list[Rejection]:
     """The values a refusal of the write side rejects (raised again when it is not about the values)."""
     if isinstance(error, BatchRejected):
-        return _value_rejections(error, entries)[0]
+        return _value_rejections(error, entries)
     code = refusal_code(error)
     if code is None:
         raise error
-    return _refused(batch, entries, code, error.detail)
+    return _refused(entries, code, error.detail)
 
 
 def settle(side: ImportSide, job: Job, batch: Batch, *, save: bool) -> BatchResult:
@@ -363,7 +356,7 @@ def settle(side: ImportSide, job: Job, batch: Batch, *, save: bool) -> BatchResu
                     idempotency=key,
                 )
             except DomainError as error:
-                refused = _refusals(error, batch, entries)
+                refused = _refusals(error, entries)
             else:
                 return batch_of(outcome.body())
         rejected += refused
