@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import io
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date
 from typing import Any
 from uuid import UUID
@@ -36,6 +37,7 @@ from services.ingest.application.imports.handlers import (
 from services.ingest.application.imports.side import ImportSide
 from services.ingest.application.seed import load_seed
 from services.ingest.application.submissions import change_status, enter_values
+from services.interchange.mapping import CodeMapping
 from services.interchange.workbook import DATA_SHEET, FIRST_ROW, INPUT_COLUMN
 from tests.unit.interchange_support import fixture
 
@@ -364,3 +366,34 @@ def test_a_workbook_of_another_month_is_refused_whole(side: ImportSide) -> None:
     assert (refusal.location, refusal.code) == ("workbook", "wrong-period")
     assert job.summary is not None
     assert job.summary.outcome is Outcome.REFUSED
+
+
+def test_a_workbook_of_another_template_is_refused_whole(side: ImportSide) -> None:
+    """A ministry unit's workbook uploaded by a provincial department: another form altogether."""
+    unit = template_workbook(side, REVIEWER, "MIC-VNTA", PERIOD, prefill=False)
+    assert isinstance(unit.content, bytes)
+    started = upload(side, unit.content, ImportRequest(ImportFormat.WORKBOOK, period=PERIOD), name="bm.xlsx")
+    job = finished(side, started.job.id)
+    assert [(r.location, r.code) for r in rejections(side, job.id)] == [("workbook", "wrong-template")]
+    assert value_events(side) == []
+
+
+def test_a_partly_invalid_dhis2_document_through_its_mapping(side: ImportSide) -> None:
+    mapping = CodeMapping.from_json(fixture("dhis2_mapping.json"))
+    mapped = replace(side, mappings={**side.mappings, mapping.data_set: mapping})
+    data = fixture("dhis2_partly_invalid.json")
+    request = ImportRequest(ImportFormat.DHIS2_JSON, Mode.BEST_EFFORT, mapping=mapping.data_set)
+    job = finished(mapped, upload(mapped, data, request).job.id)
+    found = {r.location: r.code for r in rejections(mapped, job.id)}
+    assert found["dataValues[1]"] == "unmapped-data-element"
+    assert found["dataValues[2]"] == "unmapped-org-unit"
+    assert found["dataValues[3]"] == "unsupported-period"
+    assert found["dataValues[4]"] == "out-of-range"
+    assert found["dataValues[13]"] == "not-allowed"  # Cao Bằng's value, in Hà Nội's upload
+    assert job.summary is not None
+    assert job.summary.stored == len(value_events(side)) == job.summary.values - 1
+    assert job.summary.stored + job.summary.rejected == job.summary.rows
+    summary = engine.dhis2_summary(mapped, job)
+    assert summary["importCount"]["imported"] == job.summary.stored
+    assert summary["importCount"]["ignored"] == job.summary.rejected
+    assert len(summary["conflicts"]) == job.summary.rejected
