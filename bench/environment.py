@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import date
@@ -12,6 +12,7 @@ from pathlib import Path
 from domain.agencies import AgencyKind
 from domain.catalogue import Indicator, IndicatorGroup
 from domain.identity import Principal, Role
+from domain.periods import Period
 from domain.values import Aggregation, ValueType
 from entrypoints.bootstrap import migrate, postgres_write_side
 from infra.runtime.broker import LocalBroker
@@ -55,6 +56,28 @@ def agency_codes(count: int) -> list[str]:
 
 def load_national_reference(settings: Settings, agencies: int, indicators: int) -> None:
     """`indicators` integer indicators on one template, and `agencies` reporting units filling it."""
+    load_form(
+        settings,
+        BENCH_TEMPLATE,
+        indicator_codes(indicators),
+        agency_codes(agencies),
+        since=Period.parse("2024-01"),
+        registered=date(2020, 1, 1),
+    )
+
+
+def load_form(
+    settings: Settings,
+    template: str,
+    indicators: Sequence[str],
+    agencies: Sequence[str],
+    *,
+    since: Period,
+    registered: date,
+    backfill: bool = False,
+) -> None:
+    """Integer indicators on one template in force from `since` (`backfill`: a start already open), and
+    agencies registered on `registered` that fill it."""
     with postgres_write_side(replace(settings)) as write_side:
         definitions = [
             Indicator(
@@ -67,24 +90,25 @@ def load_national_reference(settings: Settings, agencies: int, indicators: int) 
                 aggregation_time=Aggregation.SUM,
                 aggregation_agencies=Aggregation.SUM,
             )
-            for code in indicator_codes(indicators)
+            for code in indicators
         ]
         define_indicators(write_side, ADMIN, DefineIndicators(tuple(definitions)))
-        template = PublishTemplate(
-            BENCH_TEMPLATE,
-            "2024-01",
-            tuple(indicator_codes(indicators)),
+        version = PublishTemplate(
+            template,
+            since.code,
+            tuple(indicators),
             name_vi="Biểu mẫu đo hiệu năng",
             name_en="Benchmark form",
             applies_to=str(AgencyKind.PROVINCIAL_DEPARTMENT),
+            backfill=backfill,
         )
-        publish_template(write_side, ADMIN, template)
-        for code in agency_codes(agencies):
+        publish_template(write_side, ADMIN, version)
+        for code in agencies:
             agency = RegisterAgency(
                 code=code,
                 name_vi=f"Đơn vị {code}",
                 kind=AgencyKind.PROVINCIAL_DEPARTMENT,
-                effective_from=date(2020, 1, 1),
-                template=BENCH_TEMPLATE,
+                effective_from=registered,
+                template=template,
             )
             register_agency(write_side, ADMIN, agency)

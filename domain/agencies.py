@@ -17,6 +17,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from domain.errors import InvalidAgencyChange, InvalidReference, InvalidTransition
+from domain.identifiers import parse_electronic_code
 from domain.ids import aggregate_id
 from domain.values import has_control_characters, is_code, nfc
 
@@ -82,6 +83,17 @@ class Agency(Aggregate):
             aggregate.effective_to = self.effective_to
             aggregate.successor = self.successor
 
+    class ElectronicCodeAssigned(Aggregate.Event):
+        """The agency's electronic identifier code in the national scheme (QCVN 102:2016)."""
+
+        agency: str
+        electronic_code: str
+        actor: str
+        role: str
+
+        def apply(self, aggregate: Agency) -> None:
+            aggregate.electronic_code = self.electronic_code
+
     def __init__(
         self,
         code: str,
@@ -103,6 +115,7 @@ class Agency(Aggregate):
         self.effective_from = effective_from
         self.effective_to: date | None = None
         self.successor: str | None = None
+        self.electronic_code: str | None = None
         self.names = [AgencyName(effective_from, name_vi, name_en)]
 
     @staticmethod
@@ -143,6 +156,19 @@ class Agency(Aggregate):
         if self.template == template:
             return False
         self.trigger_event(self.TemplateAssigned, agency=self.code, template=template, actor=actor, role=role)
+        return True
+
+    def assign_electronic_code(self, electronic_code: str, actor: str, role: str) -> bool:
+        """Give the agency its electronic identifier code (checked: QCVN 102:2016); False when it already has it."""
+        try:
+            code = parse_electronic_code(electronic_code)
+        except ValueError as error:
+            raise InvalidAgencyChange(str(error)) from None
+        if code == self.electronic_code:
+            return False
+        self.trigger_event(
+            self.ElectronicCodeAssigned, agency=self.code, electronic_code=code, actor=actor, role=role
+        )
         return True
 
     def rename(self, effective_from: date, name_vi: str, name_en: str, actor: str, role: str) -> bool:
@@ -211,6 +237,7 @@ class Agency(Aggregate):
             "effective_from": self.effective_from.isoformat(),
             "effective_to": None if self.effective_to is None else self.effective_to.isoformat(),
             "successor": self.successor,
+            "electronic_code": self.electronic_code,
             "names": [
                 {"effective_from": n.effective_from.isoformat(), "name_vi": n.name_vi, "name_en": n.name_en}
                 for n in self.names

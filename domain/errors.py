@@ -79,6 +79,12 @@ class SubmissionLocked(DomainError):
     kind = ErrorKind.CONFLICT
 
 
+class InvalidSource(DomainError):
+    """A value's source that is not an imported file's `sha256:<hex>`."""
+
+    code = "invalid-source"
+
+
 class InvalidTransition(DomainError):
     """A lifecycle step that the current status does not allow."""
 

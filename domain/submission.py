@@ -8,6 +8,7 @@ recalled or reopened.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -20,6 +21,7 @@ from eventsourcing.domain import Aggregate
 from domain.errors import (
     BatchRejected,
     Forbidden,
+    InvalidSource,
     InvalidTransition,
     ReasonRequired,
     SubmissionLocked,
@@ -34,6 +36,8 @@ from domain.templates import Form
 from domain.values import InvalidValue, Value, has_control_characters, nfc
 
 MAX_REASON_LENGTH = 2000
+# Where imported values came from: the SHA-256 of the file, kept by the import file store.
+_SOURCE = re.compile(r"sha256:[0-9a-f]{64}")
 
 
 class Status(StrEnum):
@@ -85,6 +89,7 @@ class Submission(Aggregate):
         value: Value
         actor: str
         role: str
+        source: str | None  # `sha256:<hex>` of the imported file; None when entered directly
 
         def apply(self, aggregate: Submission) -> None:
             aggregate.values[self.indicator] = CurrentValue(self.value, self.actor, self.originator_version)
@@ -98,6 +103,7 @@ class Submission(Aggregate):
         reason: str | None
         actor: str
         role: str
+        source: str | None
 
         def apply(self, aggregate: Submission) -> None:
             aggregate.values[self.indicator] = CurrentValue(self.value, self.actor, self.originator_version)
@@ -204,8 +210,14 @@ class Submission(Aggregate):
         form: Form,
         actor: Principal,
         reason: str | None = None,
+        source: str | None = None,
     ) -> EntryResult:
-        """Record a batch of (indicator, raw value): all of it, or nothing."""
+        """Record a batch of (indicator, raw value): all of it, or nothing.
+
+        `source` names the imported file the values come from (`sha256:<hex>`); every event carries it.
+        """
+        if source is not None and _SOURCE.fullmatch(source) is None:
+            raise InvalidSource("a source is sha256: and the file's 64 hexadecimal digits")
         if not actor.can_write_agency(self.agency):
             raise Forbidden(f"only agency {self.agency} enters its own values")
         if not self.status.editable:
@@ -220,7 +232,9 @@ class Submission(Aggregate):
         for code, value in parsed:
             current = self.values.get(code)
             if current is None:
-                self.trigger_event(self.IndicatorValueSubmitted, indicator=code, value=value, **self._who(actor))
+                self.trigger_event(
+                    self.IndicatorValueSubmitted, indicator=code, value=value, source=source, **self._who(actor)
+                )
                 result.submitted.append(code)
             elif _same(current.value, value):
                 result.unchanged.append(code)
@@ -231,6 +245,7 @@ class Submission(Aggregate):
                     value=value,
                     previous_value=current.value,
                     reason=reason,
+                    source=source,
                     **self._who(actor),
                 )
                 result.corrected.append(code)

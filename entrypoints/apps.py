@@ -23,7 +23,7 @@ from services.web.app import create_app as create_web_app
 def ingest_app(settings: Settings) -> FastAPI:
     """The write API for `settings`; it connects to the database as it starts."""
     built = bootstrap.ingest_api(settings)
-    return create_ingest_app(built.write_side, built.tokens, built.platform)
+    return create_ingest_app(built.write_side, built.tokens, built.platform, built.imports)
 
 
 def ingest_app_from_env() -> FastAPI:

@@ -10,15 +10,20 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from importlib.resources.abc import Traversable
+from pathlib import Path
 
 from domain.periods import ReportingRegime
 from infra.clock import SystemClock
 from infra.db import UNAVAILABLE_ERRORS, Pool, new_pool, open_pool, ping
+from infra.electronic_codes import ElectronicCodeIndex, TopicSource
 from infra.event_store import PostgresEventStore
+from infra.import_store import PostgresFileStore, PostgresJobStore
 from infra.memory_event_store import InMemoryEventStore
+from infra.memory_import_store import MemoryFileStore, MemoryJobStore
 from infra.migrate import infra_migrations
 from infra.migrate import migrate as apply_migrations
 from infra.passwords import Argon2Hasher
+from infra.seed import seed_file
 from infra.settings import Settings
 from infra.throttle import InMemoryThrottle, PostgresThrottle
 from infra.tokens import TokenStore
@@ -27,9 +32,11 @@ from services.audit.transparency import TransparencyLog
 from services.http.platform import Platform
 from services.http.read_side import ReadSide
 from services.ingest.application.history import SubmissionHistory
+from services.ingest.application.imports.side import ImportSide
 from services.ingest.application.ports import Clock, EventStore, PasswordHasher, SignInThrottle, ValueHistory
 from services.ingest.application.seed import reporting_regime
 from services.ingest.application.write_side import MAX_VALUES_PER_BATCH, WriteSide
+from services.interchange.mapping import CodeMapping
 from services.readmodels import read_model_migrations
 from services.readmodels.audit_trail.queries import AuditTrailQueries
 from services.readmodels.compliance.queries import ComplianceQueries
@@ -54,8 +61,10 @@ def write_side(
     max_values_per_batch: int = MAX_VALUES_PER_BATCH,
 ) -> WriteSide:
     """The write application on `store`; by default the system clock, the seed regime, the store's history,
-    argon2id, and a throttle of this process alone (PostgreSQL-backed services pass the shared one)."""
+    argon2id, and a throttle of this process alone (PostgreSQL-backed services pass the shared one).
+    The agencies' electronic codes are folded from the store's own events."""
     defaults = Settings()
+    assert isinstance(store, TopicSource), "the event stores of infra/ read events by topic"
     return WriteSide(
         store,
         clock or SystemClock(),
@@ -64,6 +73,7 @@ def write_side(
         passwords or Argon2Hasher(),
         throttle or InMemoryThrottle(window=defaults.signin_window, limit=defaults.signin_failures_limit),
         max_values_per_batch,
+        electronic_codes=ElectronicCodeIndex(store),
     )
 
 
@@ -109,6 +119,7 @@ class IngestApi:
     write_side: WriteSide
     tokens: TokenStore
     platform: Platform
+    imports: ImportSide
 
 
 def ingest_api(settings: Settings, *, clock: Clock | None = None) -> IngestApi:
@@ -130,7 +141,63 @@ def ingest_api(settings: Settings, *, clock: Clock | None = None) -> IngestApi:
     ingest = write_side(
         store, clock=clock, throttle=shared_throttle(settings, pool), max_values_per_batch=settings.max_values_per_batch
     )
-    return IngestApi(ingest, tokens, platform)
+    return IngestApi(ingest, tokens, platform, import_side(settings, ingest, pool))
+
+
+# ---- imports --------------------------------------------------------------------------------
+
+
+def dhis2_mappings(settings: Settings) -> dict[str, CodeMapping]:
+    """The DHIS2/ADX code mappings by data set: the shipped one (every seed indicator and agency) and
+    each `*.json` of DHIS2_MAPPINGS_DIR; a file there may replace the shipped one (same data set)."""
+    shipped = CodeMapping.from_dict(seed_file("dhis2_mapping.json"))
+    mappings = {shipped.data_set: shipped}
+    if settings.dhis2_mappings_dir:
+        for path in sorted(Path(settings.dhis2_mappings_dir).glob("*.json")):
+            mapping = CodeMapping.from_json(path.read_bytes())
+            mappings[mapping.data_set] = mapping
+    return mappings
+
+
+def import_side(settings: Settings, write: WriteSide, pool: Pool) -> ImportSide:
+    """Imports over the write application, with their files and jobs in PostgreSQL on `pool`."""
+    return ImportSide(
+        write,
+        PostgresFileStore(pool),
+        PostgresJobStore(pool, settings),
+        dhis2_mappings(settings),
+        max_atomic_values=settings.import_atomic_max_values,
+        max_upload_bytes=settings.max_upload_bytes,
+    )
+
+
+def in_memory_import_side(write: WriteSide, **limits: int) -> ImportSide:
+    """Imports over an in-memory write application, files and jobs in memory (unit tests)."""
+    return ImportSide(write, MemoryFileStore(), MemoryJobStore(), dhis2_mappings(Settings()), **limits)
+
+
+IMPORT_CACHE_SIZE = 200
+
+
+@contextmanager
+def import_worker(settings: Settings) -> Iterator[ImportSide]:
+    """What `reporting import-worker` runs jobs with: the write application on PostgreSQL and the job store."""
+    pool = open_pool(settings)
+    # Few aggregates cached: a job touches each report once, and its memory stays bounded.
+    store = PostgresEventStore(settings, pool, cache_size=IMPORT_CACHE_SIZE)
+    try:
+        store.open()
+        write = write_side(store, throttle=shared_throttle(settings, pool))
+        side = import_side(settings, write, pool)
+        try:
+            yield side
+        finally:
+            jobs = side.jobs
+            if isinstance(jobs, PostgresJobStore):
+                jobs.close()
+    finally:
+        store.close()
+        pool.close()
 
 
 # ---- the read side ------------------------------------------------------------------------
@@ -166,6 +233,7 @@ def read_side(
         rollups_history=RollupsHistory(trail),
         transparency=TransparencyLog(pool, trail),
         clock=clock or SystemClock(),
+        mappings=dhis2_mappings(settings),
     )
 
 
@@ -220,7 +288,12 @@ def web_app(settings: Settings, *, clock: Clock | None = None) -> WebApp:
     )
     sessions = PostgresSessions(pool)
     web = WebSide(
-        write, read_side(settings, pool, clock=clock), sessions, settings.session_idle, settings.session_lifetime
+        write,
+        read_side(settings, pool, clock=clock),
+        sessions,
+        settings.session_idle,
+        settings.session_lifetime,
+        imports=import_side(settings, write, pool),
     )
 
     @contextmanager

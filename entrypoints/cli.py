@@ -97,6 +97,23 @@ def cmd_project(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import_worker(settings: Settings, _: argparse.Namespace) -> int:
+    """Run import jobs until stopped (docs/DECISIONS.md, *Imports are jobs*)."""
+    from entrypoints.bootstrap import import_worker
+    from infra.db import UNAVAILABLE_ERRORS
+    from services.ingest.application.imports.engine import work
+
+    stop = _stop_on_signals()
+    while not stop.is_set():
+        try:
+            with import_worker(settings) as side:
+                work(side, stop, UNAVAILABLE_ERRORS)
+        except UNAVAILABLE_ERRORS as error:  # the database is not answering at start: wait for it
+            logging.getLogger("reporting.imports").warning("waiting for the database: %s", error)
+            stop.wait(1.0)
+    return 0
+
+
 def cmd_checkpoint(settings: Settings, _: argparse.Namespace) -> int:
     from entrypoints.apps import run_checkpointer
 
@@ -166,6 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("reports", cmd_reports, "run the read API"),
         ("web", cmd_web, "run the people's web app"),
         ("checkpoint", cmd_checkpoint, "run the checkpointer: transparency log + signed checkpoints"),
+        ("import-worker", cmd_import_worker, "run import jobs: uploaded files -> values, resumable"),
     ):
         sub.add_parser(name, help=text).set_defaults(func=func)
     # Projections can run in separate processes (positions are per projection), e.g. the roll-ups

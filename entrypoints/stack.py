@@ -45,6 +45,7 @@ SERVICES: dict[str, tuple[str, ...]] = {
     "reports": ("reports",),
     "web": ("web",),
     "checkpoint": ("checkpoint",),
+    "import-worker": ("import-worker",),
 }
 DEMO_TOKEN_ROLES = (
     (Role.AGENCY_REPORTER, "P01"),

@@ -21,6 +21,8 @@ RELAY_LOCK = 7_301_002
 # Projector batches hold it shared; a rebuild swaps tables and positions holding it exclusively.
 PROJECTION_SWAP_LOCK = 7_301_040
 CHECKPOINT_LOCK = 7_301_050
+# The first key of the two-key advisory lock a worker holds on an import job (the second: its lock_key).
+IMPORT_JOB_LOCK = 7_301_060
 
 
 # psycopg_pool retries a lost connection with a doubling delay (1, 2, 4, ... s, for 5 minutes):

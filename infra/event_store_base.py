@@ -77,3 +77,18 @@ class LibraryEventStore:
     def save(self, aggregate: Aggregate, answer: AnswerRecord | None = None, secrets: Sequence[Any] = ()) -> list[int]:
         recordings = self.application.save(aggregate, idempotency=answer, secrets=tuple(secrets))
         return [recording.notification.id for recording in recordings]
+
+    def save_all(self, aggregates: Sequence[Aggregate], answer: AnswerRecord | None = None) -> list[int]:
+        """Several aggregates' pending events and the answer in one transaction (an all-or-nothing import)."""
+        recordings = self.application.save(*aggregates, idempotency=answer)
+        return [recording.notification.id for recording in recordings]
+
+    def topic_states(self, topic: str, after: int) -> list[tuple[int, bytes]]:
+        """(position, stored state) of every event of one topic after `after`, in order."""
+        found: list[tuple[int, bytes]] = []
+        while batch := self.application.recorder.select_notifications(
+            start=after, limit=10_000, topics=(topic,), inclusive_of_start=False
+        ):
+            found += [(n.id, n.state) for n in batch]
+            after = batch[-1].id
+        return found

@@ -53,6 +53,7 @@ class EventType(StrEnum):
     AGENCY_TEMPLATE_ASSIGNED = "AgencyTemplateAssigned"
     AGENCY_RENAMED = "AgencyRenamed"
     AGENCY_CLOSED = "AgencyClosed"
+    AGENCY_ELECTRONIC_CODE_ASSIGNED = "AgencyElectronicCodeAssigned"
     REPORT_DEFINITION_CREATED = "ReportDefinitionCreated"
     REPORT_DEFINITION_REVISED = "ReportDefinitionRevised"
     ACCOUNT_CREATED = "AccountCreated"
@@ -124,13 +125,21 @@ class SubmissionOpened(EventData):
 class IndicatorValueSubmitted(EventData):
     event_type = EventType.VALUE_SUBMITTED
     aggregate = "submission"
-    summary = "a value for an indicator that had none (`indicator`, `value`)"
+    summary = (
+        "a value for an indicator that had none (`indicator`, `value`); `source`: `sha256:<hex>` of the"
+        " imported file it came from, null when entered directly"
+    )
+    source: str | None = None  # absent from events stored before imports existed
 
 
 class IndicatorValueCorrected(EventData):
     event_type = EventType.VALUE_CORRECTED
     aggregate = "submission"
-    summary = "a changed value: `value`, `previous_value`, and `reason` after a first submission"
+    summary = (
+        "a changed value: `value`, `previous_value`, and `reason` after a first submission; `source` as for"
+        " a submitted value"
+    )
+    source: str | None = None
 
 
 class ReportSubmitted(EventData):
@@ -251,6 +260,13 @@ class AgencyClosed(EventData):
     successor: str | None
 
 
+class AgencyElectronicCodeAssigned(EventData):
+    event_type = EventType.AGENCY_ELECTRONIC_CODE_ASSIGNED
+    aggregate = "agency"
+    summary = "the agency's electronic identifier code (QCVN 102:2016), which the national feed names it by"
+    electronic_code: str
+
+
 class _ReportDefinitionFields(EventData):
     code: str
     name_vi: str
@@ -360,6 +376,7 @@ MODELS: dict[type[Any], type[EventData]] = {
     Agency.TemplateAssigned: AgencyTemplateAssigned,
     Agency.Renamed: AgencyRenamed,
     Agency.Closed: AgencyClosed,
+    Agency.ElectronicCodeAssigned: AgencyElectronicCodeAssigned,
     ReportDefinition.Created: ReportDefinitionCreated,
     ReportDefinition.Revised: ReportDefinitionRevised,
     Account.Created: AccountCreated,

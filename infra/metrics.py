@@ -76,6 +76,7 @@ METRICS_PORTS: Final[Mapping[str, int]] = {
     "projector-audit": 9104,
     "checkpoint": 9105,
     "rebuild": 9106,
+    "import-worker": 9107,
 }
 """`METRICS_PORT` of each process without HTTP, by its compose service name (the local
 stack's `project`, `project-rollups`, `project-audit` use the same ports)."""

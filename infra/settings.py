@@ -55,6 +55,11 @@ class Settings:
     session_hours: int = 12  # and at most this long after sign-in
     signin_failures_limit: int = 5  # failed sign-ins per username, and per address, within the window
     signin_window_minutes: int = 15
+    # Imports (docs/INTERCHANGE.md, *Importing*): the largest upload, the largest all-or-nothing import,
+    # and a folder of extra DHIS2 code mappings (*.json) beside the shipped one.
+    max_upload_bytes: int = 67_108_864
+    import_atomic_max_values: int = 20_000
+    dhis2_mappings_dir: str = ""
 
     @property
     def signin_window(self) -> timedelta:

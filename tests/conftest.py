@@ -168,7 +168,7 @@ def stack_factory(settings: Settings, work_dir: Path) -> Iterator[StackFactory]:
             chosen,
             {
                 name: Service(name, env, logs / f"{name}.log")
-                for name in ("ingest", "relay", "project", "reports", "web", "checkpoint")
+                for name in ("ingest", "relay", "project", "reports", "web", "checkpoint", "import-worker")
             },
         )
         stacks.append(stack)

@@ -1,6 +1,7 @@
 """Resource limits of both HTTP services, in one place (configured by `infra.settings.Settings`).
 
-- the request body size, enforced before the body is parsed (413 `body-too-large`);
+- the request body size, enforced before the body is parsed (413 `body-too-large`); uploads of files
+  (`POST /imports`) may be larger, up to `MAX_UPLOAD_BYTES`;
 - the page size of list endpoints (`PageLimit`: 422 `page-too-large` above `MAX_PAGE_SIZE`);
 - rate limits: requests per token and failed authentications per client address
   (`Limits`, applied by the authentication dependency in `services/http/auth.py`: 429 + Retry-After).
@@ -22,6 +23,8 @@ from services.http.problems import from_domain_error, problem_response
 from services.http.ratelimit import RateLimiter
 
 DEFAULT_PAGE_SIZE = 100
+# Paths whose bodies are uploaded files, streamed to storage rather than parsed in memory.
+UPLOAD_PATHS = ("/imports",)
 
 
 @dataclass(frozen=True)
@@ -42,7 +45,9 @@ class Limits:
 def install_limits(app: FastAPI, settings: Settings) -> None:
     """Every limit of `settings` on `app`: the body size now, the rest read by the dependencies."""
     app.state.limits = Limits.from_settings(settings)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimit, max_bytes=settings.max_body_bytes, max_upload_bytes=settings.max_upload_bytes
+    )
 
 
 def page_limit(
@@ -69,19 +74,21 @@ class _Overflow(Exception):
 
 
 class BodySizeLimit:
-    """Refuse bodies over `max_bytes`, by Content-Length or while streaming."""
+    """Refuse bodies over `max_bytes` (`max_upload_bytes` for uploads), by Content-Length or while streaming."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, max_upload_bytes: int | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.max_upload_bytes = max_bytes if max_upload_bytes is None else max_upload_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.max_upload_bytes if scope.get("path", "") in UPLOAD_PATHS else self.max_bytes
         for name, value in scope.get("headers", []):
-            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
-                await self._refuse(scope, receive, send)
+            if name == b"content-length" and value.isdigit() and int(value) > limit:
+                await self._refuse(scope, receive, send, limit)
                 return
         received = 0
 
@@ -90,15 +97,15 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > limit:
                     raise _Overflow
             return message
 
         try:
             await self.app(scope, limited_receive, send)
         except _Overflow:
-            await self._refuse(scope, receive, send)
+            await self._refuse(scope, receive, send, limit)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        problem = from_domain_error(BodyTooLarge(f"the limit is {self.max_bytes} bytes"))
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+        problem = from_domain_error(BodyTooLarge(f"the limit is {limit} bytes"))
         await problem_response(problem, scope.get("path"))(scope, receive, send)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from services.audit.transparency import TransparencyLog
 from services.ingest.application.ports import Clock
+from services.interchange.mapping import CodeMapping
 from services.readmodels.audit_trail.queries import AuditTrailQueries
 from services.readmodels.compliance.queries import ComplianceQueries
 from services.readmodels.reference.queries import ReferenceQueries
@@ -26,3 +28,4 @@ class ReadSide:
     rollups_history: RollupsHistory
     transparency: TransparencyLog
     clock: Clock  # today in Vietnam: what "days late" and "in force today" are counted from
+    mappings: Mapping[str, CodeMapping] = field(default_factory=dict)  # DHIS2/ADX exports, by data set

@@ -9,6 +9,7 @@ recognise is passed on unchanged, so that the domain refuses it with its own rea
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Callable, Container, Mapping
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -165,7 +166,8 @@ class ValueReader:
         convert: Converter = from_text,
     ) -> Row:
         def error(code: str, message: str) -> SourceError:
-            return SourceError(location, code, message)
+            named = indicator if indicator and indicator in self._indicators else None
+            return SourceError(location, code, message, indicator=named)
 
         if not agency:
             return error("missing-field", "no agency is given")
@@ -185,7 +187,8 @@ class ValueReader:
         definition = self._indicators.get(indicator)
         if definition is None:
             return error("unknown-indicator", f"indicator {shown(indicator)} is not on this form or catalogue")
-        key = (agency, period.code, indicator)
+        # Interned: the codes repeat from row to row, and a 100,000-value file keeps this many keys.
+        key = (sys.intern(agency), sys.intern(period.code), sys.intern(indicator))
         first = self._seen.get(key)
         if first is not None:
             return error("duplicate-value", f"{indicator} for {agency} {period.code} already came at {first}")

@@ -26,7 +26,7 @@ from services.interchange.cells import (
     unescape_formula,
     value_text,
 )
-from services.interchange.rows import ReportedValue, Row, SourceError
+from services.interchange.rows import ListedIndicator, ReportedValue, Row, SourceError
 from services.interchange.textio import CsvReader, Source, UnreadableText, has_bad_bytes
 
 SINGLE_COLUMNS = ("indicator", "value", "comment")
@@ -134,9 +134,11 @@ def read_csv(
 
 
 def write_csv(
-    values: Iterable[ReportedValue], *, with_agency_period: bool = False, bom: bool = True
+    values: Iterable[ReportedValue | ListedIndicator], *, with_agency_period: bool = False, bom: bool = True
 ) -> Iterator[bytes]:
     """The same format, streamed: UTF-8 (with a BOM by default, so Excel reads Vietnamese right), CRLF.
+
+    A `ListedIndicator` without a value is a row with a blank value (a form to fill in).
 
     Without `with_agency_period` every value must be of one agency and period (the file does not say
     which); a value of another raises ValueError.
@@ -162,7 +164,9 @@ def write_csv(
         yield _take(buffer)
 
 
-def _cell(value: Value) -> str:
+def _cell(value: Value | None) -> str:
+    if value is None:  # an indicator listed without a value: a blank to fill, never a zero
+        return ""
     return escape_formula(value) if isinstance(value, str) else value_text(value)
 
 

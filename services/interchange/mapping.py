@@ -29,6 +29,7 @@ from types import MappingProxyType
 from typing import Any
 
 from domain.catalogue import Indicator
+from domain.errors import DomainError
 from domain.periods import InvalidPeriod, Period, PeriodKind
 from domain.values import is_code
 from services.interchange.cells import Converter, ValueReader, shown
@@ -52,6 +53,25 @@ PERIOD_TYPE_NAMES: Mapping[PeriodKind, str] = MappingProxyType({kind: name for n
 
 class MappingError(ValueError):
     """A mapping file that cannot be used; the message says which entry and why."""
+
+
+class UnknownMapping(DomainError):
+    """A DHIS2/ADX import or export names a data set no code mapping is configured for."""
+
+    code = "unknown-mapping"
+
+
+def choose_mapping(mappings: Mapping[str, CodeMapping], data_set: str | None) -> CodeMapping:
+    """The code mapping of a data set; without one named, the only one configured."""
+    known = ", ".join(sorted(mappings)) or "none is configured"
+    if data_set is None:
+        if len(mappings) == 1:
+            return next(iter(mappings.values()))
+        raise UnknownMapping(f"name the DHIS2 data set whose code mapping applies (mapping=): {known}")
+    found = mappings.get(data_set)
+    if found is None:
+        raise UnknownMapping(f"no code mapping for data set {data_set!r} (configured: {known})")
+    return found
 
 
 @dataclass(frozen=True, order=True)

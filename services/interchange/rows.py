@@ -65,6 +65,12 @@ ERROR_CODES = MappingProxyType(
         "ambiguous-number": "A number written with a comma, which reads differently in Vietnamese and English.",
         "imprecise-number": "A spreadsheet number past 15 significant digits, which a spreadsheet cannot hold exactly.",
         "invalid-value": "A value the format cannot carry (for example a JSON object).",
+        # refusals of the write side when an import stores what was read
+        "not-allowed": "Values of an agency the uploader may not enter (a clerk imports only their own agency's).",
+        "period-not-open": "The period is not open for entry (not started yet, or the agency did not exist then).",
+        "submission-locked": "The report of that agency and period is submitted or approved: its values cannot change.",
+        "reason-required": "A correction after the report was first submitted needs a reason (given with the import).",
+        "too-many-values": "More values than an all-or-nothing import holds in one transaction (import best-effort).",
         # the domain's own value checks (domain.values.InvalidValue.reason)
         "wrong-type": "A value of the wrong type for the indicator.",
         "out-of-range": "A number outside the indicator's range (or outside what is stored exactly).",
@@ -101,6 +107,7 @@ class SourceError:
     code: str
     message: str
     fatal: bool = False
+    indicator: str | None = None  # when the record names one
 
     def __post_init__(self) -> None:
         if self.code not in ERROR_CODES:
@@ -127,6 +134,17 @@ class ReportedValue(Protocol):
 
     @property
     def comment(self) -> str | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ListedIndicator:
+    """An indicator of a form as a file lists it: its value so far, or None (a blank to fill in)."""
+
+    agency: str
+    period: str
+    indicator: str
+    value: Value | None
+    comment: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

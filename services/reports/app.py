@@ -10,6 +10,7 @@ from services.reports import (
     as_of,
     audit_trail,
     compliance,
+    interchange,
     registry,
     report_definitions,
     report_view,
@@ -29,6 +30,7 @@ ROUTERS = (
     registry.router,
     templates.router,
     report_view.router,
+    interchange.router,
 )
 
 

@@ -19,7 +19,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from domain.errors import DomainError, ErrorKind
 from services.http.health import add_health_routes
-from services.web.pages import account, audit_as_of, audit_home, audit_proofs, audit_trail, home
+from services.http.limits import BodySizeLimit
+from services.web.pages import account, audit_as_of, audit_home, audit_proofs, audit_trail, home, imports
 from services.web.people import SignInRequired, sign_in_url
 from services.web.security import SESSION_COOKIE, SecurityHeaders
 from services.web.templating import gettext, render
@@ -35,7 +36,8 @@ STATUS = {
     ErrorKind.MALFORMED: 400,
     ErrorKind.RATE_LIMITED: 429,
 }
-PAGES: tuple[ModuleType, ...] = (account, home)  # each: `router`, and `NAV`, its main-menu entries
+FORM_OVERHEAD = 64 << 10  # a multipart form's own fields and boundaries
+PAGES: tuple[ModuleType, ...] = (account, home, imports)  # each: `router`, and `NAV`, its main-menu entries
 PAGES += (audit_home, audit_trail, audit_as_of, audit_proofs)  # the auditors' console
 
 
@@ -57,6 +59,8 @@ def create_app(
     app = FastAPI(title="Reporting web app", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.web = web
     app.add_middleware(SecurityHeaders)
+    # The largest form is a file to import: no body past what an upload may be.
+    app.add_middleware(BodySizeLimit, max_bytes=web.imports.max_upload_bytes + FORM_OVERHEAD)
     static = package_files.files("services.web").joinpath("static")
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
     app.state.nav_entries = tuple(entry for page in PAGES for entry in page.NAV)

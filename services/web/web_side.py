@@ -5,12 +5,13 @@ The composition root (`entrypoints/bootstrap.py`) builds it; pages reach it thro
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from fastapi import Request
 
 from services.http.read_side import ReadSide
+from services.ingest.application.imports.side import ImportSide
 from services.ingest.application.write_side import WriteSide
 from services.web.people import Sessions
 
@@ -22,6 +23,7 @@ class WebSide:
     sessions: Sessions
     session_idle: timedelta
     session_lifetime: timedelta
+    imports: ImportSide = field(kw_only=True)  # uploads of files of values (pages/imports.py)
 
 
 def web_side(request: Request) -> WebSide:

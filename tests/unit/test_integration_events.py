@@ -58,6 +58,7 @@ def test_agency_events_name_their_agency() -> None:
         EventType.AGENCY_RENAMED,
         EventType.AGENCY_TEMPLATE_ASSIGNED,
         EventType.AGENCY_CLOSED,
+        EventType.AGENCY_ELECTRONIC_CODE_ASSIGNED,
     }
     assert {e.agency for e in agency_events} == {"P99"}
     assert all(e.key == b"P99" for e in agency_events)

@@ -76,8 +76,8 @@ def test_no_request_body_admits_undeclared_members(spec: dict[str, Any]) -> None
     bodies = 0
     for method, path, operation in operations(spec):
         body = operation.get("requestBody")
-        if body is None:
-            continue
+        if body is None or "application/json" not in body["content"]:
+            continue  # none, or an uploaded file (not a set of fields)
         bodies += 1
         schema = body["content"]["application/json"]["schema"]
         assert open_objects(spec, schema, f"{method} {path}", set()) == []

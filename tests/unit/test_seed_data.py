@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from domain.catalogue import Indicator
+from domain.identifiers import parse_electronic_code
 from domain.rules import Rule
 
 SEED_FILES = (
@@ -59,6 +60,7 @@ PERIOD_KINDS = {"month", "quarter", "half_year", "year"}
 SCOPES = {"agency", "region", "national"}
 
 AGENCY_KEYS = {
+    "electronic_code",
     "code",
     "name_vi",
     "name_en",
@@ -275,6 +277,14 @@ def test_agency_shape(agencies: list[dict[str, Any]]) -> None:
         starts = [day(agency["effective_from"])] + [day(r["effective_from"]) for r in agency["renames"]]
         assert starts == sorted(starts), agency["code"]
         assert len(set(starts)) == len(starts), agency["code"]
+
+
+def test_every_agency_has_its_own_valid_electronic_code(agencies: list[dict[str, Any]]) -> None:
+    """Made-up codes in the QCVN 102:2016 shape: the ministry's G22, its units', the provinces' H01..H63."""
+    codes = [parse_electronic_code(agency["electronic_code"]) for agency in agencies]
+    assert len(set(codes)) == len(codes)
+    provinces = sorted(a["electronic_code"] for a in agencies if a["kind"] == "provincial_department")
+    assert provinces == [f"000.00.00.H{n:02d}" for n in range(1, 64)]
 
 
 def test_ministry_and_units(agencies: list[dict[str, Any]], agency_by_code: dict[str, dict[str, Any]]) -> None:

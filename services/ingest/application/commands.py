@@ -152,6 +152,7 @@ class RegisterAgency:
     effective_to: date | None = None
     merged_into: str | None = None
     renames: tuple[Rename, ...] = ()
+    electronic_code: str | None = None  # QCVN 102:2016, e.g. 000.00.00.H26
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RegisterAgency:
@@ -172,6 +173,7 @@ class RegisterAgency:
                     Rename(date.fromisoformat(str(r["effective_from"])), str(r["name_vi"]), str(r.get("name_en") or ""))
                     for r in data.get("renames") or ()
                 ),
+                electronic_code=data.get("electronic_code") or None,
             )
         except (KeyError, ValueError, TypeError) as error:
             raise InvalidAgencyChange(str(error)) from None
@@ -194,6 +196,14 @@ class CloseAgency:
     code: str
     effective_to: date
     successor: str | None = None
+
+
+@dataclass(frozen=True)
+class AssignElectronicCode:
+    """The agency's electronic identifier code in the national scheme (QCVN 102:2016)."""
+
+    code: str
+    electronic_code: str
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from uuid import UUID
 
-from domain.periods import Period
+from domain.periods import MIN_YEAR, Period
 from domain.submission import Submission, submission_id
 from domain.values import Value
 from services.ingest.application.ports import EventStore
@@ -33,6 +33,8 @@ class SubmissionHistory:
         """Per indicator, the agency's values of the `months` periods before `period`, most recent first."""
         ids = []
         for _ in range(self.months):
+            if period.year == MIN_YEAR and period.number == 1:
+                break  # nothing is reported before the first supported month
             period = period.previous()
             ids.append(submission_id(agency, period.code))
         versions = self.store.versions(ids)

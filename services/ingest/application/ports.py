@@ -60,6 +60,11 @@ class EventStore(Protocol):
         """
         ...
 
+    def save_all(self, aggregates: Sequence[Aggregate], answer: PendingAnswer | None = None) -> Sequence[int]:
+        """Several aggregates' pending events and the answer in one transaction (an all-or-nothing import);
+        `IntegrityError` as `save`."""
+        ...
+
     def versions(self, aggregate_ids: Sequence[UUID]) -> Mapping[UUID, int]:
         """The current version of each of these aggregates that exists."""
         ...
@@ -104,6 +109,20 @@ class ValueHistory(Protocol):
     def previous_values(self, agency: str, period: Period) -> Mapping[str, Sequence[Value]]:
         """Per indicator, the agency's values of the periods before `period`, most recent first."""
         ...
+
+
+class ElectronicCodes(Protocol):
+    """The agencies' electronic identifier codes (QCVN 102:2016) as the event store holds them now."""
+
+    def codes(self) -> Mapping[str, str]:
+        """Agency code -> its electronic identifier code, for every agency that has one."""
+        ...
+
+
+def agency_of(codes: Mapping[str, str], electronic_code: str) -> str | None:
+    """The agency holding an electronic identifier code; None when no agency, or more than one, holds it."""
+    holders = [agency for agency, code in codes.items() if code == electronic_code]
+    return holders[0] if len(holders) == 1 else None
 
 
 class Clock(Protocol):

@@ -10,10 +10,17 @@ from collections.abc import Callable, Sequence
 from domain.agencies import Agency, agency_id
 from domain.errors import InvalidAgencyChange, InvalidReference, InvalidTransition, NotFound
 from domain.identity import Principal
-from services.ingest.application.commands import AssignTemplate, CloseAgency, RegisterAgency, RenameAgency
+from services.ingest.application.commands import (
+    AssignElectronicCode,
+    AssignTemplate,
+    CloseAgency,
+    RegisterAgency,
+    RenameAgency,
+)
 from services.ingest.application.execute import execute
 from services.ingest.application.idempotency import Idempotency
 from services.ingest.application.outcomes import AgencyChanged, Replayed
+from services.ingest.application.ports import agency_of
 from services.ingest.application.reference import get
 from services.ingest.application.write_side import WriteSide
 
@@ -34,6 +41,14 @@ def _other_agency(ws: WriteSide, code: str, role: str) -> Agency:
 
 def _agency(ws: WriteSide, code: str) -> Agency:
     return get(ws.store, agency_id(code), Agency, f"agency {code}")
+
+
+def _give_electronic_code(ws: WriteSide, agency: Agency, electronic_code: str, principal: Principal) -> bool:
+    """Assign the code unless another agency holds it: the national feed names agencies by it."""
+    holder = agency_of(ws.electronic_codes.codes(), electronic_code)
+    if holder is not None and holder != agency.code:
+        raise InvalidAgencyChange(f"{electronic_code} is already the electronic identifier code of {holder}")
+    return agency.assign_electronic_code(electronic_code, principal.subject, principal.role)
 
 
 def _changed(agency: Agency, _: object, positions: Sequence[int]) -> AgencyChanged:
@@ -74,6 +89,8 @@ def register_agency(
                 agency.rename(rename.effective_from, rename.name_vi, rename.name_en, principal.subject, principal.role)
         if command.template:
             agency.assign_template(command.template, principal.subject, principal.role)
+        if command.electronic_code:
+            _give_electronic_code(ws, agency, command.electronic_code, principal)
         if command.effective_to and agency.effective_to is None:
             if command.merged_into:
                 successor = _other_agency(ws, command.merged_into, "successor")
@@ -143,3 +160,15 @@ def assign_template(
         return agency.assign_template(command.template, principal.subject, principal.role)
 
     return _change_agency(ws, command.code, change, idempotency, check=lambda: _check_template(ws, command.template))
+
+
+def assign_electronic_code(
+    ws: WriteSide, principal: Principal, command: AssignElectronicCode, idempotency: Idempotency | None = None
+) -> AgencyChanged | Replayed:
+    """The agency's electronic identifier code (QCVN 102:2016), unique among agencies."""
+    return _change_agency(
+        ws,
+        command.code,
+        lambda agency: _give_electronic_code(ws, agency, command.electronic_code, principal),
+        idempotency,
+    )

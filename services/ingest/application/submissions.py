@@ -48,6 +48,23 @@ def entry_period(ws: WriteSide, agency: Agency, code: str) -> Period:
     return period
 
 
+def submission_for_entry(ws: WriteSide, principal: Principal, agency_code: str, period_code: str) -> Submission:
+    """The submission values are entered in: the stored one, or a new one on the agency's form for the month."""
+    agency = ws.reference.agency(agency_code)
+    period = entry_period(ws, agency, period_code)
+    try:
+        return get(ws.store, submission_id(agency_code, period.code), Submission, "submission")
+    except NotFound:
+        if agency.template is None:
+            raise PeriodNotOpen(f"agency {agency_code} has no template assigned") from None
+        return Submission.open(agency_code, period, ws.reference.form(agency.template, period), principal)
+
+
+def entry_form(ws: WriteSide, principal: Principal, agency_code: str, period_code: str) -> Form:
+    """The form values for the month are entered on: the stored submission's, or the agency's template's."""
+    return submission_form(ws, submission_for_entry(ws, principal, agency_code, period_code))
+
+
 def submission_form(ws: WriteSide, submission: Submission) -> Form:
     """The form the submission was opened on (its template version, pinned)."""
     return ws.reference.form(submission.template, Period.parse(submission.period), submission.template_version)
@@ -77,14 +94,7 @@ def enter_values(
     entries = [(entry.indicator, entry.value) for entry in command.entries]
 
     def load() -> Submission:
-        agency = ws.reference.agency(command.agency)
-        period = entry_period(ws, agency, command.period)
-        try:
-            return get(ws.store, submission_id(command.agency, period.code), Submission, "submission")
-        except NotFound:
-            if agency.template is None:
-                raise PeriodNotOpen(f"agency {command.agency} has no template assigned") from None
-            return Submission.open(command.agency, period, ws.reference.form(agency.template, period), principal)
+        return submission_for_entry(ws, principal, command.agency, command.period)
 
     def change(submission: Submission) -> tuple[EntryResult, tuple[OutlierWarning, ...]]:
         result = submission.enter_values(entries, submission_form(ws, submission), principal, command.reason)

@@ -5,7 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from domain.periods import ReportingRegime
-from services.ingest.application.ports import Clock, EventStore, PasswordHasher, SignInThrottle, ValueHistory
+from services.ingest.application.ports import (
+    Clock,
+    ElectronicCodes,
+    EventStore,
+    PasswordHasher,
+    SignInThrottle,
+    ValueHistory,
+)
 from services.ingest.application.reference import Reference
 
 MAX_VALUES_PER_BATCH = 1000
@@ -20,6 +27,7 @@ class WriteSide:
     passwords: PasswordHasher
     throttle: SignInThrottle
     max_values_per_batch: int = MAX_VALUES_PER_BATCH
+    electronic_codes: ElectronicCodes = field(kw_only=True)  # the agencies' national codes
     reference: Reference = field(init=False)
 
     def __post_init__(self) -> None:

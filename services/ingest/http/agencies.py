@@ -1,4 +1,5 @@
-"""The agency registry (admin): register, rename, close or merge an agency, assign its template.
+"""The agency registry (admin): register, rename, close or merge an agency, assign its template and its
+electronic identifier code.
 
 Every change is an event of the agency aggregate with the date it takes effect; refusals are
 problems and store nothing.
@@ -13,9 +14,15 @@ from fastapi.responses import Response
 
 from services.http.auth import Admin
 from services.ingest.application import registry as handle
-from services.ingest.application.commands import AssignTemplate, CloseAgency, RegisterAgency, RenameAgency
+from services.ingest.application.commands import (
+    AssignElectronicCode,
+    AssignTemplate,
+    CloseAgency,
+    RegisterAgency,
+    RenameAgency,
+)
 from services.ingest.http.dependencies import Writing, answer
-from services.ingest.http.schemas import AgencyIn, CloseIn, RenameIn, TemplateIn
+from services.ingest.http.schemas import AgencyIn, CloseIn, ElectronicCodeIn, RenameIn, TemplateIn
 
 router = APIRouter(prefix="/admin/agencies", tags=["administration"])
 
@@ -53,3 +60,13 @@ def assign_template(agency: AgencyCode, body: TemplateIn, principal: Admin, call
     """Assign the template the agency fills from now on (submissions already opened keep theirs)."""
     command = AssignTemplate(agency, body.template)
     return answer(handle.assign_template(call.write, principal, command, call.idempotency(principal, body)))
+
+
+@router.post("/{agency}/electronic-code")
+def assign_electronic_code(agency: AgencyCode, body: ElectronicCodeIn, principal: Admin, call: Writing) -> Response:
+    """Assign the agency's electronic identifier code (QCVN 102:2016), which the national feed names it by.
+
+    Refused when the code is malformed or another agency holds it.
+    """
+    command = AssignElectronicCode(agency, body.electronic_code)
+    return answer(handle.assign_electronic_code(call.write, principal, command, call.idempotency(principal, body)))

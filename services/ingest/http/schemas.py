@@ -122,6 +122,7 @@ class AgencyIn(BaseModel):
     effective_to: str | None = Field(default=None, max_length=10)
     merged_into: str | None = Field(default=None, max_length=100)
     renames: list[AgencyRenameIn] = Field(default_factory=list, max_length=100)
+    electronic_code: str | None = Field(default=None, max_length=100, description="QCVN 102:2016, e.g. 000.00.00.H24")
 
 
 class RenameIn(BaseModel):
@@ -141,6 +142,14 @@ class CloseIn(BaseModel):
 
     effective_to: date
     successor: str | None = Field(default=None, min_length=1, max_length=100)
+
+
+class ElectronicCodeIn(BaseModel):
+    """The agency's electronic identifier code (QCVN 102:2016): groups of digits and capitals, dot-separated."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    electronic_code: str = Field(min_length=1, max_length=100, examples=["000.00.00.H24"])
 
 
 class TemplateIn(BaseModel):

@@ -97,6 +97,18 @@ def _board_status(status: str | None, first_late: bool | None) -> str:
     return status
 
 
+@dataclass(frozen=True)
+class ReportState:
+    """A report's lifecycle as the national feed states it: its form version, status and last submission."""
+
+    agency: str
+    period: str
+    template: str
+    template_version: int
+    status: str
+    last_submitted_at: datetime | None
+
+
 class ComplianceQueries:
     def __init__(self, pool: Pool, reference: ReferenceQueries, regime: ReportingRegime, topic: str) -> None:
         self.pool = pool
@@ -163,6 +175,16 @@ class ComplianceQueries:
                 )
             rates.append(_rates(period, len(expected), reported, on_time, deadline))
         return Board(chosen, rates, board_rows)
+
+    def report_states(self, period: str, agency: str | None) -> list[ReportState]:
+        """The reports of a month (of one agency, or every agency's) that were opened, in agency order."""
+        with self.pool.connection() as conn:
+            rows = conn.execute(
+                "SELECT agency, period, template, template_version, status, last_submitted_at FROM rm_compliance"
+                " WHERE period = %s AND (%s::text IS NULL OR agency = %s) AND template IS NOT NULL ORDER BY agency",
+                (period, agency, agency),
+            ).fetchall()
+        return [ReportState(*row) for row in rows]
 
     def _stored(self, periods: Sequence[Period]) -> dict[str, dict[str, _Stored]]:
         """period -> agency -> its row."""

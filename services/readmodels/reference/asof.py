@@ -64,8 +64,9 @@ class _Fold:
                 published = event.details(contract.TemplateVersionPublished)
                 version = (Period.parse(published.effective_from), frozenset(published.indicators))
                 self.versions.setdefault(template, {}).setdefault(published.version, version)
-        else:
+        elif kind in (EventType.REPORT_DEFINITION_CREATED, EventType.REPORT_DEFINITION_REVISED):
             self._definition(event)
+        # An electronic identifier code counts as a reference event but is not part of the snapshot.
 
     def _registered(self, event: IntegrationEvent) -> None:
         data = event.details(contract.AgencyRegistered)

@@ -15,6 +15,7 @@ from psycopg.rows import TupleRow
 
 from infra.integration_events import (
     AgencyClosed,
+    AgencyElectronicCodeAssigned,
     AgencyRegistered,
     AgencyRenamed,
     AgencyTemplateAssigned,
@@ -57,6 +58,7 @@ class ReferenceProjection:
             EventType.AGENCY_RENAMED: self._agency_renamed,
             EventType.AGENCY_TEMPLATE_ASSIGNED: self._agency_template,
             EventType.AGENCY_CLOSED: self._agency_closed,
+            EventType.AGENCY_ELECTRONIC_CODE_ASSIGNED: self._agency_electronic_code,
             EventType.INDICATOR_DEFINED: self._indicator_defined,
             EventType.TEMPLATE_CREATED: self._template_created,
             EventType.TEMPLATE_VERSION_PUBLISHED: self._template_version,
@@ -123,6 +125,12 @@ class ReferenceProjection:
         cur.execute(
             f"UPDATE {self.agencies} SET effective_to = %s, successor = %s, position = %s WHERE aggregate_id = %s",
             (data.effective_to, data.successor, event.position, event.aggregate_id),
+        )
+
+    def _agency_electronic_code(self, cur: psycopg.Cursor[TupleRow], event: IntegrationEvent) -> None:
+        cur.execute(
+            f"UPDATE {self.agencies} SET electronic_code = %s, position = %s WHERE aggregate_id = %s",
+            (event.details(AgencyElectronicCodeAssigned).electronic_code, event.position, event.aggregate_id),
         )
 
     # ---- catalogue and templates ---------------------------------------------

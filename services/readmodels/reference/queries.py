@@ -27,7 +27,9 @@ from services.readmodels.reference.snapshot import AgencyInfo, DefinitionInfo, I
 
 PROJECTIONS = ("reference",)
 MAX_MERGE_HOPS = 10
-_AGENCY_COLUMNS = "agency, names, kind, region, parent, template, effective_from, effective_to, successor"
+_AGENCY_COLUMNS = (
+    "agency, names, kind, region, parent, template, effective_from, effective_to, successor, electronic_code"
+)
 _TEMPLATE_COLUMNS = "template, name_vi, name_en, applies_to, base"
 
 
@@ -87,6 +89,14 @@ class ReferenceQueries:
                 raise NotFound(f"no agency {code}")
             return _on_date(conn, [_entry(row)], on)[0]
 
+    def electronic_codes(self) -> dict[str, str]:
+        """Agency code -> electronic identifier code, for every agency that has one (the national feed's ids)."""
+        with self.pool.connection() as conn:
+            rows = conn.execute(
+                "SELECT agency, electronic_code FROM rm_ref_agencies WHERE electronic_code IS NOT NULL"
+            ).fetchall()
+        return {str(agency): str(code) for agency, code in rows}
+
     # ---- templates -----------------------------------------------------------------
 
     def templates(self) -> list[TemplateEntry]:
@@ -112,7 +122,7 @@ def _entry(row: tuple[Any, ...]) -> RegistryEntry:
     names = tuple(
         AgencyName(date.fromisoformat(n["effective_from"]), str(n["name_vi"]), str(n["name_en"])) for n in row[1]
     )
-    return RegistryEntry(row[0], names, row[2], row[3], row[4], row[5], row[6], row[7], row[8])
+    return RegistryEntry(row[0], names, row[2], row[3], row[4], row[5], row[6], row[7], row[8], row[9])
 
 
 def _on_date(conn: psycopg.Connection[TupleRow], entries: Sequence[RegistryEntry], on: date) -> list[AgencyOnDate]:

@@ -24,6 +24,7 @@ class RegistryEntry:
     effective_from: date
     effective_to: date | None
     successor: str | None
+    electronic_code: str | None = None  # QCVN 102:2016
 
     def active_on(self, day: date) -> bool:
         return self.effective_from <= day and (self.effective_to is None or day <= self.effective_to)
@@ -53,6 +54,7 @@ class AgencyOnDate:
             "effective_to": None if entry.effective_to is None else entry.effective_to.isoformat(),
             "active": entry.active_on(self.on),
             "successor": entry.successor,
+            "electronic_code": entry.electronic_code,
             "predecessors": self.predecessors,
             "reporting_unit": self.reporting_unit,
             "names": [

@@ -5,8 +5,8 @@ from __future__ import annotations
 from psycopg.rows import class_row
 
 from services.readmodels import Pool
-from services.readmodels.freshness import Freshness, agency_position, wait_for_position
-from services.readmodels.report_view.rows import AgencyReport, ReportValue
+from services.readmodels.freshness import Freshness, agency_position, projections_position, wait_for_position
+from services.readmodels.report_view.rows import AgencyReport, PeriodValue, ReportValue
 
 
 class ReportViewQueries:
@@ -24,3 +24,15 @@ class ReportViewQueries:
                 (agency, period),
             ).fetchall()
         return AgencyReport(agency, period, position, values)
+
+    def period_values(self, period: str, agency: str | None, wanted: Freshness) -> tuple[int, list[PeriodValue]]:
+        """The current values of a month, of one agency or of every agency (for exports), and the position read."""
+        reader = agency_position(agency, self.topic) if agency else projections_position(self.topic, ("report_view",))
+        position = wait_for_position(self.pool, reader, wanted)
+        with self.pool.connection() as conn, conn.cursor(row_factory=class_row(PeriodValue)) as cur:
+            values = cur.execute(
+                "SELECT agency, period, indicator, value FROM rm_report_values"
+                " WHERE period = %s AND (%s::text IS NULL OR agency = %s) ORDER BY agency, indicator",
+                (period, agency, agency),
+            ).fetchall()
+        return position, values

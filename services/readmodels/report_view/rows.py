@@ -27,6 +27,17 @@ class ReportValue:
 
 
 @dataclass(frozen=True)
+class PeriodValue:
+    """An agency's current value of an indicator, as the files of other systems carry it (no comment is stored)."""
+
+    agency: str
+    period: str
+    indicator: str
+    value: int | bool | str  # as the events carry it: decimals as exact strings
+    comment: str | None = None
+
+
+@dataclass(frozen=True)
 class AgencyReport:
     """One agency's period; `position` is the agency's position the view reflects."""
 
