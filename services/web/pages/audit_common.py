@@ -49,6 +49,7 @@ EVENT_LABELS: dict[str, str] = {
     EventType.AGENCY_TEMPLATE_ASSIGNED: "Report form assigned to an agency",
     EventType.AGENCY_RENAMED: "Agency renamed",
     EventType.AGENCY_CLOSED: "Agency closed",
+    EventType.AGENCY_ELECTRONIC_CODE_ASSIGNED: "Electronic identifier code assigned",
     EventType.REPORT_DEFINITION_CREATED: "Report type defined",
     EventType.REPORT_DEFINITION_REVISED: "Report type revised",
     EventType.ACCOUNT_CREATED: "Account created",
