@@ -237,7 +237,9 @@ class World:
         if row.content is not None:
             content = row.content.replace(b"{integer}", self.integer.encode())
             headers = {**headers, "Content-Type": row.content_type}
-            return httpx.request(method, self.urls[service] + concrete, params=params, content=content, headers=headers)
+            return httpx.request(
+                method, self.urls[service] + concrete, params=params, content=content, headers=headers, timeout=30
+            )
         return httpx.request(
             method,
             self.urls[service] + concrete,
