@@ -104,7 +104,8 @@ MATRIX: dict[tuple[str, str, str], Row] = {
     ),
     ("ingest", "POST", "/admin/agencies/{agency}/template"): Row({"admin": 200}, body={"template": TEMPLATE}),
     ("ingest", "POST", "/admin/agencies/{agency}/electronic-code"): Row(
-        {"admin": 200}, body={"electronic_code": "000.00.00.H24"}  # P01's own: unchanged
+        {"admin": 200},
+        body={"electronic_code": "000.00.00.H24"},  # P01's own: unchanged
     ),
     # Imports: an agency's own values, uploaded by the agency; what they did, read as the agency's data.
     # The agency is the credential's: any agency's reporter imports its own values.
