@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import date
@@ -19,8 +19,10 @@ from infra.runtime.ports import free_port
 from infra.runtime.postgres import LocalPostgres
 from infra.settings import Settings
 from services.ingest.application.catalogue import define_indicators, publish_template
-from services.ingest.application.commands import DefineIndicators, PublishTemplate, RegisterAgency
+from services.ingest.application.commands import DefineIndicators, IssueToken, PublishTemplate, RegisterAgency
+from services.ingest.application.outcomes import TokenIssued
 from services.ingest.application.registry import register_agency
+from services.ingest.application.tokens import issue_token
 
 BENCH_TEMPLATE = "BENCH-200"
 ADMIN = Principal("bench:admin", Role.ADMIN)
@@ -88,3 +90,14 @@ def load_national_reference(settings: Settings, agencies: int, indicators: int) 
                 template=BENCH_TEMPLATE,
             )
             register_agency(write_side, ADMIN, agency)
+
+
+def issue_tokens(settings: Settings, role: Role, agencies: Sequence[str | None]) -> dict[str | None, str]:
+    """A token's secret per agency (None: a ministry token), issued through the write application."""
+    secrets: dict[str | None, str] = {}
+    with postgres_write_side(settings) as write_side:
+        for agency in agencies:
+            issued = issue_token(write_side, ADMIN, IssueToken(role, agency, "benchmark"))
+            assert isinstance(issued, TokenIssued)
+            secrets[agency] = issued.secret
+    return secrets
