@@ -31,6 +31,7 @@ from services.ingest.application.ports import Clock, EventStore, PasswordHasher,
 from services.ingest.application.seed import reporting_regime
 from services.ingest.application.write_side import MAX_VALUES_PER_BATCH, WriteSide
 from services.readmodels import read_model_migrations
+from services.readmodels.access.queries import AccessQueries
 from services.readmodels.audit_trail.queries import AuditTrailQueries
 from services.readmodels.compliance.queries import ComplianceQueries
 from services.readmodels.reference.queries import ReferenceQueries
@@ -163,6 +164,7 @@ def read_side(settings: Settings, pool: Pool, regime: ReportingRegime | None = N
         report_view_history=ReportViewHistory(trail),
         rollups_history=RollupsHistory(trail),
         transparency=TransparencyLog(pool, trail),
+        access=AccessQueries(pool, topic),
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from services.audit.transparency import TransparencyLog
+from services.readmodels.access.queries import AccessQueries
 from services.readmodels.audit_trail.queries import AuditTrailQueries
 from services.readmodels.compliance.queries import ComplianceQueries
 from services.readmodels.reference.queries import ReferenceQueries
@@ -24,3 +25,4 @@ class ReadSide:
     report_view_history: ReportViewHistory
     rollups_history: RollupsHistory
     transparency: TransparencyLog
+    access: AccessQueries
