@@ -69,15 +69,6 @@ class PageForbidden(DomainError):
     kind = ErrorKind.FORBIDDEN
 
 
-# How each role is named on the pages (English message ids, translated where shown).
-ROLE_LABELS = {
-    Role.AGENCY_REPORTER: "Agency clerk",
-    Role.MINISTRY_REVIEWER: "Ministry reviewer",
-    Role.AUDITOR: "Auditor",
-    Role.ADMIN: "Administrator",
-}
-
-
 def sign_in_url(request: Request, *, ended: bool = False) -> str:
     """The sign-in page, back here afterwards; `ended`: it says the session has ended."""
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")

@@ -94,6 +94,7 @@ def test_refusals_issue_nothing(ws: WriteSide) -> None:
         IssueToken(Role.AGENCY_REPORTER, None, "x"),  # an agency reporter's token names its agency
         IssueToken(Role.AUDITOR, None, " "),  # which system holds it
         IssueToken(Role.AUDITOR, None, "x", TODAY - timedelta(days=1)),  # expired already
+        IssueToken(Role.AUDITOR, None, "x", date.max),  # an end beyond any plan (and any calendar)
     ]
     messages = []
     for command in refused:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Sequence
 from dataclasses import replace
+from datetime import date, datetime
 
 from domain.access import TOKEN_PREFIX, ApiToken, InvalidToken, check_token_role, expiry_after, token_id
 from domain.errors import Forbidden
@@ -24,6 +25,8 @@ from services.ingest.application.outcomes import Replayed, TokenChanged, TokenIs
 from services.ingest.application.reference import get
 from services.ingest.application.write_side import WriteSide
 
+MAX_YEARS = 10  # a token with an end has it within this many years; a token without one works until revoked
+
 
 def new_secret() -> str:
     """256 random bits behind a public prefix (so a leaked token is recognisable in logs and scanners)."""
@@ -33,6 +36,17 @@ def new_secret() -> str:
 def token_name(role: Role, agency: str | None) -> str:
     """A token's public name (its subject): the role, the agency, a random suffix."""
     return f"{role.value}:{agency + ':' if agency else ''}{secrets.token_hex(6)}"
+
+
+def expiry_of(valid_until: date | None, today: date) -> datetime | None:
+    """When a token valid through `valid_until` stops working; None: until revoked."""
+    if valid_until is None:
+        return None
+    if valid_until < today:
+        raise InvalidToken("a token's last valid day is today or later")
+    if valid_until > today.replace(year=today.year + MAX_YEARS):
+        raise InvalidToken(f"a token's last valid day is at most {MAX_YEARS} years away (or none)")
+    return expiry_after(valid_until)
 
 
 def _administrator(principal: Principal) -> None:
@@ -52,11 +66,7 @@ def issue_token(
         check_token_role(command.role, command.agency)
         if command.agency is not None:
             known_agency(ws, command.agency, InvalidToken)
-        expires = None
-        if command.valid_until is not None:
-            if command.valid_until < ws.clock.today():
-                raise InvalidToken("a token's last valid day is today or later")
-            expires = expiry_after(command.valid_until)
+        expires = expiry_of(command.valid_until, ws.clock.today())
         return ApiToken.issue(name, command.label, command.role, command.agency, expires, principal)
 
     def issued(token: ApiToken, _: None, positions: Sequence[int]) -> TokenIssued:

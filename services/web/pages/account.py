@@ -26,8 +26,9 @@ from services.ingest.application.access import (
 from services.ingest.application.commands import ChangePassword
 from services.web.forms import FormErrors
 from services.web.i18n import LANGUAGE_COOKIE, Language, nfc
+from services.web.naming import agency_label, role_labels
 from services.web.navigation import NavEntry
-from services.web.people import ROLE_LABELS, SessionEntry, load_person, signed_in
+from services.web.people import SessionEntry, load_person, signed_in
 from services.web.security import SESSION_COOKIE, SIGNIN_CSRF_COOKIE, CsrfRefused, new_token
 from services.web.templating import gettext, render
 from services.web.web_side import WebSide, web_side
@@ -179,7 +180,8 @@ def _account_page(
         "account.html",
         {
             "person": person,
-            "roles": [gettext(request, ROLE_LABELS[role]) for role in sorted(person.principal.roles)],
+            "agency": agency_label(web, request, person.agency),
+            "roles": role_labels(request, sorted(person.principal.roles)),
             "sessions": [(entry, browser_of(entry.user_agent)) for entry in sessions],
             "errors": errors or FormErrors(),
             "notice": notice,

@@ -9,7 +9,6 @@ and `tokens.py`), so each is an event in the audited log; the lists read the acc
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any
 
@@ -48,9 +47,19 @@ from services.ingest.application.outcomes import Outcome, TokenIssued
 from services.readmodels.access.queries import PersonRow, TokenRow, TokenStatus
 from services.web.forms import FormErrors, form_idempotency, new_form_key, position_of, wait_visible
 from services.web.i18n import nfc
+from services.web.naming import (
+    MINISTRY,
+    ROLE_LABELS,
+    Choice,
+    agency_choices,
+    agency_label,
+    role_choices,
+    role_labels,
+    who,
+)
 from services.web.navigation import NavEntry
-from services.web.people import ROLE_LABELS, require
-from services.web.templating import gettext, language_of, render
+from services.web.people import require
+from services.web.templating import gettext, render
 from services.web.web_side import WebSide, web_side
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
@@ -69,7 +78,6 @@ TokenName = Annotated[str, Path(max_length=200)]
 Search = Annotated[str, Query(max_length=100)]
 
 PAGE_SIZE = 50
-MINISTRY = "ministry"  # the agency choice of a ministry account or token
 CHANGE_LABELS = {
     "AccountCreated": "Account created",
     "AccountRoleGranted": "Role granted",
@@ -97,60 +105,11 @@ LATE = "The change is saved; the lists may take a moment to show it."
 # ---- what the templates show ---------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Choice:
-    value: str
-    label: str
-
-
-def who(actor: str | None) -> str:
-    """An actor as people read it: a person by username, a system or the command line as recorded."""
-    if not actor:
-        return ""
-    return actor.removeprefix("user:")
-
-
-def _t(request: Request) -> Callable[[str], str]:
-    return lambda message: gettext(request, message)
-
-
-def role_choices(request: Request) -> list[Choice]:
-    return [Choice(role.value, gettext(request, ROLE_LABELS[role])) for role in Role]
-
-
-def agency_choices(web: WebSide, request: Request, *, include_all: bool) -> list[Choice]:
-    """The ministry and every agency of the registry, by code (closed agencies too: they keep their reports)."""
-    english = language_of(request).value == "en"
-    agencies = web.read.reference.snapshot().agencies
-    choices = [Choice("", gettext(request, "All" if include_all else "— Choose —"))]
-    choices.append(Choice(MINISTRY, gettext(request, "The ministry (ministry account)")))
-    for code in sorted(agencies):
-        info = agencies[code]
-        name = info.name_en if english and info.name_en else info.name_vi
-        closed = f" ({gettext(request, 'closed')})" if info.effective_to is not None else ""
-        choices.append(Choice(code, f"{code} — {name}{closed}"))
-    return choices
-
-
-def agency_label(web: WebSide, request: Request, agency: str | None) -> str:
-    if agency is None:
-        return gettext(request, "The ministry")
-    info = web.read.reference.snapshot().agencies.get(agency)
-    if info is None:
-        return agency
-    english = language_of(request).value == "en"
-    return f"{agency} — {info.name_en if english and info.name_en else info.name_vi}"
-
-
-def _role_labels(request: Request, roles: Sequence[str]) -> list[str]:
-    return [gettext(request, ROLE_LABELS[Role(role)]) for role in roles]
-
-
 def person_view(web: WebSide, request: Request, row: PersonRow) -> dict[str, Any]:
     return {
         "row": row,
         "agency": agency_label(web, request, row.agency),
-        "roles": _role_labels(request, row.roles),
+        "roles": role_labels(request, row.roles),
         "status": gettext(request, "Enabled" if row.enabled else "Disabled"),
         "change": gettext(request, CHANGE_LABELS.get(row.last_change, row.last_change)),
         "created_by": who(row.created_by),
@@ -637,8 +596,7 @@ async def issue_token(
         except ValueError:
             errors.add("valid_until", gettext(request, "Give a date, or leave it empty for no expiry."))
         else:
-            if last_day < web.write.clock.today():
-                errors.add("valid_until", gettext(request, "The last valid day is today or later."))
+            _check(errors, request, "valid_until", lambda: token_handlers.expiry_of(last_day, web.write.clock.today()))
     if not errors and chosen_role is not None:
         command = IssueToken(chosen_role, chosen_agency, nfc(label), last_day)
         try:
