@@ -5,7 +5,7 @@ Labels are English message ids, translated where shown.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from starlette.requests import Request
@@ -41,9 +41,13 @@ def role_choices(request: Request) -> list[Choice]:
     return [Choice(role.value, gettext(request, ROLE_LABELS[role])) for role in Role]
 
 
-def agency_choices(web: WebSide, request: Request, *, include_all: bool) -> list[Choice]:
+def agencies_of(web: WebSide) -> Mapping[str, AgencyInfo]:
+    """The agency registry as the reference read model holds it (read once per page)."""
+    return web.read.reference.snapshot().agencies
+
+
+def agency_choices(request: Request, agencies: Mapping[str, AgencyInfo], *, include_all: bool) -> list[Choice]:
     """The ministry and every agency of the registry, by code (closed agencies too: they keep their reports)."""
-    agencies = web.read.reference.snapshot().agencies
     choices = [Choice("", gettext(request, "All" if include_all else "— Choose —"))]
     choices.append(Choice(MINISTRY, gettext(request, "The ministry (ministry account)")))
     for code in sorted(agencies):
@@ -58,10 +62,10 @@ def _name(request: Request, info: AgencyInfo) -> str:
     return info.name_en if language_of(request).value == "en" and info.name_en else info.name_vi
 
 
-def agency_label(web: WebSide, request: Request, agency: str | None) -> str:
+def agency_label(request: Request, agencies: Mapping[str, AgencyInfo], agency: str | None) -> str:
     if agency is None:
         return gettext(request, "The ministry")
-    info = web.read.reference.snapshot().agencies.get(agency)
+    info = agencies.get(agency)
     return agency if info is None else f"{agency} — {_name(request, info)}"
 
 

@@ -3,32 +3,14 @@ refusals that say what is wrong and store nothing."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from dataclasses import fields, replace
+from dataclasses import replace
 from pathlib import Path
 
 from infra.db import connect
 from infra.integration_events import EventType
 from infra.runtime.ports import free_port
 from infra.settings import STACK_SETTINGS_FILE, Settings
-from tests.helpers import store_events
-
-# The process environment must not say where the database is: the file must.
-SETTING_NAMES = {field.name.upper() for field in fields(Settings)}
-
-
-def cli(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if k not in SETTING_NAMES}
-    return subprocess.run(
-        [sys.executable, "-m", "entrypoints.cli", "tokens", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=cwd,
-        env={**clean, "PYTHONPATH": str(Path(__file__).resolve().parents[2]), **(env or {})},
-    )
+from tests.helpers import store_events, tokens_cli
 
 
 def test_the_cli_uses_the_stack_settings_and_refuses_what_does_not_exist(settings: Settings, tmp_path: Path) -> None:
@@ -36,7 +18,9 @@ def test_the_cli_uses_the_stack_settings_and_refuses_what_does_not_exist(setting
     settings.write_file(tmp_path / ".local" / STACK_SETTINGS_FILE)
     assert (tmp_path / ".local" / STACK_SETTINGS_FILE).stat().st_mode & 0o077 == 0, "readable by its owner only"
 
-    created = cli("create", "--role", "agency_reporter", "--agency", "P01", "--label", "DHIS2 Hà Nội", cwd=tmp_path)
+    created = tokens_cli(
+        "create", "--role", "agency_reporter", "--agency", "P01", "--label", "DHIS2 Hà Nội", cwd=tmp_path
+    )
     assert created.returncode == 0, created.stderr
     secret = created.stdout.strip()
     assert secret.startswith("rpt_")
@@ -56,24 +40,24 @@ def test_the_cli_uses_the_stack_settings_and_refuses_what_does_not_exist(setting
         (("--role", "auditor", "--agency", "P01"), "holds the agency reporter role only"),
         (("--role", "agency_reporter"), "names its agency"),
     ):
-        refused = cli("create", *args, "--label", "x", cwd=tmp_path)
+        refused = tokens_cli("create", *args, "--label", "x", cwd=tmp_path)
         assert refused.returncode == 2, refused.stderr
         assert message in refused.stderr
         assert refused.stdout == "", "no secret"
     assert len(store_events(settings)) == before, "a refusal stores nothing"
 
-    listed = cli("list", cwd=tmp_path)
+    listed = tokens_cli("list", cwd=tmp_path)
     assert listed.returncode == 0, listed.stderr
     assert subject in listed.stdout
     assert "DHIS2 Hà Nội" in listed.stdout
     assert secret not in listed.stdout
 
-    revoked = cli("revoke", subject, "--reason", "đổi hệ thống", cwd=tmp_path)
+    revoked = tokens_cli("revoke", subject, "--reason", "đổi hệ thống", cwd=tmp_path)
     assert (revoked.returncode, revoked.stdout.strip()) == (0, f"revoked {subject}")
-    again = cli("revoke", subject, cwd=tmp_path)
+    again = tokens_cli("revoke", subject, cwd=tmp_path)
     assert (again.returncode, again.stdout.strip()) == (0, f"{subject} was already revoked")
-    assert cli("revoke", "auditor:nobody", cwd=tmp_path).returncode == 1
-    assert subject not in cli("list", "--active", cwd=tmp_path).stdout
+    assert tokens_cli("revoke", "auditor:nobody", cwd=tmp_path).returncode == 1
+    assert subject not in tokens_cli("list", "--active", cwd=tmp_path).stdout
     revocations = [e for e in store_events(settings) if e.event_type is EventType.TOKEN_REVOKED]
     assert [(e.data["token"], e.reason) for e in revocations] == [(subject, "đổi hệ thống")]
 
@@ -81,12 +65,12 @@ def test_the_cli_uses_the_stack_settings_and_refuses_what_does_not_exist(setting
 def test_the_environment_overrides_the_file_and_a_stopped_stack_is_named(settings: Settings, tmp_path: Path) -> None:
     stopped = replace(settings, postgres_port=free_port())  # nothing listens there
     stopped.write_file(tmp_path / "settings.env")
-    refused = cli("--settings", str(tmp_path / "settings.env"), "list", cwd=tmp_path)
+    refused = tokens_cli("--settings", str(tmp_path / "settings.env"), "list", cwd=tmp_path)
     assert refused.returncode == 2
     assert f"PostgreSQL does not answer at 127.0.0.1:{stopped.postgres_port}" in refused.stderr
     assert "is the stack running" in refused.stderr
     # A variable of the environment wins over the file.
-    listed = cli(
+    listed = tokens_cli(
         "--settings",
         str(tmp_path / "settings.env"),
         "list",

@@ -26,7 +26,7 @@ from services.ingest.application.access import (
 from services.ingest.application.commands import ChangePassword
 from services.web.forms import FormErrors
 from services.web.i18n import LANGUAGE_COOKIE, Language, nfc
-from services.web.naming import agency_label, role_labels
+from services.web.naming import agencies_of, agency_label, role_labels
 from services.web.navigation import NavEntry
 from services.web.people import SessionEntry, load_person, signed_in
 from services.web.security import SESSION_COOKIE, SIGNIN_CSRF_COOKIE, CsrfRefused, new_token
@@ -180,7 +180,7 @@ def _account_page(
         "account.html",
         {
             "person": person,
-            "agency": agency_label(web, request, person.agency),
+            "agency": agency_label(request, agencies_of(web), person.agency),
             "roles": role_labels(request, sorted(person.principal.roles)),
             "sessions": [(entry, browser_of(entry.user_agent)) for entry in sessions],
             "errors": errors or FormErrors(),

@@ -45,12 +45,14 @@ from services.ingest.application.commands import (
 from services.ingest.application.errors import IdempotencyKeyReused
 from services.ingest.application.outcomes import Outcome, TokenIssued
 from services.readmodels.access.queries import PersonRow, TokenRow, TokenStatus
+from services.readmodels.reference.snapshot import AgencyInfo
 from services.web.forms import FormErrors, form_idempotency, new_form_key, position_of, wait_visible
 from services.web.i18n import nfc
 from services.web.naming import (
     MINISTRY,
     ROLE_LABELS,
     Choice,
+    agencies_of,
     agency_choices,
     agency_label,
     role_choices,
@@ -105,10 +107,10 @@ LATE = "The change is saved; the lists may take a moment to show it."
 # ---- what the templates show ---------------------------------------------------------------
 
 
-def person_view(web: WebSide, request: Request, row: PersonRow) -> dict[str, Any]:
+def person_view(request: Request, agencies: Mapping[str, AgencyInfo], row: PersonRow) -> dict[str, Any]:
     return {
         "row": row,
-        "agency": agency_label(web, request, row.agency),
+        "agency": agency_label(request, agencies, row.agency),
         "roles": role_labels(request, row.roles),
         "status": gettext(request, "Enabled" if row.enabled else "Disabled"),
         "change": gettext(request, CHANGE_LABELS.get(row.last_change, row.last_change)),
@@ -117,10 +119,10 @@ def person_view(web: WebSide, request: Request, row: PersonRow) -> dict[str, Any
     }
 
 
-def token_view(web: WebSide, request: Request, row: TokenRow) -> dict[str, Any]:
+def token_view(request: Request, agencies: Mapping[str, AgencyInfo], row: TokenRow) -> dict[str, Any]:
     return {
         "row": row,
-        "agency": agency_label(web, request, row.agency),
+        "agency": agency_label(request, agencies, row.agency),
         "role": gettext(request, ROLE_LABELS[Role(row.role)]),
         "status": gettext(request, TOKEN_STATUS_LABELS[row.status]),
         "issued_by": who(row.issued_by),
@@ -147,7 +149,7 @@ def _agency_of(choice: str, errors: FormErrors, request: Request, web: WebSide) 
         return None
     if not choice:
         errors.add("agency", gettext(request, "Choose the agency, or the ministry."))
-    elif choice not in web.read.reference.snapshot().agencies:
+    elif choice not in agencies_of(web):
         errors.add("agency", gettext(request, "Choose an agency of the list."))
     return choice or None
 
@@ -197,6 +199,7 @@ async def people(
     """Every person with an account: search by username or name (diacritics ignored), filter by
     agency or the ministry, role and status."""
     roles = {r.value for r in Role}
+    agencies = agencies_of(web)
     enabled = {"enabled": True, "disabled": False}.get(status)
     page = web.read.access.people(
         search=q,
@@ -212,10 +215,10 @@ async def people(
         request,
         "admin_people.html",
         {
-            "rows": [person_view(web, request, row) for row in page.rows],
+            "rows": [person_view(request, agencies, row) for row in page.rows],
             "next_after": page.next_after,
             "filters": {"q": q, "agency": agency, "role": role if role in roles else "", "status": status},
-            "agencies": agency_choices(web, request, include_all=True),
+            "agencies": agency_choices(request, agencies, include_all=True),
             "roles": [Choice("", gettext(request, "All")), *role_choices(request)],
             "statuses": [
                 Choice("", gettext(request, "All")),
@@ -249,7 +252,7 @@ def _new_person_page(
         {
             "values": values,
             "errors": errors,
-            "agencies": agency_choices(web, request, include_all=False),
+            "agencies": agency_choices(request, agencies_of(web), include_all=False),
             "roles": role_choices(request),
             "form_key": values.get("form_key") or new_form_key(),
         },
@@ -321,7 +324,7 @@ def _person_page(
         request,
         "admin_person.html",
         {
-            "person": person_view(web, request, row),
+            "person": person_view(request, agencies_of(web), row),
             "roles": role_choices(request),
             "is_me": row.username == me.username,
             "form": form,
@@ -510,6 +513,7 @@ async def tokens(
 ) -> Response:
     """Systems' tokens (never their secrets): search by name or label, filter by agency, role, status."""
     roles = {r.value for r in Role}
+    agencies = agencies_of(web)
     chosen_status = TokenStatus(status) if status in {s.value for s in TokenStatus} else None
     page = web.read.access.tokens(
         search=q,
@@ -524,7 +528,7 @@ async def tokens(
         request,
         "admin_tokens.html",
         {
-            "rows": [token_view(web, request, row) for row in page.rows],
+            "rows": [token_view(request, agencies, row) for row in page.rows],
             "next_after": page.next_after,
             "filters": {
                 "q": q,
@@ -532,7 +536,7 @@ async def tokens(
                 "role": role if role in roles else "",
                 "status": chosen_status.value if chosen_status else "",
             },
-            "agencies": agency_choices(web, request, include_all=True),
+            "agencies": agency_choices(request, agencies, include_all=True),
             "roles": [Choice("", gettext(request, "All")), *role_choices(request)],
             "statuses": [
                 Choice("", gettext(request, "All")),
@@ -554,7 +558,7 @@ def _new_token_page(
         {
             "values": values,
             "errors": errors,
-            "agencies": agency_choices(web, request, include_all=False),
+            "agencies": agency_choices(request, agencies_of(web), include_all=False),
             "roles": [Choice("", gettext(request, "— Choose —")), *role_choices(request)],
             "form_key": values.get("form_key") or new_form_key(),
             "today": web.write.clock.today().isoformat(),
@@ -614,7 +618,7 @@ async def issue_token(
                 request,
                 "admin_token_issued.html",
                 {
-                    "token": token_view(web, request, web.read.access.token(name)),
+                    "token": token_view(request, agencies_of(web), web.read.access.token(name)),
                     "secret": outcome.secret if isinstance(outcome, TokenIssued) else None,
                 },
                 status_code=201,
@@ -636,7 +640,7 @@ def _token_page(
         request,
         "admin_token.html",
         {
-            "token": token_view(web, request, web.read.access.token(name)),
+            "token": token_view(request, agencies_of(web), web.read.access.token(name)),
             "errors": errors or FormErrors(),
             "values": values or {},
             "notice": notice,
