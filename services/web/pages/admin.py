@@ -18,7 +18,6 @@ from fastapi.responses import RedirectResponse, Response
 from domain.access import (
     AccountExists,
     InvalidAccount,
-    InvalidReason,
     InvalidToken,
     check_roles,
     check_token_role,
@@ -27,7 +26,7 @@ from domain.access import (
     clean_reason,
     clean_username,
 )
-from domain.errors import DomainError, InvalidTransition, NotFound
+from domain.errors import DomainError, NotFound
 from domain.identity import Role
 from services.ingest.application import access as accounts
 from services.ingest.application import tokens as token_handlers
@@ -349,6 +348,30 @@ async def person_page(
     return _person_page(request, web, person, username, notice=_done(request, done, late))
 
 
+def _change(
+    request: Request,
+    web: WebSide,
+    errors: FormErrors,
+    run: Callable[[], Outcome],
+    field: str,
+    target: str,
+    done: str,
+    again: Callable[[FormErrors], Response],
+) -> Response:
+    """One change of a page: `run` if its fields passed, its refusal next to `field` and the page shown
+    `again`; or on to `target`, which shows the change."""
+    if not errors:
+        try:
+            outcome = run()
+        except IdempotencyKeyReused:
+            _replayed_elsewhere(errors, request)
+        except DomainError as error:
+            errors.refusal(request, field, error)
+        else:
+            return _after_change(web, outcome, target, done if position_of(outcome) is not None else "unchanged")
+    return again(errors)
+
+
 def _person_change(
     request: Request,
     web: WebSide,
@@ -361,18 +384,12 @@ def _person_change(
     done: str,
     field: str,
 ) -> Response:
-    """One change of the person page: its refusals next to `field` of `form`, or back to the page."""
-    if not errors:
-        try:
-            outcome = run()
-        except IdempotencyKeyReused:
-            _replayed_elsewhere(errors, request)
-        except DomainError as error:
-            errors.refusal(request, field, error)
-        else:
-            changed = position_of(outcome) is not None
-            return _after_change(web, outcome, f"/admin/people/{username}", done if changed else "unchanged")
-    return _person_page(request, web, me, username, form=form, errors=errors, values=values, status_code=422)
+    """One change of the person page (`form` names which of its forms)."""
+
+    def again(found: FormErrors) -> Response:
+        return _person_page(request, web, me, username, form=form, errors=found, values=values, status_code=422)
+
+    return _change(request, web, errors, run, field, f"/admin/people/{username}", done, again)
 
 
 @router.post("/people/{username}/roles")
@@ -669,16 +686,19 @@ async def revoke_token(
     """Revoke a token with a reason: the services refuse it from its next request on."""
     errors = FormErrors()
     given = _reason(errors, request, reason)
-    if not errors:
-        key = form_idempotency(person, request, form_key, {"reason": reason})
-        try:
-            outcome = token_handlers.revoke_token(
-                web.write, person.principal, RevokeToken(token, given), idempotency=key
-            )
-        except IdempotencyKeyReused:
-            _replayed_elsewhere(errors, request)
-        except (InvalidReason, InvalidTransition) as error:
-            errors.refusal(request, "reason", error)
-        else:
-            return _after_change(web, outcome, f"/admin/tokens/{token}", "revoked")
-    return _token_page(request, web, token, errors=errors, values={"reason": reason}, status_code=422)
+    key = form_idempotency(person, request, form_key, {"reason": reason})
+    command = RevokeToken(token, given)
+
+    def again(found: FormErrors) -> Response:
+        return _token_page(request, web, token, errors=found, values={"reason": reason}, status_code=422)
+
+    return _change(
+        request,
+        web,
+        errors,
+        lambda: token_handlers.revoke_token(web.write, person.principal, command, idempotency=key),
+        "reason",
+        f"/admin/tokens/{token}",
+        "revoked",
+        again,
+    )
