@@ -20,7 +20,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import httpx
@@ -461,14 +461,16 @@ def test_a_token_issued_over_the_api_shows_its_secret_once(stack_factory: StackF
     stack = stack_factory("ingest")
     (admin,) = stack.issue_tokens([(Role.ADMIN, None)])
     url = f"{stack.ingest_url}/admin/tokens"
-    body = {"role": "agency_reporter", "agency": "P01", "label": "DHIS2 của Sở", "valid_until": "2099-12-31"}
+    last_day = vietnam_today() + timedelta(days=365)
+    body = {"role": "agency_reporter", "agency": "P01", "label": "DHIS2 của Sở", "valid_until": last_day.isoformat()}
     headers = {**auth(admin.secret), "Idempotency-Key": "issue-1"}
     first = httpx.post(url, json=body, headers=headers)
     assert first.status_code == 201, first.text
     secret = first.json()["secret"]
     assert secret.startswith("rpt_")
     expires = datetime.fromisoformat(first.json()["expires_at"])
-    assert expires == datetime(2099, 12, 31, 17, tzinfo=UTC), "the midnight after the last day, in Vietnam"
+    midnight_after = datetime.combine(last_day, time(17), UTC)  # 00:00 in Vietnam (UTC+7) the next day
+    assert expires == midnight_after, "the token works through its last day, Vietnam time"
     form = f"{stack.ingest_url}/templates/{TEMPLATE}/form"
     assert httpx.get(form, params={"period": open_month().code}, headers=auth(secret)).status_code == 200
 
