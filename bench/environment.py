@@ -20,8 +20,10 @@ from infra.runtime.ports import free_port
 from infra.runtime.postgres import LocalPostgres
 from infra.settings import Settings
 from services.ingest.application.catalogue import define_indicators, publish_template
-from services.ingest.application.commands import DefineIndicators, PublishTemplate, RegisterAgency
+from services.ingest.application.commands import DefineIndicators, IssueToken, PublishTemplate, RegisterAgency
+from services.ingest.application.outcomes import TokenIssued
 from services.ingest.application.registry import register_agency
+from services.ingest.application.tokens import issue_token
 
 BENCH_TEMPLATE = "BENCH-200"
 ADMIN = Principal("bench:admin", Role.ADMIN)
@@ -112,3 +114,14 @@ def load_form(
                 template=template,
             )
             register_agency(write_side, ADMIN, agency)
+
+
+def issue_tokens(settings: Settings, role: Role, agencies: Sequence[str | None]) -> dict[str | None, str]:
+    """A token's secret per agency (None: a ministry token), issued through the write application."""
+    secrets: dict[str | None, str] = {}
+    with postgres_write_side(settings) as write_side:
+        for agency in agencies:
+            issued = issue_token(write_side, ADMIN, IssueToken(role, agency, "benchmark"))
+            assert isinstance(issued, TokenIssued)
+            secrets[agency] = issued.secret
+    return secrets

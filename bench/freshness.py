@@ -18,7 +18,7 @@ import time
 
 import httpx
 
-from bench.environment import agency_codes, bench_settings, indicator_codes, load_national_reference
+from bench.environment import agency_codes, bench_settings, indicator_codes, issue_tokens, load_national_reference
 from bench.ingest import percentile
 from domain.identity import Role
 from entrypoints.stack import SERVICES
@@ -26,7 +26,6 @@ from infra.db import connect
 from infra.runtime.ports import free_port, wait_until
 from infra.runtime.processes import Service, http_ready, log_path
 from infra.settings import Settings
-from infra.tokens import create_token
 
 BATCH = 50
 WATCH_INTERVAL = 0.005
@@ -76,8 +75,7 @@ def main() -> None:
         try:
             wait_until(lambda: http_ready(url), 30, what="ingest ready")
             agencies = agency_codes(args.agencies)
-            with connect(settings) as conn:
-                tokens = {a: create_token(conn, Role.AGENCY_REPORTER, a).secret for a in agencies}
+            tokens = issue_tokens(settings, Role.AGENCY_REPORTER, agencies)
             requests = args.rate * args.seconds // BATCH
             jobs = [(agencies[n % len(agencies)], tokens[agencies[n % len(agencies)]], n) for n in range(requests)]
             interval = args.clients * BATCH / args.rate

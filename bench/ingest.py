@@ -21,7 +21,14 @@ from dataclasses import dataclass
 
 import httpx
 
-from bench.environment import BENCH_TEMPLATE, agency_codes, bench_settings, indicator_codes, load_national_reference
+from bench.environment import (
+    BENCH_TEMPLATE,
+    agency_codes,
+    bench_settings,
+    indicator_codes,
+    issue_tokens,
+    load_national_reference,
+)
 from domain.identity import Principal, Role
 from domain.periods import Period
 from entrypoints.bootstrap import postgres_store, write_side
@@ -29,7 +36,6 @@ from infra.db import connect
 from infra.runtime.ports import free_port, wait_until
 from infra.runtime.processes import Service, http_ready, log_path
 from infra.settings import Settings
-from infra.tokens import create_token
 
 FIRST_MONTH = Period.parse("2025-01")
 
@@ -142,8 +148,7 @@ def main() -> None:
         url = f"http://127.0.0.1:{port}"
         try:
             wait_until(lambda: http_ready(url), 30, what="ingest ready")
-            with connect(settings) as conn:
-                tokens = {a: create_token(conn, Role.AGENCY_REPORTER, a).secret for a in agencies}
+            tokens = issue_tokens(settings, Role.AGENCY_REPORTER, agencies)
             jobs = [
                 Job(url, tokens[a], a, p, [{"indicator": c, "value": rng.randint(0, 10**6)} for c in codes])
                 for p in periods

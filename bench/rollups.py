@@ -31,7 +31,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.environment import ADMIN, bench_settings
+from bench.environment import ADMIN, bench_settings, issue_tokens
 from domain.agencies import AgencyKind
 from domain.catalogue import Indicator, IndicatorGroup
 from domain.identity import Principal, Role
@@ -40,11 +40,10 @@ from domain.scope import Scope
 from domain.submission import Submission
 from domain.values import Aggregation, ValueType
 from entrypoints.bootstrap import postgres_store, postgres_write_side, write_side
-from infra.db import connect, open_pool
+from infra.db import open_pool
 from infra.runtime.ports import free_port, wait_until
 from infra.runtime.processes import Service, http_ready
 from infra.settings import Settings
-from infra.tokens import create_token
 from services.ingest.application.catalogue import define_indicators, publish_template
 from services.ingest.application.commands import DefineIndicators, PublishTemplate, RegisterAgency
 from services.ingest.application.registry import register_agency
@@ -148,8 +147,7 @@ def main() -> None:
         summary = rebuild.run(threading.Event())
         print(summary.describe())
 
-        with connect(settings) as conn:
-            token = create_token(conn, Role.AUDITOR, None).secret
+        token = issue_tokens(settings, Role.AUDITOR, [None])[None]
         pool = open_pool(settings, max_size=1)
         try:
             reference = ReferenceQueries(pool, settings.kafka_topic)

@@ -11,10 +11,11 @@ account (no agency) holds any of the ministry's roles: reviewer, auditor, admini
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
@@ -22,12 +23,15 @@ from eventsourcing.domain import Aggregate
 from domain.errors import DomainError, ErrorKind, InvalidTransition
 from domain.identity import Principal, Role
 from domain.ids import aggregate_id
+from domain.periods import VIETNAM
 from domain.values import has_control_characters, nfc
 
 USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{2,63}")
 MAX_DISPLAY_NAME = 200
 MAX_LABEL = 200
 MINISTRY_ROLES = frozenset({Role.MINISTRY_REVIEWER, Role.AUDITOR, Role.ADMIN})
+TOKEN_PREFIX = "rpt_"  # noqa: S105 - the public prefix of every token's secret
+MAX_REASON = 2000
 
 
 class InvalidAccount(DomainError):
@@ -37,6 +41,16 @@ class InvalidAccount(DomainError):
 class AccountExists(DomainError):
     code = "account-exists"
     kind = ErrorKind.CONFLICT
+
+
+class InvalidReason(DomainError):
+    code = "invalid-reason"
+
+
+class InvalidToken(DomainError):
+    """A token the rules refuse: a role that does not fit its agency, no label, an expiry in the past."""
+
+    code = "invalid-token"
 
 
 @dataclass(frozen=True)
@@ -50,8 +64,38 @@ class PasswordHash:
         return f"PasswordHash({self.username!r}, ...)"
 
 
+def token_digest(secret: str) -> bytes:
+    """What is stored of a token's secret: its SHA-256 (256 random bits need no slow hash)."""
+    return hashlib.sha256(secret.encode()).digest()
+
+
+@dataclass(frozen=True)
+class TokenDigest:
+    """A new token's row beside the store: what it may do and its secret's digest (never the secret)."""
+
+    token: str
+    digest: bytes
+    role: Role
+    agency: str | None
+    label: str
+    issued_at: datetime
+    expires_at: datetime | None
+
+    def __repr__(self) -> str:  # never in a log
+        return f"TokenDigest({self.token!r}, ...)"
+
+
+@dataclass(frozen=True)
+class TokenRevocation:
+    """The token's row marked revoked, in the transaction of the event that revokes it."""
+
+    token: str
+    revoked_at: datetime
+    revoked_by: str
+
+
 # What a save may store beside its events, in the same transaction: secrets and their digests.
-Secret = PasswordHash
+Secret = PasswordHash | TokenDigest | TokenRevocation
 
 
 def account_id(username: str) -> UUID:
@@ -72,7 +116,7 @@ def clean_username(username: str) -> str:
     return name
 
 
-def _clean_display_name(name: str) -> str:
+def clean_display_name(name: str) -> str:
     text = nfc(name).strip()
     if not text or len(text) > MAX_DISPLAY_NAME or has_control_characters(text):
         raise InvalidAccount(f"a display name has 1 to {MAX_DISPLAY_NAME} printable characters")
@@ -89,6 +133,16 @@ def check_roles(roles: Iterable[Role], agency: str | None) -> frozenset[Role]:
     if agency is None and not chosen <= MINISTRY_ROLES:
         raise InvalidAccount("a ministry account holds ministry roles only (reviewer, auditor, administrator)")
     return chosen
+
+
+def clean_reason(reason: str | None) -> str | None:
+    """A reason as recorded: NFC, trimmed, printable, at most MAX_REASON characters; None when empty."""
+    if reason is None:
+        return None
+    text = nfc(reason).strip()
+    if len(text) > MAX_REASON or has_control_characters(text):
+        raise InvalidReason(f"a reason has at most {MAX_REASON} printable characters")
+    return text or None
 
 
 def _sorted(roles: Iterable[Role]) -> list[str]:
@@ -195,7 +249,7 @@ class Account(Aggregate):
         name = clean_username(username)
         return cls(
             username=name,
-            display_name=_clean_display_name(display_name),
+            display_name=clean_display_name(display_name),
             agency=agency,
             roles=_sorted(check_roles(roles, agency)),
             actor=by.subject,
@@ -217,7 +271,7 @@ class Account(Aggregate):
         return bool(self.pending_events)
 
     def rename(self, display_name: str, by: Principal) -> bool:
-        name = _clean_display_name(display_name)
+        name = clean_display_name(display_name)
         if name == self.display_name:
             return False
         self.trigger_event(self.DisplayNameChanged, display_name=name, **self._who(by))
@@ -226,12 +280,14 @@ class Account(Aggregate):
     def disable(self, by: Principal, reason: str | None = None) -> bool:
         if by.subject == self.subject_of_self:
             raise InvalidTransition("nobody disables their own account")
+        reason = clean_reason(reason)
         if self.disabled:
             return False
         self.trigger_event(self.Disabled, reason=reason, **self._who(by))
         return True
 
     def enable(self, by: Principal, reason: str | None = None) -> bool:
+        reason = clean_reason(reason)
         if not self.disabled:
             return False
         self.trigger_event(self.Enabled, reason=reason, **self._who(by))
@@ -279,6 +335,9 @@ class ApiToken(Aggregate):
 
         def apply(self, aggregate: ApiToken) -> None:
             aggregate.revoked = True
+            aggregate.revoked_at = self.timestamp
+            aggregate.revoked_by = self.actor
+            aggregate.revoke_reason = self.reason
 
     def __init__(
         self,
@@ -295,7 +354,11 @@ class ApiToken(Aggregate):
         self.token_role = Role(token_role)
         self.agency = agency
         self.expires_at = expires_at
+        self.issued_by = actor
         self.revoked = False
+        self.revoked_at: datetime | None = None
+        self.revoked_by: str | None = None
+        self.revoke_reason: str | None = None
 
     @staticmethod
     def create_id(token: str) -> UUID:
@@ -303,13 +366,19 @@ class ApiToken(Aggregate):
 
     @classmethod
     def issue(
-        cls, token: str, label: str, role: Role, agency: str | None, expires_at: datetime | None, by: Principal
+        cls,
+        token: str,
+        label: str,
+        role: Role,
+        agency: str | None,
+        expires_at: datetime | None,
+        by: Principal,
     ) -> ApiToken:
         """`token` is the token's public name (its subject), never its secret."""
-        check_roles([role], agency)
-        text = nfc(label).strip()
-        if len(text) > MAX_LABEL or has_control_characters(text):
-            raise InvalidAccount(f"a token label has at most {MAX_LABEL} printable characters")
+        check_token_role(role, agency)
+        text = clean_label(label)
+        if expires_at is not None and expires_at.tzinfo is None:
+            raise InvalidToken("a token's expiry is an instant with its time zone")
         return cls(
             token=token,
             label=text,
@@ -321,9 +390,50 @@ class ApiToken(Aggregate):
         )
 
     def revoke(self, by: Principal, reason: str | None = None) -> bool:
+        """Refuse the token from now on; False (nothing recorded) if it already was."""
+        reason = clean_reason(reason)
         if self.revoked:
             return False
         self.trigger_event(
             self.Revoked, token=self.token, agency=self.agency, reason=reason, actor=by.subject, role=str(by.role)
         )
         return True
+
+    def digest_row(self, secret: str) -> TokenDigest:
+        """The row to store with the Issued event: the secret's digest, never the secret."""
+        return TokenDigest(
+            self.token,
+            token_digest(secret),
+            self.token_role,
+            self.agency,
+            self.label,
+            self.created_on,
+            self.expires_at,
+        )
+
+    def revocation_row(self) -> TokenRevocation:
+        """The row change to store with the Revoked event (the same moment and revoker as the event)."""
+        if self.revoked_at is None or self.revoked_by is None:
+            raise InvalidTransition(f"token {self.token} is not revoked")
+        return TokenRevocation(self.token, self.revoked_at, self.revoked_by)
+
+
+def check_token_role(role: Role, agency: str | None) -> None:
+    """An agency's token reports for that agency; a ministry token holds one ministry role."""
+    if agency is not None and role is not Role.AGENCY_REPORTER:
+        raise InvalidToken("an agency's token holds the agency reporter role only")
+    if agency is None and role is Role.AGENCY_REPORTER:
+        raise InvalidToken("an agency reporter's token names its agency")
+
+
+def expiry_after(last_day: date) -> datetime:
+    """When a token valid through `last_day` (a Vietnamese calendar day) stops working: the next midnight there."""
+    return datetime.combine(last_day + timedelta(days=1), time(0), VIETNAM)
+
+
+def clean_label(label: str) -> str:
+    """A token's label says which system holds it: 1 to MAX_LABEL printable characters."""
+    text = nfc(label).strip()
+    if not text or len(text) > MAX_LABEL or has_control_characters(text):
+        raise InvalidToken(f"a token's label (which system holds it) has 1 to {MAX_LABEL} printable characters")
+    return text

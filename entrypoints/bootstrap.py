@@ -38,6 +38,7 @@ from services.ingest.application.seed import reporting_regime
 from services.ingest.application.write_side import MAX_VALUES_PER_BATCH, WriteSide
 from services.interchange.mapping import CodeMapping
 from services.readmodels import read_model_migrations
+from services.readmodels.access.queries import AccessQueries
 from services.readmodels.audit_trail.queries import AuditTrailQueries
 from services.readmodels.compliance.queries import ComplianceQueries
 from services.readmodels.reference.queries import ReferenceQueries
@@ -234,6 +235,7 @@ def read_side(
         transparency=TransparencyLog(pool, trail),
         clock=clock or SystemClock(),
         mappings=dhis2_mappings(settings),
+        access=AccessQueries(pool, topic),
     )
 
 

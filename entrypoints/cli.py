@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import logging
 import signal
 import sys
 import threading
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
+from pathlib import Path
 
-from domain.identity import Role
+from domain.errors import DomainError, NotFound
+from domain.identity import Principal, Role
+from domain.periods import VIETNAM
 from entrypoints.audit_cli import add_audit_commands
-from infra.settings import Settings
+from infra.settings import DEFAULT_STACK_SETTINGS, Settings
 
 
 def _stop_on_signals() -> threading.Event:
@@ -134,26 +138,61 @@ def cmd_rebuild(settings: Settings, args: argparse.Namespace) -> int:
     return 0 if summary.swapped or args.no_swap else 1
 
 
-def cmd_tokens(settings: Settings, args: argparse.Namespace) -> int:
-    from infra.db import connect
-    from infra.tokens import create_token, revoke_token
+def _vietnam(instant: datetime) -> str:
+    return f"{instant.astimezone(VIETNAM):%Y-%m-%d %H:%M} (Vietnam)"
 
-    with connect(settings) as conn:
-        if args.action == "create":
-            role = Role(args.role)
-            if (role is Role.AGENCY_REPORTER) != bool(args.agency):
-                print("--agency is required for agency_reporter and refused for other roles", file=sys.stderr)
-                return 2
-            expires = datetime.now(UTC) + timedelta(days=args.days) if args.days else None
-            issued = create_token(conn, role, args.agency, label=args.label, expires_at=expires)
-            print(issued.secret)
-            print(f"subject: {issued.principal.subject}", file=sys.stderr)
+
+def _cli_principal() -> Principal:
+    """Who acts on the command line: an administrator, named after the operating-system user."""
+    return Principal(f"cli:{getpass.getuser()}", Role.ADMIN)
+
+
+def cmd_tokens(_settings: Settings, args: argparse.Namespace) -> int:
+    """Issue, revoke or list API tokens, against the running local stack's database by default."""
+    from entrypoints.bootstrap import postgres_write_side
+    from infra.db import UNAVAILABLE_ERRORS, connect
+    from infra.tokens import list_tokens
+    from services.ingest.application.commands import IssueToken, RevokeToken
+    from services.ingest.application.outcomes import TokenChanged, TokenIssued
+    from services.ingest.application.tokens import issue_token, revoke_token
+
+    path = Path(args.settings)
+    settings = Settings.of_stack(path)
+    where = f"{settings.postgres_host}:{settings.postgres_port} database {settings.postgres_dbname}"
+    print(f"PostgreSQL {where} (settings: {path if path.is_file() else 'the environment'})", file=sys.stderr)
+    try:
+        connect(settings).close()
+    except UNAVAILABLE_ERRORS as error:
+        print(f"error: PostgreSQL does not answer at {where}: is the stack running (`make up`)?", file=sys.stderr)
+        print(f"({error})", file=sys.stderr)
+        return 2
+    if args.action == "list":
+        with connect(settings) as conn:
+            found = list_tokens(conn, limit=10_000, agency=args.agency, active_only=args.active)
+        for info in found:
+            state = f"revoked {_vietnam(info.revoked_at)}" if info.revoked_at else "active"
+            expires = f"expires {_vietnam(info.expires_at)}" if info.expires_at else "no expiry"
+            print(f"{info.subject:<40} {info.role.value:<18} {info.agency or '-':<6} {state:<35}", end=" ")
+            print(f"{expires:<35} {info.label}")
+        return 0
+    try:
+        with postgres_write_side(settings) as write_side:
+            if args.action == "create":
+                valid_until = write_side.clock.today() + timedelta(days=args.days - 1) if args.days else None
+                command = IssueToken(Role(args.role), args.agency, args.label, valid_until)
+                issued = issue_token(write_side, _cli_principal(), command)
+                assert isinstance(issued, TokenIssued)  # no Idempotency-Key: never a replay
+                print(issued.secret)
+                until = f", expires {_vietnam(issued.expires_at)}" if issued.expires_at else ""
+                print(f"subject: {issued.token}{until} (the secret above is shown once)", file=sys.stderr)
+                return 0
+            revoked = revoke_token(write_side, _cli_principal(), RevokeToken(args.subject, args.reason))
+            assert isinstance(revoked, TokenChanged)
+            print(f"revoked {args.subject}" if revoked.positions else f"{args.subject} was already revoked")
             return 0
-        if revoke_token(conn, args.subject, "cli"):
-            print(f"revoked {args.subject}")
-            return 0
-        print(f"no active token with subject {args.subject}", file=sys.stderr)
-        return 1
+    except DomainError as error:
+        print(f"error: {error.detail}", file=sys.stderr)
+        return 1 if isinstance(error, NotFound) else 2
 
 
 def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
@@ -198,15 +237,28 @@ def build_parser() -> argparse.ArgumentParser:
     rebuild.add_argument("--from-store", action="store_true", help="replay the event store instead of Kafka")
     rebuild.add_argument("--no-swap", action="store_true", help="leave the rebuilt tables (suffix __rebuild) aside")
     rebuild.set_defaults(func=cmd_rebuild)
-    tokens = sub.add_parser("tokens", help="create or revoke bearer tokens")
+    tokens = sub.add_parser(
+        "tokens",
+        help="issue, revoke or list API tokens (as events; against the running local stack by default)",
+    )
+    tokens.add_argument(
+        "--settings",
+        default=str(DEFAULT_STACK_SETTINGS),
+        help="the settings file `reporting up` writes in its data folder; variables set in the environment"
+        " take precedence; without the file, the environment alone (default: %(default)s)",
+    )
     token_actions = tokens.add_subparsers(dest="action", required=True)
-    create = token_actions.add_parser("create")
+    create = token_actions.add_parser("create", help="issue a token: its secret on stdout, shown once")
     create.add_argument("--role", required=True, choices=[r.value for r in Role])
-    create.add_argument("--agency")
-    create.add_argument("--label", default="")
-    create.add_argument("--days", type=int, default=0, help="expire after this many days (0: never)")
-    revoke = token_actions.add_parser("revoke")
+    create.add_argument("--agency", help="the agency of an agency_reporter token (an agency that exists)")
+    create.add_argument("--label", required=True, help="which system holds the token, e.g. 'DHIS2 của Sở'")
+    create.add_argument("--days", type=int, default=0, help="valid today and the next DAYS-1 days (0: no expiry)")
+    revoke = token_actions.add_parser("revoke", help="refuse a token from its next request on")
     revoke.add_argument("subject")
+    revoke.add_argument("--reason", help="why (kept in the audit trail)")
+    listing = token_actions.add_parser("list", help="the tokens (never their secrets)")
+    listing.add_argument("--agency")
+    listing.add_argument("--active", action="store_true", help="only tokens neither revoked nor expired")
     tokens.set_defaults(func=cmd_tokens)
     add_audit_commands(sub)
     return parser

@@ -19,18 +19,18 @@ from pathlib import Path
 
 from domain.access import AccountExists
 from domain.identity import Role
-from infra.db import connect
 from infra.kafka import ensure_topic
 from infra.runtime.broker import LocalBroker
 from infra.runtime.ports import PortInUse, port_is_free, wait_until
 from infra.runtime.postgres import LocalPostgres, PostgresBinariesMissing
 from infra.runtime.processes import Service, http_ready
-from infra.settings import Settings
-from infra.tokens import create_token
+from infra.settings import STACK_SETTINGS_FILE, Settings
 from services.audit.signing import generate_key_file
 from services.ingest.application.access import create_account, reset_password
-from services.ingest.application.commands import CreateAccount, ResetPassword
+from services.ingest.application.commands import CreateAccount, IssueToken, ResetPassword
+from services.ingest.application.outcomes import TokenIssued
 from services.ingest.application.seed import SEED_ADMIN
+from services.ingest.application.tokens import issue_token
 from services.ingest.application.write_side import WriteSide
 
 # Service name -> `reporting` arguments. The roll-ups and the audit trail cost several times what
@@ -113,10 +113,10 @@ def _prepare(settings: Settings, demo: bool, data_dir: Path) -> tuple[list[DemoT
         if demo:
             print(f"demo: {load_demo(write_side, write_side.clock.today())} values entered", flush=True)
         people = _demo_people(write_side, data_dir)
-    tokens = []
-    with connect(settings) as conn:
+        tokens = []
         for role, agency in DEMO_TOKEN_ROLES:
-            issued = create_token(conn, role, agency, label="demo")
+            issued = issue_token(write_side, SEED_ADMIN, IssueToken(role, agency, "demo (reporting up)"))
+            assert isinstance(issued, TokenIssued)  # no Idempotency-Key: never a replay
             tokens.append((role, agency, issued.secret))
     return tokens, people
 
@@ -150,6 +150,7 @@ def run_local_stack(args: argparse.Namespace) -> int:
             web_port=args.web_port,
             audit_key_path=str(data_dir / "audit" / "checkpoint.key"),
         )
+        settings.write_file(data_dir / STACK_SETTINGS_FILE)  # for `reporting tokens ...` beside the stack
         tokens, people = _prepare(settings, not args.no_demo, data_dir)
         env = {**os.environ, **settings.to_env()}
         services = [Service(name, env, logs / f"{name}.log", command) for name, command in SERVICES.items()]
@@ -197,6 +198,7 @@ def _print_banner(
         f"  PostgreSQL   {settings.postgres_host}:{settings.postgres_port} database {settings.postgres_dbname}",
         f"  Kafka        {settings.kafka_bootstrap_servers} topic {settings.kafka_topic}",
         f"  logs         {logs}",
+        f"  settings     {logs.parent / STACK_SETTINGS_FILE} (read by `reporting tokens ...`)",
         f"  audit key    {settings.audit_key_path}.pub (verify: reporting audit verify)",
         "Demo people (sign in on the web app):",
     ]

@@ -21,7 +21,7 @@ from psycopg import sql
 from psycopg.rows import DictRow, TupleRow
 from psycopg_pool import ConnectionPool
 
-from domain.access import PasswordHash
+from domain.access import PasswordHash, Secret, TokenDigest, TokenRevocation
 from infra.db import cap_reconnect_backoff
 from infra.event_store_base import AnswerRecord, LibraryEventStore, StoredResponse, register_transcodings
 from infra.settings import Settings
@@ -90,15 +90,39 @@ class ReportingRecorder(PostgresApplicationRecorder):
             )
             curs.fetchone()  # forces the pipeline to sync, so a clash raises here
         for secret in kwargs.get("secrets") or ():
-            if isinstance(secret, PasswordHash):
-                curs.execute(
-                    "INSERT INTO account_credentials (username, password_hash) VALUES (%s, %s)"
-                    " ON CONFLICT (username) DO UPDATE SET password_hash = EXCLUDED.password_hash, updated_at = now()",
-                    (secret.username, secret.password_hash),
-                )
-            else:
-                raise TypeError(f"no table for {type(secret).__name__}")
+            _store_secret(curs, secret)
         return ids
+
+
+def _store_secret(curs: psycopg.Cursor[DictRow], secret: Secret) -> None:
+    """A secret's row beside the events, in their transaction (docs/DECISIONS.md, *Identity*)."""
+    if isinstance(secret, PasswordHash):
+        curs.execute(
+            "INSERT INTO account_credentials (username, password_hash) VALUES (%s, %s)"
+            " ON CONFLICT (username) DO UPDATE SET password_hash = EXCLUDED.password_hash, updated_at = now()",
+            (secret.username, secret.password_hash),
+        )
+    elif isinstance(secret, TokenDigest):
+        curs.execute(
+            "INSERT INTO api_tokens (token_hash, subject, role, agency, label, created_at, expires_at)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            (
+                secret.digest,
+                secret.token,
+                secret.role.value,
+                secret.agency,
+                secret.label,
+                secret.issued_at,
+                secret.expires_at,
+            ),
+        )
+    elif isinstance(secret, TokenRevocation):
+        curs.execute(
+            "UPDATE api_tokens SET revoked_at = %s, revoked_by = %s WHERE subject = %s AND revoked_at IS NULL",
+            (secret.revoked_at, secret.revoked_by, secret.token),
+        )
+    else:
+        raise TypeError(f"no table for {type(secret).__name__}")
 
 
 class ReportingApplication(Application[UUID]):

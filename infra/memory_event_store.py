@@ -8,6 +8,7 @@ raises `IntegrityError`, and a save's answer is stored with its events or not at
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
@@ -15,8 +16,16 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import ApplicationRecorder, IntegrityError, JSONTranscoder, StoredEvent
 from eventsourcing.popo import POPOApplicationRecorder
 
-from domain.access import Secret
+from domain.access import PasswordHash, Secret, TokenDigest, TokenRevocation
 from infra.event_store_base import AnswerRecord, LibraryEventStore, StoredResponse, register_transcodings
+
+
+@dataclass
+class StoredToken:
+    """A token's row as the PostgreSQL table `api_tokens` holds it."""
+
+    row: TokenDigest
+    revocation: TokenRevocation | None = None
 
 
 class MemoryRecorder(POPOApplicationRecorder):
@@ -26,6 +35,7 @@ class MemoryRecorder(POPOApplicationRecorder):
         super().__init__()
         self.answers: dict[tuple[str, str], StoredResponse] = {}
         self.password_hashes: dict[str, str] = {}
+        self.tokens: dict[str, StoredToken] = {}  # by the token's public name
 
     def _insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
         record: AnswerRecord | None = kwargs.get("idempotency")
@@ -39,12 +49,32 @@ class MemoryRecorder(POPOApplicationRecorder):
                 # Rendered before anything is stored: if rendering fails, nothing is.
                 first = len(self._stored_events) + 1
                 body = record.render(range(first, first + len(stored_events)))
+            for secret in secrets:  # a clash stores nothing, as PostgreSQL's unique keys do
+                self._check_secret(secret)
             ids = self._update_table(stored_events, **kwargs)
             if record is not None and body is not None:
                 self.answers[record.subject, record.key] = StoredResponse(record.fingerprint, body)
             for secret in secrets:
-                self.password_hashes[secret.username] = secret.password_hash
+                self._store_secret(secret)
             return ids
+
+    def _check_secret(self, secret: Secret) -> None:
+        if isinstance(secret, TokenDigest) and (
+            secret.token in self.tokens or any(t.row.digest == secret.digest for t in self.tokens.values())
+        ):
+            raise IntegrityError(f"token {secret.token} exists")
+
+    def _store_secret(self, secret: Secret) -> None:
+        if isinstance(secret, PasswordHash):
+            self.password_hashes[secret.username] = secret.password_hash
+        elif isinstance(secret, TokenDigest):
+            self.tokens[secret.token] = StoredToken(secret)
+        elif isinstance(secret, TokenRevocation):
+            stored = self.tokens.get(secret.token)
+            if stored is not None and stored.revocation is None:
+                stored.revocation = secret
+        else:
+            raise TypeError(f"no table for {type(secret).__name__}")
 
     def answer(self, subject: str, key: str) -> StoredResponse | None:
         with self._database_lock:

@@ -12,7 +12,24 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
+
+# Where `reporting up` writes the settings of the stack it runs, in its data folder, so that the
+# commands a person runs beside it (`reporting tokens ...`) reach the same database.
+STACK_SETTINGS_FILE = "settings.env"
+DEFAULT_STACK_SETTINGS = Path(".local") / STACK_SETTINGS_FILE
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """`NAME=value` lines (blank lines and `#` comments skipped), as `Settings.write_file` writes them."""
+    values = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        text = line.strip()
+        if text and not text.startswith("#") and "=" in text:
+            name, value = text.split("=", 1)
+            values[name.strip()] = value.strip()
+    return values
 
 
 @dataclass(frozen=True)
@@ -51,8 +68,8 @@ class Settings:
     web_host: str = "127.0.0.1"
     web_port: int = 8003
     web_workers: int = 1
-    session_idle_minutes: int = 30  # a session ends after this long without a request
-    session_hours: int = 12  # and at most this long after sign-in
+    session_idle_minutes: float = 30  # a session ends after this long without a request
+    session_hours: float = 12  # and at most this long after sign-in
     signin_failures_limit: int = 5  # failed sign-ins per username, and per address, within the window
     signin_window_minutes: int = 15
     # Imports (docs/INTERCHANGE.md, *Importing*): the largest upload, the largest all-or-nothing import,
@@ -82,8 +99,26 @@ class Settings:
             raw = source.get(field.name.upper())
             if raw is None or raw == "":
                 continue
-            values[field.name] = int(raw) if field.type == "int" else raw
+            values[field.name] = int(raw) if field.type == "int" else float(raw) if field.type == "float" else raw
         return cls(**values)
+
+    @classmethod
+    def of_stack(cls, path: Path, env: Mapping[str, str] | None = None) -> Settings:
+        """The settings a local stack wrote (`write_file`), under those set in `env` (default: the process
+        environment); the environment alone when there is no such file."""
+        source = os.environ if env is None else env
+        written = read_env_file(path) if path.is_file() else {}
+        return cls.from_env({**written, **source})
+
+    def write_file(self, path: Path) -> None:
+        """Write these settings where the commands run beside a local stack find them (mode 0600)."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.chmod(0o600)
+        lines = [f"{name}={value}" for name, value in sorted(self.to_env().items())]
+        path.write_text(
+            "# written by `reporting up`: the settings of the running local stack\n" + "\n".join(lines) + "\n"
+        )
 
     def to_env(self) -> dict[str, str]:
         """The environment variables that reproduce these settings in a child process."""

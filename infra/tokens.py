@@ -1,15 +1,14 @@
-"""Bearer tokens: random secrets, stored only as SHA-256 digests (docs/DECISIONS.md, *Identity comes
-from the credential*).
+"""Bearer tokens as the services look them up: only SHA-256 digests are stored (docs/DECISIONS.md,
+*Identity comes from the credential*).
 
-The secret has 256 bits of entropy, so a fast hash is enough: there is nothing
-to brute-force that a slow password hash would protect. `TokenStore` is what the HTTP
-services use (the authenticator, the admin API); the functions take a connection (CLI, tests).
+Tokens are issued and revoked through the write application (`services/ingest/application/tokens.py`),
+which writes their rows here in the transaction of their events; this module only reads them.
+`TokenStore` is what the HTTP services use (the authenticator, the admin API); the functions take
+a connection (the CLI).
 """
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -17,40 +16,8 @@ import psycopg
 from psycopg.rows import TupleRow
 from psycopg_pool import ConnectionPool
 
+from domain.access import TOKEN_PREFIX, token_digest
 from domain.identity import Principal, Role
-
-TOKEN_PREFIX = "rpt_"  # noqa: S105 - a public prefix, not a secret
-
-
-@dataclass(frozen=True)
-class IssuedToken:
-    secret: str
-    principal: Principal
-
-
-def digest(secret: str) -> bytes:
-    return hashlib.sha256(secret.encode()).digest()
-
-
-def create_token(
-    conn: psycopg.Connection[TupleRow],
-    role: Role,
-    agency: str | None = None,
-    *,
-    label: str = "",
-    expires_at: datetime | None = None,
-) -> IssuedToken:
-    """Issue a token; the secret is shown once and never stored."""
-    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    subject = f"{role.value}:{agency + ':' if agency else ''}{secrets.token_hex(6)}"
-    principal = Principal(subject=subject, role=role, agency=agency)
-    with conn.transaction():
-        conn.execute(
-            "INSERT INTO api_tokens (token_hash, subject, role, agency, label, expires_at)"
-            " VALUES (%s, %s, %s, %s, %s, %s)",
-            (digest(secret), subject, role.value, agency, label, expires_at),
-        )
-    return IssuedToken(secret, principal)
 
 
 def resolve_token(conn: psycopg.Connection[TupleRow], secret: str) -> Principal | None:
@@ -60,21 +27,11 @@ def resolve_token(conn: psycopg.Connection[TupleRow], secret: str) -> Principal 
     row = conn.execute(
         "SELECT subject, role, agency FROM api_tokens WHERE token_hash = %s"
         " AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())",
-        (digest(secret),),
+        (token_digest(secret),),
     ).fetchone()
     if row is None:
         return None
     return Principal(subject=row[0], role=Role(row[1]), agency=row[2])
-
-
-def revoke_token(conn: psycopg.Connection[TupleRow], subject: str, revoked_by: str | None = None) -> bool:
-    """Revoke now; False when there is no such token or it was already revoked."""
-    with conn.transaction():
-        cur = conn.execute(
-            "UPDATE api_tokens SET revoked_at = now(), revoked_by = %s WHERE subject = %s AND revoked_at IS NULL",
-            (revoked_by, subject),
-        )
-        return cur.rowcount == 1
 
 
 @dataclass(frozen=True)
@@ -164,10 +121,4 @@ class TokenStore:
 
     def info(self, subject: str) -> TokenInfo | None:
         with self.pool.connection() as conn:
-            return token_info(conn, subject)
-
-    def revoke(self, subject: str, revoked_by: str) -> TokenInfo | None:
-        """Revoke now (a revoked token keeps its first revocation); the token as it is then."""
-        with self.pool.connection() as conn:
-            revoke_token(conn, subject, revoked_by)
             return token_info(conn, subject)

@@ -14,6 +14,8 @@ from datetime import datetime, timedelta
 
 from infra.db import Pool
 
+MAX_USER_AGENT = 300
+
 
 @dataclass(frozen=True)
 class OpenSession:
@@ -21,6 +23,19 @@ class OpenSession:
     csrf_token: str
     created_at: datetime
     expires_at: datetime
+
+
+@dataclass(frozen=True)
+class SessionEntry:
+    """A live session as its owner sees it on their account page (never its secret)."""
+
+    created_at: datetime
+    last_seen_at: datetime
+    expires_at: datetime  # the absolute end
+    idle_ends_at: datetime  # the end if no request comes before
+    client_address: str
+    user_agent: str
+    current: bool  # the session this request came with
 
 
 def _digest(secret: str) -> bytes:
@@ -31,15 +46,26 @@ class PostgresSessions:
     def __init__(self, pool: Pool) -> None:
         self.pool = pool
 
-    def open(self, username: str, *, idle: timedelta, lifetime: timedelta) -> tuple[str, OpenSession]:
+    def open(
+        self, username: str, *, idle: timedelta, lifetime: timedelta, client: str = "", user_agent: str = ""
+    ) -> tuple[str, OpenSession]:
         """A new session; returns the cookie's secret (shown once) and the session."""
         secret = secrets.token_urlsafe(32)
         csrf = secrets.token_urlsafe(32)
         with self.pool.connection() as conn:
             row = conn.execute(
-                "INSERT INTO web_sessions (session_hash, username, csrf_token, expires_at, idle_seconds)"
-                " VALUES (%s, %s, %s, now() + %s, %s) RETURNING created_at, expires_at",
-                (_digest(secret), username, csrf, lifetime, int(idle.total_seconds())),
+                "INSERT INTO web_sessions"
+                " (session_hash, username, csrf_token, expires_at, idle_seconds, client_address, user_agent)"
+                " VALUES (%s, %s, %s, now() + %s, %s, %s, %s) RETURNING created_at, expires_at",
+                (
+                    _digest(secret),
+                    username,
+                    csrf,
+                    lifetime,
+                    max(1, round(idle.total_seconds())),
+                    client[:100],
+                    user_agent[:MAX_USER_AGENT],
+                ),
             ).fetchone()
         assert row is not None
         return secret, OpenSession(username, csrf, row[0], row[1])
@@ -65,10 +91,27 @@ class PostgresSessions:
                 (_digest(secret),),
             )
 
-    def end_all(self, username: str) -> int:
-        """End every session of a person (sign out everywhere; a disabled account)."""
+    def end_all(self, username: str, *, keep: str = "") -> int:
+        """End every session of a person (sign out everywhere, a disabled account, a new password), but
+        the one of `keep`'s cookie if given; how many ended."""
         with self.pool.connection() as conn:
             cur = conn.execute(
-                "UPDATE web_sessions SET ended_at = now() WHERE username = %s AND ended_at IS NULL", (username,)
+                "UPDATE web_sessions SET ended_at = now()"
+                " WHERE username = %s AND ended_at IS NULL AND session_hash <> %s",
+                (username, _digest(keep) if keep else b""),
             )
             return cur.rowcount
+
+    def active(self, username: str, current: str = "") -> list[SessionEntry]:
+        """A person's live sessions, the latest used first; `current` (a cookie's secret) marks its own."""
+        with self.pool.connection() as conn:
+            rows = conn.execute(
+                "SELECT created_at, last_seen_at, expires_at,"
+                " least(expires_at, last_seen_at + make_interval(secs => idle_seconds)),"
+                " client_address, user_agent, session_hash = %s"
+                " FROM web_sessions WHERE username = %s AND ended_at IS NULL AND expires_at > now()"
+                " AND last_seen_at + make_interval(secs => idle_seconds) > now()"
+                " ORDER BY last_seen_at DESC",
+                (_digest(current) if current else b"", username),
+            ).fetchall()
+        return [SessionEntry(*row) for row in rows]

@@ -9,8 +9,9 @@ from __future__ import annotations
 import itertools
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -23,10 +24,12 @@ from infra.runtime.ports import free_port, wait_until
 from infra.runtime.postgres import LocalPostgres
 from infra.runtime.processes import Service, http_ready
 from infra.settings import Settings
-from infra.tokens import create_token
 from services.ingest.application.access import create_account
-from services.ingest.application.commands import CreateAccount
+from services.ingest.application.commands import CreateAccount, IssueToken
+from services.ingest.application.outcomes import TokenIssued
+from services.ingest.application.ports import Clock
 from services.ingest.application.seed import SEED_ADMIN
+from services.ingest.application.tokens import issue_token
 
 SEEDED_TEMPLATE_DB = "reporting_seeded"
 _names = itertools.count()
@@ -128,8 +131,24 @@ class Stack:
         return f"http://127.0.0.1:{self.settings.web_port}"
 
     def token(self, role: Role, agency: str | None = None) -> str:
-        with connect(self.settings) as conn:
-            return create_token(conn, role, agency).secret
+        """A token's secret, issued through the write application (its event and all)."""
+        return self.issue_tokens([(role, agency)])[0].secret
+
+    def issue_tokens(
+        self,
+        specs: Sequence[tuple[Role, str | None]],
+        *,
+        valid_until: date | None = None,
+        clock: Clock | None = None,
+    ) -> list[TokenIssued]:
+        """Tokens of these roles and agencies, issued through the write application (on `clock`'s today)."""
+        issued = []
+        with postgres_write_side(self.settings, clock=clock) as write_side:
+            for role, agency in specs:
+                outcome = issue_token(write_side, SEED_ADMIN, IssueToken(role, agency, "test", valid_until))
+                assert isinstance(outcome, TokenIssued)
+                issued.append(outcome)
+        return issued
 
     def person(self, username: str, role: Role, agency: str | None = None, password: str = "") -> str:
         """A person's account, through the write application (its events and all); returns the password."""

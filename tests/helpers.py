@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from dataclasses import fields
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,6 +20,8 @@ from infra.integration_events import IntegrationEvent, from_domain_event
 from infra.kafka import assigned_consumer, describe_topic, header
 from infra.runtime.ports import wait_until
 from infra.settings import Settings
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def open_month(months_back: int = 1, today: date | None = None) -> Period:
@@ -82,3 +89,17 @@ def form_indicators(
     response = httpx.get(f"{ingest_url}/templates/{template}/form", params={"period": period.code}, headers=auth(token))
     response.raise_for_status()
     return [i for i in response.json()["indicators"] if i["value_type"] == value_type]
+
+
+def tokens_cli(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """`reporting tokens ...` as a person runs it in `cwd`: no setting in the environment but `env`'s."""
+    settings = {field.name.upper() for field in fields(Settings)}
+    clean = {k: v for k, v in os.environ.items() if k not in settings}
+    return subprocess.run(
+        [sys.executable, "-m", "entrypoints.cli", "tokens", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=cwd,
+        env={**clean, "PYTHONPATH": str(REPO_ROOT), **(env or {})},
+    )

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from services.audit.transparency import TransparencyLog
 from services.ingest.application.ports import Clock
 from services.interchange.mapping import CodeMapping
+from services.readmodels.access.queries import AccessQueries
 from services.readmodels.audit_trail.queries import AuditTrailQueries
 from services.readmodels.compliance.queries import ComplianceQueries
 from services.readmodels.reference.queries import ReferenceQueries
@@ -27,5 +28,6 @@ class ReadSide:
     report_view_history: ReportViewHistory
     rollups_history: RollupsHistory
     transparency: TransparencyLog
+    access: AccessQueries
     clock: Clock  # today in Vietnam: what "days late" and "in force today" are counted from
     mappings: Mapping[str, CodeMapping] = field(default_factory=dict)  # DHIS2/ADX exports, by data set

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from services.readmodels.access.projection import AccessProjection
 from services.readmodels.audit_trail.projection import AuditTrailProjection
 from services.readmodels.compliance.projection import ComplianceProjection
 from services.readmodels.projection import Projection
@@ -19,6 +20,7 @@ def all_projections(suffix: str = "") -> list[Projection]:
         ReferenceProjection(suffix),
         RollupsProjection(suffix),
         ComplianceProjection(suffix),
+        AccessProjection(suffix),
     ]
 
 

@@ -20,7 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from domain.errors import DomainError, ErrorKind
 from services.http.health import add_health_routes
 from services.http.limits import BodySizeLimit
-from services.web.pages import account, audit_as_of, audit_home, audit_proofs, audit_trail, home, imports
+from services.web.pages import account, admin, audit_as_of, audit_home, audit_proofs, audit_trail, home, imports
 from services.web.people import SignInRequired, sign_in_url
 from services.web.security import SESSION_COOKIE, SecurityHeaders
 from services.web.templating import gettext, render
@@ -37,7 +37,7 @@ STATUS = {
     ErrorKind.RATE_LIMITED: 429,
 }
 FORM_OVERHEAD = 64 << 10  # a multipart form's own fields and boundaries
-PAGES: tuple[ModuleType, ...] = (account, home, imports)  # each: `router`, and `NAV`, its main-menu entries
+PAGES: tuple[ModuleType, ...] = (account, home, admin, imports)  # each: `router`, and `NAV`, its main-menu entries
 PAGES += (audit_home, audit_trail, audit_as_of, audit_proofs)  # the auditors' console
 
 
@@ -70,10 +70,11 @@ def create_app(
 
     @app.exception_handler(SignInRequired)
     async def _sign_in(request: Request, exc: SignInRequired) -> Response:
+        ended = bool(request.cookies.get(SESSION_COOKIE))  # a session it had has expired or was ended
         if request.headers.get("hx-request"):  # htmx follows this header, not a 303
-            return Response(status_code=401, headers={"HX-Redirect": sign_in_url(request)})
-        response = RedirectResponse(sign_in_url(request), status_code=303)
-        if request.cookies.get(SESSION_COOKIE):
+            return Response(status_code=401, headers={"HX-Redirect": sign_in_url(request, ended=ended)})
+        response = RedirectResponse(sign_in_url(request, ended=ended), status_code=303)
+        if ended:
             response.delete_cookie(SESSION_COOKIE, path="/")
         return response
 
@@ -85,7 +86,7 @@ def create_app(
         elif exc.kind is ErrorKind.NOT_FOUND:
             title = gettext(request, "Not found")
         headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else None
-        response = error_page(request, STATUS[exc.kind], title, exc.detail)
+        response = error_page(request, STATUS[exc.kind], title, gettext(request, exc.detail))
         if headers:
             response.headers.update(headers)
         return response

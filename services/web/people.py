@@ -6,8 +6,8 @@ afresh on every request, so a role withdrawn or an account disabled takes effect
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
-from datetime import timedelta
+from collections.abc import Callable, Coroutine, Sequence
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 from urllib.parse import quote
 
@@ -30,11 +30,33 @@ class SessionInfo(Protocol):
     def csrf_token(self) -> str: ...
 
 
+class SessionEntry(Protocol):
+    """A live session as its owner sees it (`infra.web_sessions.SessionEntry`)."""
+
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def last_seen_at(self) -> datetime: ...
+    @property
+    def expires_at(self) -> datetime: ...
+    @property
+    def idle_ends_at(self) -> datetime: ...
+    @property
+    def client_address(self) -> str: ...
+    @property
+    def user_agent(self) -> str: ...
+    @property
+    def current(self) -> bool: ...
+
+
 class Sessions(Protocol):
-    def open(self, username: str, *, idle: timedelta, lifetime: timedelta) -> tuple[str, SessionInfo]: ...
+    def open(
+        self, username: str, *, idle: timedelta, lifetime: timedelta, client: str = "", user_agent: str = ""
+    ) -> tuple[str, SessionInfo]: ...
     def find(self, secret: str) -> SessionInfo | None: ...
     def end(self, secret: str) -> None: ...
-    def end_all(self, username: str) -> int: ...
+    def end_all(self, username: str, *, keep: str = "") -> int: ...
+    def active(self, username: str, current: str = "") -> Sequence[SessionEntry]: ...
 
 
 class SignInRequired(DomainError):
@@ -47,9 +69,10 @@ class PageForbidden(DomainError):
     kind = ErrorKind.FORBIDDEN
 
 
-def sign_in_url(request: Request) -> str:
+def sign_in_url(request: Request, *, ended: bool = False) -> str:
+    """The sign-in page, back here afterwards; `ended`: it says the session has ended."""
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return f"/sign-in?next={quote(target, safe='')}"
+    return f"/sign-in?next={quote(target, safe='')}" + ("&ended=session" if ended else "")
 
 
 async def load_person(request: Request) -> Person | None:

@@ -1,4 +1,4 @@
-"""Browser fixtures: one headless Debian Chromium per session, a fresh Vietnamese-locale page per test."""
+"""Browser fixtures: one headless Debian Chromium for the browser tests, a fresh Vietnamese-locale page per test."""
 
 from __future__ import annotations
 
@@ -33,7 +33,9 @@ def chromium_executable(path: Path = CHROMIUM) -> str:
     return str(path)
 
 
-@pytest.fixture(scope="session")
+# Package scope: Playwright's sync API runs an event loop in this thread while the browser is open,
+# so it must close before the tests of other packages run (asyncio.run refuses to nest).
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
     executable = chromium_executable()
     with sync_playwright() as playwright:

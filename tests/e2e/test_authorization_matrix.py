@@ -21,7 +21,7 @@ import csv
 import io
 import re
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from uuid import uuid4
 
@@ -29,12 +29,17 @@ import httpx
 import pytest
 
 from domain.identity import Role
+from entrypoints.bootstrap import postgres_write_side
+from infra.clock import vietnam_today
 from infra.db import connect
+from infra.integration_events import EventType
 from infra.runtime.ports import wait_until
 from infra.settings import Settings
-from infra.tokens import create_token, revoke_token
+from services.ingest.application.commands import RevokeToken
+from services.ingest.application.seed import SEED_ADMIN
+from services.ingest.application.tokens import revoke_token
 from tests.conftest import Stack, StackFactory
-from tests.helpers import auth, form_indicators, open_month
+from tests.helpers import auth, form_indicators, open_month, store_events
 
 CALLERS = ("own", "other", "reviewer", "auditor", "admin", "anonymous")
 EVERYONE = ("own", "other", "reviewer", "auditor", "admin")
@@ -125,9 +130,12 @@ MATRIX: dict[tuple[str, str, str], Row] = {
     ),
     ("ingest", "GET", "/national-feed/reporting-period-catalogue"): Row(cells(EVERYONE), params={"year": 2026}),
     ("ingest", "GET", "/national-feed/indicator-catalogue"): Row(cells(EVERYONE)),
+    ("ingest", "POST", "/admin/tokens"): Row(
+        {"admin": 201}, body={"role": "auditor", "agency": None, "label": "ma trận"}
+    ),
     ("ingest", "GET", "/admin/tokens"): Row({"admin": 200}),
     ("ingest", "GET", "/admin/tokens/{subject}"): Row({"admin": 200}),
-    ("ingest", "POST", "/admin/tokens/{subject}/revoke"): Row({"admin": 200}),
+    ("ingest", "POST", "/admin/tokens/{subject}/revoke"): Row({"admin": 200}, body={"reason": "ma trận"}),
     # ---- reports: the read API ----
     ("reports", "GET", "/agencies/{agency}/periods/{period}/report"): Row(cells(AGENCY_READERS)),
     ("reports", "GET", "/agencies/{agency}/periods/{period}/report/as-of"): Row(
@@ -264,17 +272,15 @@ def _post_values(stack: Stack, token: str, agency: str, period: str, values: dic
 
 
 def build_world(stack: Stack) -> World:
-    issued = {}
-    with connect(stack.settings) as conn:
-        for caller, role, agency in (
-            ("own", Role.AGENCY_REPORTER, "P01"),
-            ("other", Role.AGENCY_REPORTER, "P79"),
-            ("reviewer", Role.MINISTRY_REVIEWER, None),
-            ("auditor", Role.AUDITOR, None),
-            ("admin", Role.ADMIN, None),
-            ("victim", Role.AUDITOR, None),
-        ):
-            issued[caller] = create_token(conn, role, agency)
+    callers = {
+        "own": (Role.AGENCY_REPORTER, "P01"),
+        "other": (Role.AGENCY_REPORTER, "P79"),
+        "reviewer": (Role.MINISTRY_REVIEWER, None),
+        "auditor": (Role.AUDITOR, None),
+        "admin": (Role.ADMIN, None),
+        "victim": (Role.AUDITOR, None),
+    }
+    issued = dict(zip(callers, stack.issue_tokens(list(callers.values())), strict=True))
     tokens = {caller: token.secret for caller, token in issued.items() if caller != "victim"}
     period = open_month()
     integers = [i["code"] for i in form_indicators(stack.ingest_url, tokens["own"], TEMPLATE, period, "integer")]
@@ -306,12 +312,12 @@ def build_world(stack: Stack) -> World:
     return World(
         stack,
         tokens,
-        {caller: token.principal.subject for caller, token in issued.items()},
+        {caller: token.token for caller, token in issued.items()},
         period.code,
         integers[0],
         position,
         int(checkpoint.json()["tree_size"]),
-        issued["victim"].principal.subject,
+        issued["victim"].token,
         marker,
         uploaded.json()["id"],
         uploaded.json()["file"]["sha256"],
@@ -441,37 +447,49 @@ def test_no_body_accepts_a_field_the_server_sets(world: World) -> None:
     assert before == after, "nothing was stored"
 
 
+class DaysAgo:
+    """A clock some days in the past: a token issued on it, valid through that day, has expired since."""
+
+    def __init__(self, days: int) -> None:
+        self.day = vietnam_today() - timedelta(days=days)
+
+    def today(self) -> date:
+        return self.day
+
+
 def test_revoked_and_expired_tokens_are_refused_at_once(stack_factory: StackFactory) -> None:
     stack = stack_factory("ingest", "reports")
     form = f"{stack.ingest_url}/templates/{TEMPLATE}/form"
     report = f"{stack.reports_url}/report-definitions"
     params = {"period": open_month().code}
-    with connect(stack.settings) as conn:
-        admin = create_token(conn, Role.ADMIN)
-        by_api = create_token(conn, Role.AGENCY_REPORTER, "P01")
-        by_cli = create_token(conn, Role.AUDITOR)
-        expired = create_token(conn, Role.AUDITOR, expires_at=datetime.now(UTC) - timedelta(seconds=1))
-    for issued in (by_api, by_cli):
+    admin, by_api, by_handler = stack.issue_tokens(
+        [(Role.ADMIN, None), (Role.AGENCY_REPORTER, "P01"), (Role.AUDITOR, None)]
+    )
+    old = DaysAgo(2)
+    (expired,) = stack.issue_tokens([(Role.AUDITOR, None)], valid_until=old.day, clock=old)
+    for issued in (by_api, by_handler):
         assert httpx.get(form, params=params, headers=auth(issued.secret)).status_code == 200
         assert httpx.get(report, headers=auth(issued.secret)).status_code == 200
 
     # Through the admin API: the very next request, in both services, is refused.
     revoked = httpx.post(
-        f"{stack.ingest_url}/admin/tokens/{by_api.principal.subject}/revoke", headers=auth(admin.secret)
+        f"{stack.ingest_url}/admin/tokens/{by_api.token}/revoke", json={"reason": "lộ khoá"}, headers=auth(admin.secret)
     )
     assert revoked.status_code == 200, revoked.text
-    assert revoked.json()["revoked_by"] == admin.principal.subject
+    assert revoked.json()["revoked_by"] == admin.token
+    assert revoked.json()["revoke_reason"] == "lộ khoá"
     assert httpx.get(form, params=params, headers=auth(by_api.secret)).status_code == 401
     assert httpx.get(report, headers=auth(by_api.secret)).status_code == 401
-    again = httpx.post(f"{stack.ingest_url}/admin/tokens/{by_api.principal.subject}/revoke", headers=auth(admin.secret))
+    again = httpx.post(f"{stack.ingest_url}/admin/tokens/{by_api.token}/revoke", headers=auth(admin.secret))
     assert again.json()["revoked_at"] == revoked.json()["revoked_at"], "revoking twice keeps the first revocation"
+    assert again.json()["position"] is None, "and records nothing"
     missing = httpx.post(f"{stack.ingest_url}/admin/tokens/no-such-subject/revoke", headers=auth(admin.secret))
     assert missing.status_code == 404
 
-    # As the CLI does it (`reporting tokens revoke`), and by expiry.
-    with connect(stack.settings) as conn:
-        assert revoke_token(conn, by_cli.principal.subject, "cli")
-    for secret in (by_cli.secret, expired.secret):
+    # Through the write application alone (what the CLI and the pages call), and by expiry.
+    with postgres_write_side(stack.settings) as write_side:
+        revoke_token(write_side, SEED_ADMIN, RevokeToken(by_handler.token))
+    for secret in (by_handler.secret, expired.secret):
         assert httpx.get(form, params=params, headers=auth(secret)).status_code == 401
         assert httpx.get(report, headers=auth(secret)).status_code == 401
 
@@ -479,15 +497,70 @@ def test_revoked_and_expired_tokens_are_refused_at_once(stack_factory: StackFact
     listing = httpx.get(f"{stack.ingest_url}/admin/tokens", headers=auth(admin.secret))
     assert listing.status_code == 200
     subjects = {t["subject"]: t for t in listing.json()["tokens"]}
-    assert subjects[by_api.principal.subject]["revoked_at"] is not None
-    assert subjects[by_cli.principal.subject]["revoked_by"] == "cli"
+    listed_at = datetime.fromisoformat(subjects[by_api.token]["revoked_at"])
+    assert listed_at == datetime.fromisoformat(revoked.json()["revoked_at"]), "the row and the event agree"
+    assert subjects[by_handler.token]["revoked_by"] == SEED_ADMIN.subject
+    assert subjects[expired.token]["revoked_at"] is None
     with connect(stack.settings) as conn:
         stored = [bytes(r[0]) for r in conn.execute("SELECT token_hash FROM api_tokens").fetchall()]
-    for issued in (admin, by_api, by_cli, expired):
+    for issued in (admin, by_api, by_handler, expired):
         assert issued.secret not in listing.text
         assert all(issued.secret.encode() not in h for h in stored)
     assert all(len(h) == 32 for h in stored), "SHA-256 digests"
     assert all(h.hex() not in listing.text for h in stored)
+
+
+def test_a_token_issued_over_the_api_shows_its_secret_once(stack_factory: StackFactory) -> None:
+    """The secret is in the first answer; a retry with the key answers the token without it; no event,
+    no stored answer holds it; the row and the event are there together."""
+    stack = stack_factory("ingest")
+    (admin,) = stack.issue_tokens([(Role.ADMIN, None)])
+    url = f"{stack.ingest_url}/admin/tokens"
+    last_day = vietnam_today() + timedelta(days=365)
+    body = {"role": "agency_reporter", "agency": "P01", "label": "DHIS2 của Sở", "valid_until": last_day.isoformat()}
+    headers = {**auth(admin.secret), "Idempotency-Key": "issue-1"}
+    first = httpx.post(url, json=body, headers=headers)
+    assert first.status_code == 201, first.text
+    secret = first.json()["secret"]
+    assert secret.startswith("rpt_")
+    expires = datetime.fromisoformat(first.json()["expires_at"])
+    midnight_after = datetime.combine(last_day, time(17), UTC)  # 00:00 in Vietnam (UTC+7) the next day
+    assert expires == midnight_after, "the token works through its last day, Vietnam time"
+    form = f"{stack.ingest_url}/templates/{TEMPLATE}/form"
+    assert httpx.get(form, params={"period": open_month().code}, headers=auth(secret)).status_code == 200
+
+    retry = httpx.post(url, json=body, headers=headers)
+    assert retry.status_code == 201
+    assert retry.json()["subject"] == first.json()["subject"]
+    assert retry.json()["secret"] is None
+    assert "shown once" in retry.json()["secret_note"]
+    assert {k: v for k, v in retry.json().items() if not k.startswith("secret")} == {
+        k: v for k, v in first.json().items() if not k.startswith("secret")
+    }
+
+    events = store_events(stack.settings)
+    name = first.json()["subject"]
+    issued = [e for e in events if e.event_type is EventType.TOKEN_ISSUED and e.data["token"] == name]
+    assert len(issued) == 1, "one event for the request and its retry"
+    assert (issued[0].agency, issued[0].actor) == ("P01", admin.token)
+    with connect(stack.settings) as conn:
+        answers = b"".join(bytes(r[0]) for r in conn.execute("SELECT response FROM idempotency_keys").fetchall())
+        rows = conn.execute("SELECT count(*) FROM api_tokens WHERE subject = %s", (first.json()["subject"],)).fetchone()
+    assert rows == (1,)
+    assert secret.encode() not in answers
+    assert all(secret not in e.to_bytes().decode() for e in events)
+
+    # Refused alike over the API: an agency that does not exist, a role that does not fit its agency.
+    for refused in (
+        {"role": "agency_reporter", "agency": "ZZ99", "label": "x"},
+        {"role": "auditor", "agency": "P01", "label": "x"},
+        {"role": "agency_reporter", "label": "x"},
+        {"role": "auditor", "label": "x", "valid_until": "2000-01-01"},
+    ):
+        answer = httpx.post(url, json=refused, headers=auth(admin.secret))
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["code"] == "invalid-token", answer.text
+    assert len(store_events(stack.settings)) == len(events), "nothing stored"
 
 
 def test_list_endpoints_have_a_page_limit(stack_factory: StackFactory, settings: Settings) -> None:

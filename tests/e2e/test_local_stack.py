@@ -15,7 +15,7 @@ import psutil
 import pytest
 
 from infra.runtime.ports import free_port, port_is_free, wait_until
-from tests.helpers import auth, open_month
+from tests.helpers import auth, open_month, tokens_cli
 
 PERSON_LINE = re.compile(r"^\s+(agency_reporter|ministry_reviewer|auditor|admin)\s.*?username (\S+)", re.MULTILINE)
 TOKEN_LINE = re.compile(r"^\s+(agency_reporter|ministry_reviewer|auditor|admin)\s.*?(rpt_\S+)$", re.MULTILINE)
@@ -31,8 +31,11 @@ def start_stack(data_dir: Path, ports: dict[str, int], output: Path) -> subproce
 
 @pytest.fixture
 def data_dir() -> Path:
-    folder = Path(tempfile.mkdtemp(prefix="reporting-up-"))
-    folder.chmod(0o755)
+    """`.local` in a folder of its own: where `reporting up` keeps its data by default, beside the checkout."""
+    parent = Path(tempfile.mkdtemp(prefix="reporting-up-"))
+    parent.chmod(0o755)
+    folder = parent / ".local"
+    folder.mkdir(mode=0o755)
     return folder
 
 
@@ -82,6 +85,22 @@ def test_up_serves_the_readme_flow_and_stops_without_leftovers(data_dir: Path) -
         assert report.status_code == 200, report.text
         values = {v["indicator"]: v["value"] for v in report.json()["values"]}
         assert values["TEL.MOBILE_SUBSCRIBERS"] == 9_100_123
+
+        # The token CLI, run beside the stack, reaches its database through the settings it wrote.
+        assert (data_dir / "settings.env").stat().st_mode & 0o077 == 0
+        beside = data_dir.parent
+        issued = tokens_cli("create", "--role", "agency_reporter", "--agency", "P01", "--label", "DHIS2", cwd=beside)
+        assert issued.returncode == 0, issued.stderr
+        assert f"{ports['postgres']} database" in issued.stderr
+        form = httpx.get(
+            f"{ingest}/templates/UNIFIED-PROVINCIAL/form",
+            params={"period": period.code},
+            headers=auth(issued.stdout.strip()),
+        )
+        assert form.status_code == 200
+        refused = tokens_cli("create", "--role", "agency_reporter", "--agency", "ZZ99", "--label", "x", cwd=beside)
+        assert (refused.returncode, refused.stdout) == (2, "")
+        assert "agency ZZ99 does not exist" in refused.stderr
     finally:
         stack.send_signal(signal.SIGTERM)
         assert stack.wait(60) == 0

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from domain.access import Account, AccountExists, ApiToken, InvalidAccount, check_roles, clean_username
+from domain.access import Account, AccountExists, ApiToken, InvalidAccount, InvalidToken, check_roles, clean_username
 from domain.errors import InvalidTransition
 from domain.identity import Principal, Role
 
@@ -104,8 +104,12 @@ def test_a_token_is_issued_and_revoked_once() -> None:
     assert token.revoke(ADMIN, "lộ khoá")
     assert not token.revoke(ADMIN)
     assert names(token) == ["Issued", "Revoked"]
-    with pytest.raises(InvalidAccount):
+    with pytest.raises(InvalidToken):
         ApiToken.issue("bad", "x", Role.MINISTRY_REVIEWER, "P01", None, ADMIN)
+    with pytest.raises(InvalidToken):
+        ApiToken.issue("bad", "x", Role.AGENCY_REPORTER, None, None, ADMIN)
+    with pytest.raises(InvalidToken, match="label"):
+        ApiToken.issue("bad", "  ", Role.AUDITOR, None, None, ADMIN)
 
 
 def test_account_exists_is_a_conflict() -> None:

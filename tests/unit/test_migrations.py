@@ -22,6 +22,8 @@ def test_the_read_models_migrations_keep_their_names_and_order() -> None:
         "0051_transparency_log",
         "0060_token_revocation",
         "0070_people",
+        "0071_session_clients",
+        "0072_access",
         "0080_imports",
         "0081_agency_electronic_codes",
     ]

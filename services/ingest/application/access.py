@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from domain.access import Account, AccountExists, InvalidAccount, PasswordHash, account_id, clean_username
+from domain.agencies import Agency
 from domain.errors import DomainError, ErrorKind, InvalidTransition, NotFound
 from domain.identity import Principal, Role
 from services.ingest.application.commands import (
@@ -24,6 +25,7 @@ from services.ingest.application.commands import (
     SetRoles,
 )
 from services.ingest.application.execute import execute
+from services.ingest.application.idempotency import Idempotency
 from services.ingest.application.outcomes import AccountChanged, Replayed
 from services.ingest.application.reference import get
 from services.ingest.application.write_side import WriteSide
@@ -91,19 +93,26 @@ def _changed(account: Account, _: object, positions: Sequence[int]) -> AccountCh
     return AccountChanged.of(account, positions=tuple(positions))
 
 
-def _check_agency(ws: WriteSide, agency: str | None) -> None:
-    if agency is not None:
-        try:
-            ws.reference.agency(agency)
-        except NotFound:
-            raise InvalidAccount(f"agency {agency} does not exist") from None
+def known_agency(ws: WriteSide, code: str, refusal: type[DomainError]) -> Agency:
+    """The agency of the registry; `refusal` when there is none.
+
+    A closed (merged) agency still has its reports: its people and systems may still need to
+    read and correct them, so closure alone refuses nothing here.
+    """
+    try:
+        return ws.reference.agency(code)
+    except NotFound:
+        raise refusal(f"agency {code} does not exist") from None
 
 
-def create_account(ws: WriteSide, principal: Principal, command: CreateAccount) -> AccountChanged | Replayed:
+def create_account(
+    ws: WriteSide, principal: Principal, command: CreateAccount, *, idempotency: Idempotency | None = None
+) -> AccountChanged | Replayed:
     """A new person with a first password (set by the administrator; the person may change it)."""
     username = clean_username(command.username)
     check_password(command.password, username)
-    _check_agency(ws, command.agency)
+    if command.agency is not None:
+        known_agency(ws, command.agency, InvalidAccount)
 
     def load() -> Account:
         if ws.store.get(account_id(username), read_only=True) is not None:
@@ -113,31 +122,55 @@ def create_account(ws: WriteSide, principal: Principal, command: CreateAccount) 
         return account
 
     secret = PasswordHash(username, ws.passwords.hash(command.password))
-    return execute(ws.store, load, lambda _: None, _changed, secrets=(secret,))
+    return execute(ws.store, load, lambda _: None, _changed, idempotency=idempotency, secrets=(secret,))
 
 
-def set_roles(ws: WriteSide, principal: Principal, command: SetRoles) -> AccountChanged | Replayed:
+def set_roles(
+    ws: WriteSide, principal: Principal, command: SetRoles, *, idempotency: Idempotency | None = None
+) -> AccountChanged | Replayed:
     return execute(
-        ws.store, lambda: _account(ws, command.username), lambda a: a.set_roles(command.roles, principal), _changed
+        ws.store,
+        lambda: _account(ws, command.username),
+        lambda a: a.set_roles(command.roles, principal),
+        _changed,
+        idempotency=idempotency,
     )
 
 
-def rename_account(ws: WriteSide, principal: Principal, command: RenameAccount) -> AccountChanged | Replayed:
+def rename_account(
+    ws: WriteSide, principal: Principal, command: RenameAccount, *, idempotency: Idempotency | None = None
+) -> AccountChanged | Replayed:
     return execute(
-        ws.store, lambda: _account(ws, command.username), lambda a: a.rename(command.display_name, principal), _changed
+        ws.store,
+        lambda: _account(ws, command.username),
+        lambda a: a.rename(command.display_name, principal),
+        _changed,
+        idempotency=idempotency,
     )
 
 
-def disable_account(ws: WriteSide, principal: Principal, command: DisableAccount) -> AccountChanged | Replayed:
+def disable_account(
+    ws: WriteSide, principal: Principal, command: DisableAccount, *, idempotency: Idempotency | None = None
+) -> AccountChanged | Replayed:
     """The person can no longer sign in; their open sessions end at their next request."""
     return execute(
-        ws.store, lambda: _account(ws, command.username), lambda a: a.disable(principal, command.reason), _changed
+        ws.store,
+        lambda: _account(ws, command.username),
+        lambda a: a.disable(principal, command.reason),
+        _changed,
+        idempotency=idempotency,
     )
 
 
-def enable_account(ws: WriteSide, principal: Principal, command: EnableAccount) -> AccountChanged | Replayed:
+def enable_account(
+    ws: WriteSide, principal: Principal, command: EnableAccount, *, idempotency: Idempotency | None = None
+) -> AccountChanged | Replayed:
     return execute(
-        ws.store, lambda: _account(ws, command.username), lambda a: a.enable(principal, command.reason), _changed
+        ws.store,
+        lambda: _account(ws, command.username),
+        lambda a: a.enable(principal, command.reason),
+        _changed,
+        idempotency=idempotency,
     )
 
 
@@ -151,9 +184,16 @@ def reset_password(ws: WriteSide, principal: Principal, command: ResetPassword) 
 
 
 def change_password(ws: WriteSide, person: Person, command: ChangePassword) -> AccountChanged | Replayed:
-    """A person's own change: the current password must be right (a stolen session is not enough)."""
+    """A person's own change: the current password must be right (a stolen session is not enough), and
+    wrong guesses are throttled like failed sign-ins."""
+    keys = [f"password-change:{person.username}"]
+    wait = ws.throttle.wait_seconds(keys)
+    if wait > 0:
+        raise SignInThrottled(wait)
     if not ws.passwords.verify(ws.store.password_hash(person.username), command.current):
+        ws.throttle.failed(keys)
         raise WrongPassword("the current password is not right")
+    ws.throttle.succeeded(keys)
     check_password(command.new, person.username)
     secret = PasswordHash(person.username, ws.passwords.hash(command.new))
     return execute(
@@ -199,4 +239,3 @@ def sign_in(ws: WriteSide, username: str, password: str, client: str) -> Person:
         raise SignInRefused("the username or the password is wrong")
     ws.throttle.succeeded([f"user:{name}"])
     return found
-

@@ -266,3 +266,25 @@ class ChangePassword:
 
     current: str = field(repr=False)
     new: str = field(repr=False)
+
+
+# ---- systems' API tokens -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IssueToken:
+    """A system's token: one role, the agency of an agency reporter, which system holds it (`label`),
+    and the last Vietnamese calendar day it works (None: until revoked)."""
+
+    role: Role
+    agency: str | None
+    label: str
+    valid_until: date | None = None
+
+
+@dataclass(frozen=True)
+class RevokeToken:
+    """Refuse a token from now on; `token` is its public name (its subject), never its secret."""
+
+    token: str
+    reason: str | None = None

@@ -46,11 +46,12 @@ def execute(
     *,
     idempotency: Idempotency | None = None,
     expected_version: int | None = None,
-    secrets: Sequence[Secret] = (),
+    secrets: Sequence[Secret] | Callable[[A], Sequence[Secret]] = (),
 ) -> O | Replayed:
     """Run `change` on what `load` gives and save it; `outcome` describes it, given the new events' positions.
 
-    `secrets` (a password's hash) are stored in the same transaction as the events, if there are events.
+    `secrets` (a password's hash, a token's digest) are stored in the same transaction as the events,
+    if there are events; given as a function, they are taken from the changed aggregate.
     """
     if (first := replayed(store, idempotency)) is not None:
         return first
@@ -72,7 +73,7 @@ def execute(
                 idempotency.subject, idempotency.key, idempotency.fingerprint, _answer(outcome, aggregate, result)
             )
         try:
-            positions = store.save(aggregate, pending, secrets)
+            positions = store.save(aggregate, pending, secrets(aggregate) if callable(secrets) else secrets)
         except IntegrityError:
             # Either another request with the same key won, or another writer changed the
             # aggregate: answer as the first did, or retry on fresh state, or refuse.

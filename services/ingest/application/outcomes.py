@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from datetime import datetime
+from typing import Any, Self
 
 import orjson
 
-from domain.access import Account
+from domain.access import Account, ApiToken
 from domain.outliers import OutlierWarning
 from domain.report_definitions import ReportSpec
 from domain.rules import RuleOutcome
@@ -30,6 +31,10 @@ class Outcome:
     def body(self) -> bytes:
         """The answer as stored for Idempotency-Key replays, byte for byte."""
         return orjson.dumps(self.to_json())
+
+    def response_body(self) -> bytes:
+        """The first answer's body: the stored one, plus what is shown once only (a token's secret)."""
+        return self.body()
 
 
 @dataclass(frozen=True)
@@ -220,3 +225,66 @@ class AccountChanged(Stored):
             "disabled": self.disabled,
             "position": self.position,
         }
+
+
+@dataclass(frozen=True)
+class TokenChanged(Stored):
+    """A system's token after the change (never its secret nor its digest)."""
+
+    token: str
+    role: str
+    agency: str | None
+    label: str
+    issued_at: datetime
+    issued_by: str
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    revoked_by: str | None
+    revoke_reason: str | None
+
+    @classmethod
+    def of(cls, token: ApiToken, *, positions: tuple[int, ...]) -> Self:
+        return cls(
+            token.token,
+            token.token_role.value,
+            token.agency,
+            token.label,
+            token.created_on,
+            token.issued_by,
+            token.expires_at,
+            token.revoked_at,
+            token.revoked_by,
+            token.revoke_reason,
+            positions=positions,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "subject": self.token,
+            "role": self.role,
+            "agency": self.agency,
+            "label": self.label,
+            "created_at": self.issued_at,
+            "issued_by": self.issued_by,
+            "expires_at": self.expires_at,
+            "revoked_at": self.revoked_at,
+            "revoked_by": self.revoked_by,
+            "revoke_reason": self.revoke_reason,
+            "position": self.position,
+        }
+
+
+SECRET_NOT_SHOWN_AGAIN = "shown once, in the first answer: if it was lost, revoke the token and issue another"  # noqa: S105
+
+
+@dataclass(frozen=True)
+class TokenIssued(TokenChanged):
+    """A new token, with its secret: in the first answer only, never stored (a replay says so instead)."""
+
+    secret: str = field(default="", repr=False, kw_only=True)
+
+    def to_json(self) -> dict[str, Any]:
+        return {**super().to_json(), "secret": None, "secret_note": SECRET_NOT_SHOWN_AGAIN}
+
+    def response_body(self) -> bytes:
+        return orjson.dumps({**super().to_json(), "secret": self.secret, "secret_note": None})

@@ -52,5 +52,6 @@ Writing = Annotated[WriteCall, Depends(_write_call)]
 
 
 def answer(outcome: Outcome, status_code: int = 200) -> Response:
-    """The outcome's body, byte for byte what a retry with the same Idempotency-Key gets."""
-    return Response(outcome.body(), status_code=status_code, media_type="application/json")
+    """The outcome's body, byte for byte what a retry with the same Idempotency-Key gets (a new token's
+    secret apart: shown in the first answer only)."""
+    return Response(outcome.response_body(), status_code=status_code, media_type="application/json")

@@ -171,3 +171,14 @@ class ReportDefinitionIn(BaseModel):
     period_kind: Literal["month", "quarter", "half_year", "year"]
     scope: Literal["agency", "region", "national"]
     indicators: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(min_length=1, max_length=500)
+
+
+class TokenIn(BaseModel):
+    """A system's token: `agency` for an agency reporter (and only then); `valid_until` its last day."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    role: Literal["agency_reporter", "ministry_reviewer", "auditor", "admin"]
+    agency: str | None = Field(default=None, min_length=1, max_length=100)
+    label: str = Field(min_length=1, max_length=200, description="which system holds the token")
+    valid_until: date | None = Field(default=None, description="the last Vietnamese calendar day it works")

@@ -1,7 +1,10 @@
-"""Admin API for bearer tokens: list them and revoke one (issuing stays on the CLI, `reporting tokens create`).
+"""Admin API for bearer tokens: issue one, list them, revoke one.
 
+Issuing and revoking go through the write application (`services/ingest/application/tokens.py`):
+each is an event, with the token's row written in the same transaction. A new token's secret is
+in the first answer only; a retry with the same Idempotency-Key answers the token without it.
 Revocation takes effect on the very next request, in every worker of both services: each request
-looks its token up in the token store, there is no cache. Nothing here shows a secret or its hash.
+looks its token up in the token store, there is no cache. Nothing here shows a stored secret or its hash.
 """
 
 from __future__ import annotations
@@ -9,23 +12,27 @@ from __future__ import annotations
 from typing import Annotated, Any, Protocol
 
 from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import Response
 
 from domain.errors import NotFound
+from domain.identity import Role
 from infra.tokens import TokenInfo
 from services.http.auth import Admin
 from services.http.limits import PageLimit
+from services.ingest.application import tokens as handle
+from services.ingest.application.commands import IssueToken, RevokeToken
+from services.ingest.http.dependencies import Writing, answer
+from services.ingest.http.schemas import ReasonIn, TokenIn
 
 router = APIRouter(prefix="/admin/tokens", tags=["administration"])
 
 
 class TokenAdmin(Protocol):
-    """The token store as an administrator sees it (`infra.tokens.TokenStore`)."""
+    """The token store as an administrator reads it (`infra.tokens.TokenStore`)."""
 
     def page(self, *, after: str, limit: int, agency: str | None, active_only: bool) -> list[TokenInfo]: ...
 
     def info(self, subject: str) -> TokenInfo | None: ...
-
-    def revoke(self, subject: str, revoked_by: str) -> TokenInfo | None: ...
 
 
 def _tokens(request: Request) -> TokenAdmin:
@@ -37,10 +44,13 @@ Tokens = Annotated[TokenAdmin, Depends(_tokens)]
 Subject = Annotated[str, Path(min_length=1, max_length=200, description="the token's subject (not its secret)")]
 
 
-def _found(token: TokenInfo | None, subject: str) -> dict[str, Any]:
-    if token is None:
-        raise NotFound(f"no token {subject}")
-    return token.to_json()
+@router.post("", status_code=201)
+def issue(body: TokenIn, principal: Admin, call: Writing) -> Response:
+    """Issue a token: the answer carries its `secret`, once. A retry with the same Idempotency-Key
+    answers the same token with `secret: null` (the secret is never stored)."""
+    command = IssueToken(Role(body.role), body.agency, body.label, body.valid_until)
+    key = call.idempotency(principal, body)
+    return answer(handle.issue_token(call.write, principal, command, idempotency=key), 201)
 
 
 @router.get("")
@@ -62,10 +72,16 @@ def tokens(
 
 @router.get("/{subject}")
 def token(principal: Admin, store: Tokens, subject: Subject) -> dict[str, Any]:
-    return _found(store.info(subject), subject)
+    found = store.info(subject)
+    if found is None:
+        raise NotFound(f"no token {subject}")
+    return found.to_json()
 
 
 @router.post("/{subject}/revoke")
-def revoke(principal: Admin, store: Tokens, subject: Subject) -> dict[str, Any]:
-    """Revoke a token now; revoking a revoked token changes nothing and answers the first revocation."""
-    return _found(store.revoke(subject, principal.subject), subject)
+def revoke(subject: Subject, principal: Admin, call: Writing, body: ReasonIn | None = None) -> Response:
+    """Revoke a token now, with an optional `reason` (the body may be left out); revoking a revoked
+    token changes nothing and answers the first revocation."""
+    given = body or ReasonIn()
+    command = RevokeToken(subject, given.reason)
+    return answer(handle.revoke_token(call.write, principal, command, idempotency=call.idempotency(principal, given)))
