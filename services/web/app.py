@@ -18,10 +18,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from domain.errors import DomainError, ErrorKind
 from services.http.health import add_health_routes
-from services.web.pages import account, home
+from services.web.pages import account, entry, home, review
 from services.web.people import SignInRequired, sign_in_url
 from services.web.security import SESSION_COOKIE, SecurityHeaders
 from services.web.templating import gettext, render
+from services.web.timing import ServerTiming
 from services.web.web_side import WebSide
 
 STATUS = {
@@ -34,7 +35,7 @@ STATUS = {
     ErrorKind.MALFORMED: 400,
     ErrorKind.RATE_LIMITED: 429,
 }
-PAGES = (account, home)  # each: `router`, and `NAV`, its main-menu entries
+PAGES = (account, home, entry, review)  # each: `router`, and `NAV`, its main-menu entries
 
 
 def error_page(request: Request, status: int, title: str, message: str) -> Response:
@@ -55,6 +56,7 @@ def create_app(
     app = FastAPI(title="Reporting web app", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.web = web
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(ServerTiming)
     static = package_files.files("services.web").joinpath("static")
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
     app.state.nav_entries = tuple(entry for page in PAGES for entry in page.NAV)
@@ -79,7 +81,11 @@ def create_app(
         elif exc.kind is ErrorKind.NOT_FOUND:
             title = gettext(request, "Not found")
         headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else None
-        response = error_page(request, STATUS[exc.kind], title, exc.detail)
+        response: Response
+        if request.headers.get("hx-request"):  # a fragment for the part of the page that asked
+            response = render(request, "_error_fragment.html", {"message": exc.detail}, status_code=STATUS[exc.kind])
+        else:
+            response = error_page(request, STATUS[exc.kind], title, exc.detail)
         if headers:
             response.headers.update(headers)
         return response
