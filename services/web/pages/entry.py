@@ -33,6 +33,7 @@ from services.readmodels.audit_trail.queries import TrailFilter
 from services.readmodels.freshness import Freshness
 from services.web.entry_input import Unreadable, read_input
 from services.web.entry_view import Message, Texts, choices, dom_id, groups, names
+from services.web.i18n import Language
 from services.web.lifecycle_view import (
     EVENT_STEPS,
     STEP_LABELS,
@@ -146,6 +147,7 @@ def sheet_context(request: Request, web: WebSide, person: Person, sheet: EntrySh
         web, t, agency, period.code, int(after) if after and after.isdigit() else None
     )
     editable = sheet.editable_by(person.principal)
+    name = sheet.agency.name_on(sheet.window[1])  # the name it reports under for this month
     principal = person.principal
     return {
         "sheet": sheet,
@@ -156,7 +158,7 @@ def sheet_context(request: Request, web: WebSide, person: Person, sheet: EntrySh
         "own": principal.can_write_agency(agency),
         "reviewer": principal.can_review,
         "base": base_url(agency, period.code),
-        "agency_name": sheet.agency.name_on(sheet.window[1]).name_vi,
+        "agency_name": name.name_vi if t.language is Language.VI else (name.name_en or name.name_vi),
         "status": str(sheet.status),
         "status_label": status_label(t, str(sheet.status)),
         **timing(sheet, t),
