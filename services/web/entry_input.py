@@ -8,13 +8,14 @@ fits its indicator (type, range, precision) is the domain's `Indicator.parse`, a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
 from babel.numbers import NumberFormatError, parse_decimal
 
 from domain.values import Value, ValueType
-from services.web.i18n import Formats, Language, nfc
+from services.web.i18n import Language, nfc
 
 TRUE, FALSE = "true", "false"
 _SPACES = str.maketrans("", "", " \u00a0\u202f\u2009")
@@ -55,8 +56,9 @@ def read_input(value_type: ValueType, text: str, language: Language) -> object |
     return format(parsed, "f")
 
 
-def input_text(value: Value | None, value_type: ValueType, formats: Formats) -> str:
-    """A stored value as the cell shows it for editing (what `read_input` reads back to the same value)."""
+def input_text(value: Value | None, value_type: ValueType, number: Callable[[int | Decimal], str]) -> str:
+    """A stored value as the cell shows it for editing (what `read_input` reads back to the same value);
+    `number` writes a number in the page's language."""
     if value is None:
         return ""
     if value_type is ValueType.BOOLEAN:
@@ -65,4 +67,4 @@ def input_text(value: Value | None, value_type: ValueType, formats: Formats) -> 
         return str(value)
     if isinstance(value, bool):
         return str(value)
-    return formats.number(Decimal(value) if isinstance(value, str) else value)
+    return number(Decimal(value) if isinstance(value, str) else value)

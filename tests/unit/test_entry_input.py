@@ -15,7 +15,7 @@ from jinja2.ext import babel_extract
 from domain.catalogue import Indicator, IndicatorGroup
 from domain.outliers import check_value
 from domain.rules import Expression, Rule, RuleOutcome
-from domain.values import Aggregation, InvalidValue, ValueType
+from domain.values import Aggregation, InvalidValue, ValueType, normalize_decimal
 from services.ingest.application.sheet import CellCheck
 from services.web import entry_view, lifecycle_view
 from services.web.entry_input import Unreadable, input_text, read_input
@@ -84,16 +84,27 @@ def test_a_yes_no_cell_takes_only_its_options() -> None:
 
 @given(st.integers(min_value=-(10**15), max_value=10**15), st.sampled_from([VI, EN]))
 def test_an_integer_shown_for_editing_reads_back_to_itself(number: int, language: Language) -> None:
-    text = input_text(number, ValueType.INTEGER, Formats(language))
+    text = input_text(number, ValueType.INTEGER, texts(language).number)
     assert read_input(ValueType.INTEGER, text, language) == number
 
 
 @given(st.decimals(min_value=-(10**9), max_value=10**9, places=4, allow_nan=False), st.sampled_from([VI, EN]))
 def test_a_decimal_shown_for_editing_reads_back_to_itself(number: Decimal, language: Language) -> None:
-    text = input_text(number, ValueType.DECIMAL, Formats(language))
+    text = input_text(number, ValueType.DECIMAL, texts(language).number)
     raw = read_input(ValueType.DECIMAL, text, language)
     assert isinstance(raw, str)
     assert Decimal(raw) == number
+
+
+@given(
+    st.one_of(
+        st.integers(min_value=-(10**18), max_value=10**18),
+        st.decimals(min_value=-(10**12), max_value=10**12, places=6, allow_nan=False).map(normalize_decimal),
+    ),
+    st.sampled_from([VI, EN]),
+)
+def test_the_forms_numbers_are_written_as_babel_writes_them(number: int | Decimal, language: Language) -> None:
+    assert texts(language).number(number) == Formats(language).number(number)
 
 
 def test_element_ids_of_indicator_codes_are_css_safe_and_distinct() -> None:

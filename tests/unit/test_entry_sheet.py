@@ -18,6 +18,7 @@ from domain.identity import Principal, Role
 from domain.submission import Status
 from entrypoints.bootstrap import in_memory_write_side
 from services.ingest.application.commands import Action, ChangeStatus, EnterValues
+from services.ingest.application.demo import load_demo
 from services.ingest.application.errors import PeriodNotOpen
 from services.ingest.application.idempotency import Idempotency
 from services.ingest.application.outcomes import Replayed, StatusChanged
@@ -191,3 +192,19 @@ def test_bulk_approval_approves_each_report_on_its_own_and_says_why_others_were_
     assert isinstance(again[0].outcome, Replayed), "the same form posted twice answers as the first time"
     assert again[0].outcome.body() == approved.outcome.body()
     assert count(ws) == before
+
+
+def test_the_demo_data_is_a_year_of_reviewed_months_and_a_month_end_in_progress() -> None:
+    ws = in_memory_write_side(clock=FakeClock(date(2026, 12, 1)))
+    load_seed(ws)
+    assert load_demo(ws, date(2026, 12, 1)) > 3000
+    for agency in ("P01", "P79", "P48"):
+        for month in ("2025-11", "2026-06", "2026-10", "2026-11"):
+            sheet = entry_sheet(ws, AUDITOR, agency, month)
+            assert sheet.missing == ()
+            assert [o for o in sheet.rules if o.status == "failed"] == [], "demo figures satisfy every rule"
+            assert sheet.warnings == {}, "steady figures: no outlier"
+            assert sheet.days_late == 0, "past months went in on time"
+    statuses = {a: entry_sheet(ws, AUDITOR, a, "2026-11").status for a in ("P01", "P79", "P48")}
+    assert statuses == {"P01": Status.RETURNED, "P79": Status.SUBMITTED, "P48": Status.SUBMITTED}
+    assert entry_sheet(ws, AUDITOR, "P01", "2026-10").status is Status.APPROVED

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
 
 from domain.agencies import Agency
 from domain.catalogue import Indicator
@@ -76,7 +77,16 @@ class EntrySheet:
 
     def failures_of(self, code: str) -> tuple[RuleOutcome, ...]:
         """The failed rules (either severity) naming the indicator."""
-        return tuple(o for o in self.rules if o.status == "failed" and code in o.rule.indicators)
+        return self._failures.get(code, ())
+
+    @cached_property
+    def _failures(self) -> dict[str, tuple[RuleOutcome, ...]]:
+        found: dict[str, list[RuleOutcome]] = {}
+        for outcome in self.rules:
+            if outcome.status == "failed":
+                for code in dict.fromkeys(outcome.rule.indicators):
+                    found.setdefault(code, []).append(outcome)
+        return {code: tuple(outcomes) for code, outcomes in found.items()}
 
     @property
     def can_submit(self) -> bool:

@@ -152,7 +152,7 @@ def sheet_context(request: Request, web: WebSide, person: Person, sheet: EntrySh
     return {
         "sheet": sheet,
         "t": t,
-        "groups": groups(sheet, t, previous, last_year, revisions),
+        "groups": groups(sheet, t, previous, last_year, revisions, extra.get("errors")),
         "choices": choices(t),
         "editable": editable,
         "own": principal.can_write_agency(agency),
@@ -313,8 +313,7 @@ def save_cell(
     headers = {"X-Version": str(answer["version"])}
     if answer.get("position") is not None:
         headers["X-Position"] = str(answer["position"])
-    # The message is the check of the value now stored (so a retry's answer describes today's state too).
-    _, messages, _ = _cell_check(web, person, t, agency, period, indicator, text, fields)
+    # The check above is of the value now stored (the rules against the same page), so its messages stand.
     return _cell_message(request, indicator, tuple(m for m in messages if m.level != "note"), headers=headers)
 
 
