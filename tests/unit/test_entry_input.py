@@ -199,7 +199,8 @@ def message_ids() -> tuple[set[str], set[tuple[str, str]]]:
         for call in _CALL.finditer((WEB / name).read_text("utf-8")):
             found.add("".join(re.findall(r'"((?:[^"\\]|\\.)*)"', call.group(1))))
     tables = (entry_view.GROUPS, entry_view.KINDS, entry_view.OVER_TIME, lifecycle_view.STATUS_LABELS,
-              lifecycle_view.STEP_LABELS, lifecycle_view.REGIONS, lifecycle_view.AGENCY_KINDS)  # fmt: skip
+              lifecycle_view.STEP_LABELS, lifecycle_view.REGIONS, lifecycle_view.AGENCY_KINDS,
+              review.MISSING_REASON)  # fmt: skip
     for table in tables:
         found.update(table.values())
     found.update(nav.label for module in (entry, review, home) for nav in module.NAV)

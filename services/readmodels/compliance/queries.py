@@ -252,16 +252,18 @@ class ComplianceQueries:
             if value is not None:
                 conditions.append(f"a.{column} = %({column})s")
                 params[column] = value
-        ref = self.reference.snapshot()
+        # The registry is joined only to filter by region or kind: the page itself walks the queue's index.
+        joined = " JOIN rm_ref_agencies a ON a.agency = c.agency" if wanted.region or wanted.kind else ""
+        where = f"FROM rm_compliance c{joined} WHERE {' AND '.join(conditions)}"
         columns = ", ".join(f"c.{name.strip()}" for name in _REPORT_COLUMNS.split(","))
+        ref = self.reference.snapshot()
         with self.pool.connection() as conn:
             rows = conn.execute(
-                f"SELECT {columns}, count(*) OVER () FROM rm_compliance c"
-                " LEFT JOIN rm_ref_agencies a ON a.agency = c.agency"
-                f" WHERE {' AND '.join(conditions)}"
-                " ORDER BY c.last_submitted_at, c.agency, c.period LIMIT %(limit)s OFFSET %(offset)s",
+                f"SELECT {columns} {where} ORDER BY c.last_submitted_at, c.agency, c.period"
+                " LIMIT %(limit)s OFFSET %(offset)s",
                 params,
             ).fetchall()
+            counted = conn.execute(f"SELECT count(*) {where}", params).fetchone()
             per_period: dict[str, int] = {
                 str(period): int(count)
                 for period, count in conn.execute(
@@ -271,31 +273,32 @@ class ComplianceQueries:
             }
         entries = []
         for row in rows:
-            report = ReportStatus(*row[:-1])
+            report = ReportStatus(*row)
             info = ref.agencies.get(report.agency)
             name = info.name_in(Period.parse(report.period)) if info else None
             entries.append(QueueEntry(report, name, info.region if info else None, info.kind if info else None))
-        total = int(rows[0][-1]) if rows else 0
-        return Queue(entries, total, per_period)
+        return Queue(entries, int(counted[0]) if counted else 0, per_period)
 
     def counts(self, periods: Sequence[Period]) -> dict[str, dict[str, int]]:
         """Per month, how many agencies that had to report are at each board status (`BOARD_STATUSES`)."""
         ref = self.reference.snapshot()
         found: dict[str, dict[str, int]] = {p.code: dict.fromkeys(BOARD_STATUSES, 0) for p in periods}
+        windows = [(p.code, *p.cutoff_window()) for p in periods]
         with self.pool.connection() as conn:
-            for period in periods:
-                start, end = period.cutoff_window()
-                rows = conn.execute(
-                    "SELECT c.status, coalesce(c.first_late, false), count(*) FROM rm_compliance c"
-                    " JOIN rm_ref_agencies a ON a.agency = c.agency"
-                    " WHERE c.period = %s AND a.template IS NOT NULL AND a.effective_from <= %s"
-                    " AND (a.effective_to IS NULL OR a.effective_to >= %s) GROUP BY 1, 2",
-                    (period.code, end, start),
-                ).fetchall()
-                counts = found[period.code]
-                for status, first_late, count in rows:
-                    counts[_board_status(status, first_late)] += int(count)
-                counts["not_started"] = max(0, self._expected_count(ref.version, period) - sum(counts.values()))
+            rows = conn.execute(
+                "SELECT c.period, c.status, coalesce(c.first_late, false), count(*)"
+                " FROM unnest(%s::text[], %s::date[], %s::date[]) AS w(period, first_day, last_day)"
+                " JOIN rm_compliance c ON c.period = w.period"
+                " JOIN rm_ref_agencies a ON a.agency = c.agency"
+                " WHERE a.template IS NOT NULL AND a.effective_from <= w.last_day"
+                " AND (a.effective_to IS NULL OR a.effective_to >= w.first_day) GROUP BY 1, 2, 3",
+                ([w[0] for w in windows], [w[1] for w in windows], [w[2] for w in windows]),
+            ).fetchall()
+        for period, status, first_late, count in rows:
+            found[period][_board_status(status, first_late)] += int(count)
+        for period in periods:
+            counts = found[period.code]
+            counts["not_started"] = max(0, self._expected_count(ref.version, period) - sum(counts.values()))
         return found
 
     def _expected_count(self, version: int, period: Period) -> int:

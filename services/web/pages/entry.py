@@ -30,7 +30,6 @@ from services.ingest.application.commands import Action, ChangeStatus, EnterValu
 from services.ingest.application.outcomes import Outcome
 from services.ingest.application.sheet import CellCheck, EntrySheet, check_cell, entry_sheet, open_month
 from services.readmodels.audit_trail.queries import TrailFilter
-from services.readmodels.freshness import Freshness
 from services.web.entry_input import Unreadable, read_input
 from services.web.entry_view import Message, Texts, choices, dom_id, groups, names
 from services.web.i18n import Language
@@ -95,14 +94,12 @@ def pick_period(request: Request, person: Reader, web: Web, agency: str = "", pe
 
 def _read_models(web: WebSide, agency: str, period: Period) -> tuple[dict[str, Any], dict[str, Any], dict[str, int]]:
     """Last month's values, the same month last year, and how many times each value of this month was set."""
-    previous = web.read.report_view.report(agency, period.previous().code, Freshness())
-    last_year_period = Period.month(period.year - 1, period.number)
-    last_year = web.read.report_view.report(agency, last_year_period.code, Freshness())
-    current = web.read.report_view.report(agency, period.code, Freshness())
+    last_year = Period.month(period.year - 1, period.number).code
+    found = web.read.report_view.values_of(agency, [period.previous().code, last_year, period.code])
     return (
-        {v.indicator: v.value for v in previous.values},
-        {v.indicator: v.value for v in last_year.values},
-        {v.indicator: v.revision for v in current.values},
+        {code: v.value for code, v in found[period.previous().code].items()},
+        {code: v.value for code, v in found[last_year].items()},
+        {code: v.revision for code, v in found[period.code].items()},
     )
 
 

@@ -195,56 +195,49 @@ def _review_form(request: Request, web: WebSide, person: Person, agency: str, pe
     return render(request, "entry.html", context, status_code=422)
 
 
+# What the form says next to the reason's field when it was left empty (English message ids).
+MISSING_REASON = {
+    Action.RETURN: "Say what the agency must correct: the reason is sent to it.",
+    Action.REOPEN: "Say why the report is reopened: the reason is sent to the agency.",
+}
+
+
+class ReviewStep:
+    """What a review form posts: the report, the reviewer, the reason, the form's key."""
+
+    def __init__(self, request: Request, agency: str, period: str, person: Reviewer, web: Web, fields: Fields) -> None:
+        self.request, self.agency, self.period, self.person, self.web, self.fields = (
+            request, agency, period, person, web, fields
+        )  # fmt: skip
+
+    def take(self, action: Action, done: str) -> Response:
+        """The step through the lifecycle command; back to the queue, or the form again when the reason is missing."""
+        reason = field(self.fields, "reason", 2000).strip() or None
+        try:
+            outcome = _step(self.web, self.person, self.request, action, self.agency, self.period, reason,
+                            posted_key(self.fields))  # fmt: skip
+        except ReasonRequired:
+            message = texts(self.request)._(MISSING_REASON[action])
+            return _review_form(self.request, self.web, self.person, self.agency, self.period, action, self.fields,
+                                message)  # fmt: skip
+        return _reviewed(self.agency, self.period, done, outcome)
+
+
+Step = Annotated[ReviewStep, Depends()]
+
+
 @router.post(BASE + "/approve")
-def approve(request: Request, agency: str, period: str, person: Reviewer, web: Web, fields: Fields) -> Response:
-    reason = field(fields, "reason", 2000).strip() or None
-    return _reviewed(
-        agency,
-        period,
-        "approved",
-        _step(web, person, request, Action.APPROVE, agency, period, reason, posted_key(fields)),
-    )
+def approve(step: Step) -> Response:
+    return step.take(Action.APPROVE, "approved")
 
 
 @router.post(BASE + "/return")
-def return_for_revision(
-    request: Request, agency: str, period: str, person: Reviewer, web: Web, fields: Fields
-) -> Response:
+def return_for_revision(step: Step) -> Response:
     """Return the report to its agency; the reason is required and shown to the agency."""
-    reason = field(fields, "reason", 2000).strip() or None
-    try:
-        outcome = _step(web, person, request, Action.RETURN, agency, period, reason, posted_key(fields))
-    except ReasonRequired:
-        t = texts(request)
-        return _review_form(
-            request,
-            web,
-            person,
-            agency,
-            period,
-            Action.RETURN,
-            fields,
-            t._("Say what the agency must correct: the reason is sent to it."),
-        )
-    return _reviewed(agency, period, "returned", outcome)
+    return step.take(Action.RETURN, "returned")
 
 
 @router.post(BASE + "/reopen")
-def reopen(request: Request, agency: str, period: str, person: Reviewer, web: Web, fields: Fields) -> Response:
+def reopen(step: Step) -> Response:
     """Reopen an approved report so that its agency can correct it; the reason is required."""
-    reason = field(fields, "reason", 2000).strip() or None
-    try:
-        outcome = _step(web, person, request, Action.REOPEN, agency, period, reason, posted_key(fields))
-    except ReasonRequired:
-        t = texts(request)
-        return _review_form(
-            request,
-            web,
-            person,
-            agency,
-            period,
-            Action.REOPEN,
-            fields,
-            t._("Say why the report is reopened: the reason is sent to the agency."),
-        )
-    return _reviewed(agency, period, "reopened", outcome)
+    return step.take(Action.REOPEN, "reopened")

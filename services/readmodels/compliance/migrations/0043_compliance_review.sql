@@ -8,5 +8,5 @@ ALTER TABLE rm_compliance
     ADD COLUMN step_role text,
     ADD COLUMN step_reason text,
     ADD COLUMN return_reason text;         -- the latest return's reason, kept after a resubmission
-CREATE INDEX rm_compliance_queue_idx ON rm_compliance (status, last_submitted_at);
+CREATE INDEX rm_compliance_queue_idx ON rm_compliance (status, last_submitted_at, agency, period);
 CREATE INDEX rm_compliance_agency_idx ON rm_compliance (agency, period);
