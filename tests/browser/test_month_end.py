@@ -206,7 +206,14 @@ def test_a_month_end(page: Page, browser: Browser, stack_factory: StackFactory) 
     expect(page.locator("#report-status")).to_have_text("Đã thu hồi để sửa")
     expect(page.locator("#banner")).to_contain_text("Gửi nhầm số điểm phục vụ")
     clean(page, "month-end-07-recalled")
-    correct(page, "POS.SERVICE_POINTS", "125", "Số điểm theo báo cáo của Bưu điện tỉnh")
+    # A correction typed before its reason is refused, and sent again once the reason is given.
+    cell(page, "POS.SERVICE_POINTS").fill("125")
+    cell(page, "POS.SERVICE_POINTS").press("Enter")
+    expect(page.locator(f"#state-{dom('POS.SERVICE_POINTS')}")).to_have_text("Chưa lưu")
+    expect(page.locator(f"#msg-{dom('POS.SERVICE_POINTS')}")).to_contain_text("hãy ghi lý do sửa")
+    page.get_by_label("Lý do sửa số liệu").fill("Số điểm theo báo cáo của Bưu điện tỉnh")
+    page.get_by_label("Lý do sửa số liệu").press("Tab")
+    expect(page.locator(f"#state-{dom('POS.SERVICE_POINTS')}")).to_have_text("Đã lưu")
     submit_again(page)
 
     # ---- the reviewer returns it: a reason is required

@@ -135,3 +135,28 @@ def test_a_post_without_the_sessions_token_is_refused_and_stores_nothing(
     assert events(stack) == before, "another agency's clerk stored nothing"
     assert clerk.post(f"{base}/cells/POS.ITEMS", {"v.POS.ITEMS": "12"}).status_code == 200
     assert events(stack) == before + 2, "the opening of the month and the value"
+
+
+def test_without_the_script_save_all_stores_the_changed_cells_or_refuses_them_all(
+    world: tuple[Stack, dict[str, Person]],
+) -> None:
+    stack, people = world
+    clerk = people["own"]
+    base = f"/agencies/P01/periods/{open_month(0).code}"
+    before = events(stack)
+    refused = clerk.post(f"{base}/values", {"v.POS.ITEMS": "3.000", "v.POS.SERVICE_POINTS": "1.5", "request_key": "k1"})
+    assert refused.status_code == 422
+    assert 'id="cell-POS-2eSERVICE_POINTS"' in refused.text
+    row = refused.text.split('id="row-POS-2eSERVICE_POINTS"')[1].split("</tr>")[0]
+    assert 'aria-invalid="true"' in row
+    assert "Có phải bạn muốn nhập 15 hoặc 1,5?" in row, "the error is next to its cell"
+    assert 'value="1.5"' in row, "what was typed stays in the cell"
+    assert events(stack) == before, "one refused value: nothing stored"
+
+    saved = clerk.post(f"{base}/values", {"v.POS.ITEMS": "3.000", "v.POS.SERVICE_POINTS": "15", "request_key": "k2"})
+    assert saved.status_code == 303
+    assert saved.headers["location"].startswith(f"{base}?saved=all")
+    assert events(stack) == before + 3, "the month opened and two values"
+    again = clerk.post(f"{base}/values", {"v.POS.ITEMS": "3.000", "v.POS.SERVICE_POINTS": "15", "request_key": "k2"})
+    assert again.status_code == 303
+    assert events(stack) == before + 3, "the same form posted twice stores nothing twice"

@@ -208,6 +208,19 @@
     }
   });
 
+  // A correction refused for want of a reason is sent again once the reason is given.
+  var reason = document.getElementById("reason");
+  if (reason) {
+    reason.addEventListener("change", function () {
+      Object.keys(states).forEach(function (code) {
+        var state = states[code];
+        if (state.status === "refused") {
+          changed(state.input);
+        }
+      });
+    });
+  }
+
   grid.addEventListener("keydown", function (event) {
     var input = event.target;
     if (!input.dataset || input.dataset.cell === undefined) {
