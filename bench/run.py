@@ -18,6 +18,7 @@ SCALES: dict[str, list[tuple[str, list[str]]]] = {
         ("bench.rollups", ["--agencies", "500", "--indicators", "2", "--months", "3", "--requests", "100"]),
         ("bench.audit", ["--agencies", "100"]),
         ("bench.imports", ["--indicators", "400", "--months", "25", "--workbook-agencies", "5"]),
+        ("bench.pages", ["--agencies", "500", "--requests", "50"]),
     ],
     "full": [
         ("bench.ingest", ["--agencies", "500", "--months", "2", "--clients", "8"]),
@@ -26,6 +27,7 @@ SCALES: dict[str, list[tuple[str, list[str]]]] = {
         ("bench.rollups", ["--agencies", "10000", "--indicators", "5", "--months", "12"]),
         ("bench.audit", ["--agencies", "1000"]),
         ("bench.imports", ["--indicators", "400", "--months", "250", "--workbook-agencies", "34"]),
+        ("bench.pages", ["--agencies", "10000", "--requests", "200"]),
     ],
 }
 

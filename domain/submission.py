@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 from uuid import UUID
@@ -58,6 +58,18 @@ class CurrentValue:
     value: Value
     actor: str
     version: int
+
+
+@dataclass(frozen=True)
+class LifecycleStep:
+    """The latest lifecycle step of a report: what the agency is told on its form (why it was returned...)."""
+
+    status: Status
+    reason: str | None
+    actor: str
+    role: str
+    at: datetime
+    days_late: int | None = None  # of a submission
 
 
 @dataclass
@@ -121,6 +133,10 @@ class Submission(Aggregate):
         def apply(self, aggregate: Submission) -> None:
             aggregate.status = Status.SUBMITTED
             aggregate.times_submitted += 1
+            aggregate.days_late = self.days_late
+            aggregate.last_step = LifecycleStep(
+                Status.SUBMITTED, self.reason, self.actor, self.role, self.timestamp, self.days_late
+            )
 
     class ReportRecalled(Aggregate.Event):
         """The agency withdraws a report it submitted, before the ministry reviewed it."""
@@ -133,6 +149,7 @@ class Submission(Aggregate):
 
         def apply(self, aggregate: Submission) -> None:
             aggregate.status = Status.RECALLED
+            aggregate.last_step = LifecycleStep(Status.RECALLED, self.reason, self.actor, self.role, self.timestamp)
 
     class ReportApproved(Aggregate.Event):
         agency: str
@@ -143,6 +160,7 @@ class Submission(Aggregate):
 
         def apply(self, aggregate: Submission) -> None:
             aggregate.status = Status.APPROVED
+            aggregate.last_step = LifecycleStep(Status.APPROVED, self.reason, self.actor, self.role, self.timestamp)
 
     class ReportReturned(Aggregate.Event):
         agency: str
@@ -153,6 +171,7 @@ class Submission(Aggregate):
 
         def apply(self, aggregate: Submission) -> None:
             aggregate.status = Status.RETURNED
+            aggregate.last_step = LifecycleStep(Status.RETURNED, self.reason, self.actor, self.role, self.timestamp)
 
     class ReportReopened(Aggregate.Event):
         agency: str
@@ -163,6 +182,7 @@ class Submission(Aggregate):
 
         def apply(self, aggregate: Submission) -> None:
             aggregate.status = Status.REOPENED
+            aggregate.last_step = LifecycleStep(Status.REOPENED, self.reason, self.actor, self.role, self.timestamp)
 
     def __init__(
         self,
@@ -180,6 +200,8 @@ class Submission(Aggregate):
         self.status = Status.DRAFT
         self.times_submitted = 0
         self.values: dict[str, CurrentValue] = {}
+        self.last_step: LifecycleStep | None = None
+        self.days_late: int | None = None  # of the latest submission
 
     @staticmethod
     def create_id(agency: str, period: str) -> UUID:

@@ -13,6 +13,7 @@ from types import ModuleType
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -20,10 +21,22 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from domain.errors import DomainError, ErrorKind
 from services.http.health import add_health_routes
 from services.http.limits import BodySizeLimit
-from services.web.pages import account, admin, audit_as_of, audit_home, audit_proofs, audit_trail, home, imports
+from services.web.pages import (
+    account,
+    admin,
+    audit_as_of,
+    audit_home,
+    audit_proofs,
+    audit_trail,
+    entry,
+    home,
+    imports,
+    review,
+)
 from services.web.people import SignInRequired, sign_in_url
 from services.web.security import SESSION_COOKIE, SecurityHeaders
 from services.web.templating import gettext, render
+from services.web.timing import ServerTiming
 from services.web.web_side import WebSide
 
 STATUS = {
@@ -37,7 +50,14 @@ STATUS = {
     ErrorKind.RATE_LIMITED: 429,
 }
 FORM_OVERHEAD = 64 << 10  # a multipart form's own fields and boundaries
-PAGES: tuple[ModuleType, ...] = (account, home, admin, imports)  # each: `router`, and `NAV`, its main-menu entries
+PAGES: tuple[ModuleType, ...] = (
+    account,
+    home,
+    entry,
+    review,
+    admin,
+    imports,
+)  # each: `router`, and `NAV`, its main-menu entries
 PAGES += (audit_home, audit_trail, audit_as_of, audit_proofs)  # the auditors' console
 
 
@@ -61,6 +81,9 @@ def create_app(
     app.add_middleware(SecurityHeaders)
     # The largest form is a file to import: no body past what an upload may be.
     app.add_middleware(BodySizeLimit, max_bytes=web.imports.max_upload_bytes + FORM_OVERHEAD)
+    # A form of 200 indicators is half a megabyte of HTML; compressed, a tenth (event streams are left alone).
+    app.add_middleware(GZipMiddleware, minimum_size=2000, compresslevel=6)
+    app.add_middleware(ServerTiming)  # outermost: the time includes the compression
     static = package_files.files("services.web").joinpath("static")
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
     app.state.nav_entries = tuple(entry for page in PAGES for entry in page.NAV)
@@ -86,7 +109,12 @@ def create_app(
         elif exc.kind is ErrorKind.NOT_FOUND:
             title = gettext(request, "Not found")
         headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else None
-        response = error_page(request, STATUS[exc.kind], title, gettext(request, exc.detail))
+        message = gettext(request, exc.detail)
+        response: Response
+        if request.headers.get("hx-request"):  # a fragment for the part of the page that asked
+            response = render(request, "_error_fragment.html", {"message": message}, status_code=STATUS[exc.kind])
+        else:
+            response = error_page(request, STATUS[exc.kind], title, message)
         if headers:
             response.headers.update(headers)
         return response

@@ -89,6 +89,8 @@ MATRIX: dict[tuple[str, str, str], Row] = {
     ("ingest", "POST", "/agencies/{agency}/periods/{period}/approve"): Row({"reviewer": 409}, body={}),
     ("ingest", "POST", "/agencies/{agency}/periods/{period}/return"): Row({"reviewer": 409}, body={"reason": "x"}),
     ("ingest", "POST", "/agencies/{agency}/periods/{period}/reopen"): Row({"reviewer": 409}, body={"reason": "x"}),
+    # A draft cannot be recalled: only a submitted report nobody reviewed yet (authorization passed).
+    ("ingest", "POST", "/agencies/{agency}/periods/{period}/recall"): Row({"own": 409}, body={"reason": "x"}),
     ("ingest", "GET", "/templates/{code}/form"): Row(cells(EVERYONE), params={"period": "{period}"}),
     ("ingest", "POST", "/admin/catalogue"): Row({"admin": 200}, body={"indicators": [], "rules": []}),
     # A version must start after the latest one: refused by the domain (authorization passed).

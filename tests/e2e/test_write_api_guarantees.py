@@ -432,9 +432,10 @@ def test_fifty_concurrent_retries_with_one_key_store_one_set_of_events(ingest_tw
 
 
 def test_a_retry_with_its_key_answers_as_the_first_did_after_the_state_moved_on(ingest: Stack) -> None:
-    """The stored answer is consulted before the command runs again: a retry whose command would now be
-    refused or answered otherwise (the report moved on) gets the first answer, byte for byte, and stores
-    nothing (it answered 409 `invalid-transition` or `submission-locked` before)."""
+    """The stored answer is consulted before the command runs again: a retry of any step (values, submit,
+    recall, return, approve, reopen) whose command would now be refused or answered otherwise (the report
+    moved on) gets the first answer, byte for byte, and stores nothing (it answered 409
+    `invalid-transition` or `submission-locked` before)."""
     token = ingest.token(Role.AGENCY_REPORTER, "P01")
     reviewer = ingest.token(Role.MINISTRY_REVIEWER)
     period = open_month(3)
@@ -453,28 +454,37 @@ def test_a_retry_with_its_key_answers_as_the_first_did_after_the_state_moved_on(
     # Each step once, with its own key; every later step moves the report on.
     steps: list[tuple[str, dict[str, Any], str]] = [
         ("values", {"values": values}, token),
-        ("submit", {}, token),
-        ("return", {"reason": "thiếu số liệu"}, reviewer),
+        ("submit", {"reason": "số liệu chốt ngày 14"}, token),
+        ("recall", {"reason": "gửi nhầm, cần sửa"}, token),
         ("submit-again", {}, token),
+        ("return", {"reason": "thiếu số liệu"}, reviewer),
+        ("submit-third", {}, token),
         ("approve", {}, reviewer),
         ("reopen", {"reason": "điều chỉnh số liệu"}, reviewer),
     ]
     for name, body, as_token in steps:
-        response = send(name.removesuffix("-again"), body, f"retry-{name}", as_token)
+        response = send(name.split("-")[0], body, f"retry-{name}", as_token)
         assert response.status_code == 200, response.text
         first[name] = response
     # Run again now, each would answer otherwise (the report moved on: a transition its status no
     # longer allows, another status and version). With its key, each retry answers as the first did.
     before = event_count(ingest)
     for name, body, as_token in steps:
-        retried = send(name.removesuffix("-again"), body, f"retry-{name}", as_token)
+        retried = send(name.split("-")[0], body, f"retry-{name}", as_token)
         assert (retried.status_code, retried.content) == (200, first[name].content), name
     assert event_count(ingest) == before
     assert_problem(send("approve", {}, "retry-approve-fresh", reviewer), 409, "invalid-transition")
+    assert_problem(send("recall", {"reason": "x"}, "retry-recall-fresh", token), 409, "invalid-transition")
+    kept = [
+        e
+        for e in store_events(ingest.settings)
+        if e.event_type == EventType.REPORT_SUBMITTED and e.period == period.code
+    ]
+    assert [e.reason for e in kept] == ["số liệu chốt ngày 14", None, None], "submit keeps its reason"
     # The same key with another request is still refused, and stores nothing.
     for name, _, as_token in steps:
         other = {"reason": "một lý do khác"} if name != "values" else {"values": values[:1]}
-        reused = send(name.removesuffix("-again"), other, f"retry-{name}", as_token)
+        reused = send(name.split("-")[0], other, f"retry-{name}", as_token)
         assert_problem(reused, 422, "idempotency-key-reused")
     assert event_count(ingest) == before
 

@@ -135,10 +135,13 @@ def enter(ws: WriteSide, entries: Sequence[tuple[str, object]], period: str = OP
     return outcome
 
 
+AGENCY_STEPS = (Action.SUBMIT, Action.RECALL)
+
+
 def step(
     ws: WriteSide, action: Action, reason: str | None = None, period: str = OPEN, key: Idempotency | None = None
 ) -> StatusChanged | Replayed:
-    principal = AGENCY if action is Action.SUBMIT else REVIEWER
+    principal = AGENCY if action in AGENCY_STEPS else REVIEWER
     return change_status(ws, principal, ChangeStatus("P01", period, action, reason), key)
 
 
@@ -241,6 +244,73 @@ def test_the_review_lifecycle(ws: WriteSide) -> None:
     refused(ws, NotFound, lambda: step(ws, Action.APPROVE, period="2024-01"))
 
 
+def test_a_reason_given_with_submit_is_kept_in_its_event(ws: WriteSide) -> None:
+    enter(ws, complete(ws, OPEN))
+    step(ws, Action.SUBMIT, "Số liệu chốt ngày 14, đã đối chiếu với Cục Thống kê")
+    submitted = events(ws, "P01", OPEN)[-1]
+    assert isinstance(submitted, Submission.ReportSubmitted)
+    assert submitted.reason == "Số liệu chốt ngày 14, đã đối chiếu với Cục Thống kê"
+    step(ws, Action.RETURN, "thiếu số liệu")
+    step(ws, Action.SUBMIT)
+    again = events(ws, "P01", OPEN)[-1]
+    assert isinstance(again, Submission.ReportSubmitted)
+    assert again.reason is None
+
+
+def test_the_agency_recalls_a_report_nobody_reviewed_corrects_it_with_a_reason_and_resubmits(ws: WriteSide) -> None:
+    values = complete(ws, OPEN)
+    code = str(values[0][0])
+    enter(ws, values)
+    refused(ws, InvalidTransition, lambda: step(ws, Action.RECALL, "chưa gửi"))
+    step(ws, Action.SUBMIT)
+    refused(ws, ReasonRequired, lambda: step(ws, Action.RECALL))
+    refused(ws, ReasonRequired, lambda: step(ws, Action.RECALL, "   "))
+    refused(
+        ws,
+        InvalidTransition,
+        lambda: change_status(ws, REVIEWER, ChangeStatus("P01", OPEN, Action.RECALL, "thẩm định viên")),
+    )
+    other = Principal("agency_reporter:P79:test", Role.AGENCY_REPORTER, "P79")
+    refused(ws, InvalidTransition, lambda: change_status(ws, other, ChangeStatus("P01", OPEN, Action.RECALL, "x")))
+
+    recalled = step(ws, Action.RECALL, "Gửi nhầm số liệu của tháng trước")
+    assert isinstance(recalled, StatusChanged)
+    assert recalled.submission.status is Status.RECALLED
+    assert "warnings" not in recalled.to_json()
+    event = events(ws, "P01", OPEN)[-1]
+    assert isinstance(event, Submission.ReportRecalled)
+    assert (event.reason, event.actor, event.role) == (
+        "Gửi nhầm số liệu của tháng trước",
+        AGENCY.subject,
+        "agency_reporter",
+    )
+
+    refused(ws, ReasonRequired, lambda: enter(ws, [(code, 3)]))
+    assert enter(ws, [(code, 3)], reason="sửa số liệu gửi nhầm").corrected == (code,)
+    again = step(ws, Action.SUBMIT)
+    assert isinstance(again, StatusChanged)
+    assert (again.submission.status, again.submission.times_submitted) == (Status.SUBMITTED, 2)
+    step(ws, Action.APPROVE)
+    refused(ws, InvalidTransition, lambda: step(ws, Action.RECALL, "đã duyệt rồi"))
+
+
+def test_the_aggregate_keeps_the_last_step_with_its_reason(ws: WriteSide) -> None:
+    enter(ws, complete(ws, OPEN))
+    step(ws, Action.SUBMIT)
+    step(ws, Action.RETURN, "Thiếu số liệu bưu chính")
+    submission = memory(ws).get(submission_id("P01", OPEN))
+    assert isinstance(submission, Submission)
+    assert submission.last_step is not None
+    last = submission.last_step
+    assert (last.status, last.reason, last.actor, last.role) == (
+        Status.RETURNED,
+        "Thiếu số liệu bưu chính",
+        REVIEWER.subject,
+        "ministry_reviewer",
+    )
+    assert last.at.tzinfo is not None
+
+
 # ---- concurrency ----------------------------------------------------------------
 
 
@@ -330,8 +400,8 @@ def test_a_retried_values_post_answers_as_the_first_did_even_once_the_report_is_
 def test_a_retried_lifecycle_step_answers_as_the_first_did_after_the_state_moved_on(
     ws: WriteSide, action: Action
 ) -> None:
-    reason = {Action.RETURN: "thiếu số liệu", Action.REOPEN: "điều chỉnh"}.get(action)
-    principal = AGENCY if action is Action.SUBMIT else REVIEWER
+    reason = {Action.RETURN: "thiếu số liệu", Action.REOPEN: "điều chỉnh", Action.RECALL: "gửi nhầm"}.get(action)
+    principal = AGENCY if action in AGENCY_STEPS else REVIEWER
     enter(ws, complete(ws, OPEN))
     if action is not Action.SUBMIT:
         step(ws, Action.SUBMIT)
@@ -346,6 +416,7 @@ def test_a_retried_lifecycle_step_answers_as_the_first_did_after_the_state_moved
         Action.APPROVE: (Action.REOPEN, "mở lại"),
         Action.RETURN: (Action.SUBMIT, None),
         Action.REOPEN: (Action.SUBMIT, None),
+        Action.RECALL: (Action.SUBMIT, None),
     }
     step(ws, *moves[action])
     before = count(ws)

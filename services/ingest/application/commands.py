@@ -64,11 +64,12 @@ class Action(StrEnum):
     APPROVE = "approve"
     RETURN = "return"
     REOPEN = "reopen"
+    RECALL = "recall"
 
 
 @dataclass(frozen=True)
 class ChangeStatus:
-    """A step of one period's report: submit (the agency), approve / return / reopen (the ministry)."""
+    """A step of one period's report: submit or recall (the agency), approve / return / reopen (the ministry)."""
 
     agency: str
     period: str

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import assert_never
 
 from domain.agencies import Agency
-from domain.errors import NotFound
+from domain.errors import DomainError, NotFound
 from domain.identity import Principal
 from domain.outliers import OutlierWarning, outlier_warnings
 from domain.periods import InvalidPeriod, Period, PeriodKind
-from domain.submission import EntryResult, Submission, submission_id
+from domain.submission import EntryResult, Status, Submission, submission_id
 from domain.templates import Form
 from domain.values import Value
 from services.ingest.application.commands import Action, ChangeStatus, EnterValues
@@ -121,13 +122,17 @@ def enter_values(
 def change_status(
     ws: WriteSide, principal: Principal, command: ChangeStatus, idempotency: Idempotency | None = None
 ) -> StatusChanged | Replayed:
-    """Submit (marked late after the regime's deadline), approve, return or reopen one period's report."""
+    """Submit (marked late after the regime's deadline, with the reason given), recall (the agency, before any
+    review, with a reason), approve, return or reopen one period's report."""
 
     def change(submission: Submission) -> tuple[OutlierWarning, ...]:
         match command.action:
             case Action.SUBMIT:
-                submission.submit(submission_form(ws, submission), ws.regime, ws.clock.today(), principal)
+                form = submission_form(ws, submission)
+                submission.submit(form, ws.regime, ws.clock.today(), principal, command.reason)
                 return warnings(ws, submission)
+            case Action.RECALL:
+                submission.recall(principal, command.reason)
             case Action.APPROVE:
                 submission.approve(principal, command.reason)
             case Action.RETURN:
@@ -167,3 +172,40 @@ def read_submission(ws: WriteSide, agency: str, period: str) -> SubmissionRead:
 def template_form(ws: WriteSide, template: str, period: str) -> Form:
     """The indicators and rules of a template for a period."""
     return ws.reference.form(template, parse_period(period))
+
+
+@dataclass(frozen=True)
+class ReviewResult:
+    """One report of a bulk review: its outcome, or why it was refused; its status now."""
+
+    agency: str
+    period: str
+    outcome: StatusChanged | Replayed | None
+    refusal: DomainError | None
+    status: Status | None  # None when the report does not exist
+
+
+def review_many(
+    ws: WriteSide,
+    principal: Principal,
+    action: Action,
+    reports: Sequence[tuple[str, str]],
+    keys: Callable[[str, str], Idempotency | None],
+    reason: str | None = None,
+) -> list[ReviewResult]:
+    """The same lifecycle step for each report, one command each (its own Idempotency-Key from `keys`): a
+    report that is refused (reviewed meanwhile, recalled...) does not stop the others."""
+    results = []
+    for agency, period in dict.fromkeys(reports):
+        try:
+            outcome = change_status(ws, principal, ChangeStatus(agency, period, action, reason), keys(agency, period))
+        except DomainError as refusal:
+            try:
+                status: Status | None = _existing(ws, agency, period).status
+            except DomainError:
+                status = None
+            results.append(ReviewResult(agency, period, None, refusal, status))
+            continue
+        status = Status(outcome.to_json()["status"])
+        results.append(ReviewResult(agency, period, outcome, None, status))
+    return results

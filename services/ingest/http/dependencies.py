@@ -21,7 +21,13 @@ def _write_side(request: Request) -> WriteSide:
 
 
 Write = Annotated[WriteSide, Depends(_write_side)]
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        description="1 to 200 printable characters, one per request: a retry with it gets the first answer again",
+    ),
+]
 IfMatch = Annotated[str | None, Header(alias="If-Match", description="the submission version the change is based on")]
 
 

@@ -31,9 +31,44 @@ class ValuesIn(BaseModel):
 
 
 class ReasonIn(BaseModel):
+    """The body of a lifecycle step (it may be empty)."""
+
     model_config = ConfigDict(extra="forbid")
 
-    reason: str | None = Field(default=None, max_length=2000)
+    reason: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="why: required to recall, return or reopen; optional to submit (a note to the reviewer) or approve",
+    )
+
+
+class WarningOut(BaseModel):
+    """An outlier warning: the value is far from the agency's own previous periods (it never blocks)."""
+
+    indicator: str
+    reason: Literal["outlier"]
+    tests: list[Literal["ratio", "z-score"]]
+    value: str
+    median_of_history: str
+    mean_of_history: str
+    stdev_of_history: str
+    z_score: str | None
+    history_periods: int
+    detail: str
+
+
+class StatusOut(BaseModel):
+    """A report after a lifecycle step (documentation of the answer; the answer is the stored one)."""
+
+    agency: str
+    period: str
+    status: Literal["draft", "submitted", "approved", "returned", "recalled", "reopened"]
+    version: int = Field(description="the submission's version: send it as If-Match to base a change on it")
+    template: str
+    template_version: int
+    times_submitted: int
+    position: int | None = Field(description="the global position of the stored event: `min_position` for reads")
+    warnings: list[WarningOut] | None = Field(default=None, description="submit only: outlier warnings")
 
 
 class IndicatorIn(BaseModel):

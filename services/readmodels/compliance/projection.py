@@ -2,7 +2,9 @@
 
 One row per agency and month, from SubmissionOpened and the lifecycle events
 (ReportSubmitted carries the deadline, `late` and `days_late` computed on the
-Vietnamese calendar day by the write side). Agencies that have not started are
+Vietnamese calendar day by the write side). The latest step keeps who took it,
+when and why (a return's reason is what the agency is told), the latest
+return's reason stays after the report is submitted again. Agencies that have not started are
 the absence of a row: the read side lists them from the agency registry.
 Timeliness is judged on the first submission (when the report first reached
 the ministry); the latest submission's is kept too.
@@ -43,12 +45,19 @@ COLUMNS = (
     "returned_at",
     "reopened_at",
     "position",
+    "recalled_at",
+    "step_at",
+    "step_actor",
+    "step_role",
+    "step_reason",
+    "return_reason",
 )
 _STATUS = {
     EventType.REPORT_SUBMITTED: "submitted",
     EventType.REPORT_APPROVED: "approved",
     EventType.REPORT_RETURNED: "returned",
     EventType.REPORT_REOPENED: "reopened",
+    EventType.REPORT_RECALLED: "recalled",
 }
 
 
@@ -68,6 +77,7 @@ def _step(row: dict[str, Any], event: IntegrationEvent) -> None:
         row["template_version"] = opened.template_version
         return
     row["status"] = _STATUS[kind]
+    row.update(step_at=event.occurred_at, step_actor=event.actor, step_role=event.role, step_reason=event.reason)
     if kind is EventType.REPORT_SUBMITTED:
         submitted = event.details(ReportSubmitted)
         late, days_late = submitted.late, submitted.days_late
@@ -79,7 +89,9 @@ def _step(row: dict[str, Any], event: IntegrationEvent) -> None:
     elif kind is EventType.REPORT_APPROVED:
         row["approved_at"] = event.occurred_at
     elif kind is EventType.REPORT_RETURNED:
-        row["returned_at"] = event.occurred_at
+        row.update(returned_at=event.occurred_at, return_reason=event.reason)
+    elif kind is EventType.REPORT_RECALLED:
+        row["recalled_at"] = event.occurred_at
     else:
         row["reopened_at"] = event.occurred_at
 

@@ -1,4 +1,6 @@
-"""Reading the compliance board (`rm_compliance`): per month and agency, status and timeliness; per month, rates."""
+"""Reading the compliance rows (`rm_compliance`): the board (per month and agency, status and timeliness; per
+month, rates), the review queue (submitted reports, longest waiting first), the counts per status, and one
+agency's reports with the latest step and its reason."""
 
 from __future__ import annotations
 
@@ -15,12 +17,25 @@ from services.readmodels.reference.queries import ReferenceQueries
 from services.readmodels.reference.snapshot import AgencyInfo
 
 PROJECTIONS = ("compliance", "reference")
+# Every status of the board, in the order of the report's life (an agency that has not started first).
+BOARD_STATUSES = (
+    "not_started",
+    "draft",
+    "submitted_on_time",
+    "submitted_late",
+    "returned",
+    "recalled",
+    "approved",
+    "reopened",
+)
+MAX_QUEUE_PAGE = 500
 STATUS_LABELS = {
     "not_started": "Chưa nhập số liệu",
     "draft": "Đang nhập",
     "submitted_on_time": "Đã gửi đúng hạn",
     "submitted_late": "Đã gửi muộn",
     "returned": "Bị trả lại",
+    "recalled": "Đã thu hồi để sửa",
     "reopened": "Mở lại để sửa",
     "approved": "Đã phê duyệt",
 }
@@ -89,6 +104,64 @@ class _Stored:
     approved_at: datetime | None
 
 
+_REPORT_COLUMNS = (
+    "agency, period, status, deadline, times_submitted, first_submitted_at, first_late, first_days_late,"
+    " last_submitted_at, last_days_late, approved_at, step_at, step_actor, step_role, step_reason, return_reason"
+)
+
+
+@dataclass(frozen=True)
+class ReportStatus:
+    """One agency's report of one month as the compliance rows hold it, with its latest step and why."""
+
+    agency: str
+    period: str
+    status: str  # the lifecycle status: draft, submitted, approved, returned, recalled, reopened
+    deadline: date | None
+    times_submitted: int
+    first_submitted_at: datetime | None
+    first_late: bool | None
+    first_days_late: int | None
+    last_submitted_at: datetime | None
+    last_days_late: int | None
+    approved_at: datetime | None
+    step_at: datetime | None
+    step_actor: str | None
+    step_role: str | None
+    step_reason: str | None
+    return_reason: str | None
+
+    @property
+    def board_status(self) -> str:
+        return _board_status(self.status, self.first_late)
+
+
+@dataclass(frozen=True)
+class QueueEntry:
+    """A report awaiting review, with its agency as the registry names it for that month."""
+
+    report: ReportStatus
+    name_vi: str | None
+    region: str | None
+    kind: str | None
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    """Which submitted reports: each member given narrows the queue."""
+
+    period: Period | None = None
+    region: str | None = None
+    kind: str | None = None
+
+
+@dataclass(frozen=True)
+class Queue:
+    entries: list[QueueEntry]
+    total: int  # how many match the filter, all pages together
+    per_period: dict[str, int]  # submitted reports awaiting review per month (whatever the filter)
+
+
 def _board_status(status: str | None, first_late: bool | None) -> str:
     if status is None:
         return "not_started"
@@ -115,6 +188,7 @@ class ComplianceQueries:
         self.reference = reference
         self.regime = regime
         self._position = projections_position(topic, PROJECTIONS)
+        self._expected: dict[tuple[int, str], int] = {}
 
     def visible(self, wanted: Freshness) -> int:
         return wait_for_position(self.pool, self._position, wanted)
@@ -185,6 +259,88 @@ class ComplianceQueries:
                 (period, agency, agency),
             ).fetchall()
         return [ReportState(*row) for row in rows]
+
+    # ---- the review queue, the counts, one agency's reports ---------------------------
+
+    def queue(self, wanted: QueueFilter, limit: int, offset: int = 0) -> Queue:
+        """Submitted reports awaiting review, longest waiting first (by their latest submission)."""
+        conditions = ["c.status = 'submitted'"]
+        params: dict[str, Any] = {"limit": min(limit, MAX_QUEUE_PAGE), "offset": offset}
+        if wanted.period is not None:
+            conditions.append("c.period = %(period)s")
+            params["period"] = wanted.period.code
+        for column in ("region", "kind"):
+            value = getattr(wanted, column)
+            if value is not None:
+                conditions.append(f"a.{column} = %({column})s")
+                params[column] = value
+        # The registry is joined only to filter by region or kind: the page itself walks the queue's index.
+        joined = " JOIN rm_ref_agencies a ON a.agency = c.agency" if wanted.region or wanted.kind else ""
+        where = f"FROM rm_compliance c{joined} WHERE {' AND '.join(conditions)}"
+        columns = ", ".join(f"c.{name.strip()}" for name in _REPORT_COLUMNS.split(","))
+        ref = self.reference.snapshot()
+        with self.pool.connection() as conn:
+            rows = conn.execute(
+                f"SELECT {columns} {where} ORDER BY c.last_submitted_at, c.agency, c.period"
+                " LIMIT %(limit)s OFFSET %(offset)s",
+                params,
+            ).fetchall()
+            counted = conn.execute(f"SELECT count(*) {where}", params).fetchone()
+            per_period: dict[str, int] = {
+                str(period): int(count)
+                for period, count in conn.execute(
+                    "SELECT period, count(*) FROM rm_compliance WHERE status = 'submitted' GROUP BY period"
+                    " ORDER BY period DESC"
+                )
+            }
+        entries = []
+        for row in rows:
+            report = ReportStatus(*row)
+            info = ref.agencies.get(report.agency)
+            name = info.name_in(Period.parse(report.period)) if info else None
+            entries.append(QueueEntry(report, name, info.region if info else None, info.kind if info else None))
+        return Queue(entries, int(counted[0]) if counted else 0, per_period)
+
+    def counts(self, periods: Sequence[Period]) -> dict[str, dict[str, int]]:
+        """Per month, how many agencies that had to report are at each board status (`BOARD_STATUSES`)."""
+        ref = self.reference.snapshot()
+        found: dict[str, dict[str, int]] = {p.code: dict.fromkeys(BOARD_STATUSES, 0) for p in periods}
+        windows = [(p.code, *p.cutoff_window()) for p in periods]
+        with self.pool.connection() as conn:
+            rows = conn.execute(
+                "SELECT c.period, c.status, coalesce(c.first_late, false), count(*)"
+                " FROM unnest(%s::text[], %s::date[], %s::date[]) AS w(period, first_day, last_day)"
+                " JOIN rm_compliance c ON c.period = w.period"
+                " JOIN rm_ref_agencies a ON a.agency = c.agency"
+                " WHERE a.template IS NOT NULL AND a.effective_from <= w.last_day"
+                " AND (a.effective_to IS NULL OR a.effective_to >= w.first_day) GROUP BY 1, 2, 3",
+                ([w[0] for w in windows], [w[1] for w in windows], [w[2] for w in windows]),
+            ).fetchall()
+        for period, status, first_late, count in rows:
+            found[period][_board_status(status, first_late)] += int(count)
+        for period in periods:
+            counts = found[period.code]
+            counts["not_started"] = max(0, self._expected_count(ref.version, period) - sum(counts.values()))
+        return found
+
+    def _expected_count(self, version: int, period: Period) -> int:
+        key = (version, period.code)
+        cached = self._expected.get(key)
+        if cached is None:
+            cached = len(self.reference.snapshot().expected_agencies(period))
+            if len(self._expected) > 1000:
+                self._expected.clear()
+            self._expected[key] = cached
+        return cached
+
+    def agency_reports(self, agency: str, periods: Sequence[Period]) -> dict[str, ReportStatus]:
+        """The agency's reports of these months that were started (period code -> its row)."""
+        with self.pool.connection() as conn:
+            rows = conn.execute(
+                f"SELECT {_REPORT_COLUMNS} FROM rm_compliance WHERE agency = %s AND period = ANY(%s)",
+                (agency, [p.code for p in periods]),
+            ).fetchall()
+        return {row[1]: ReportStatus(*row) for row in rows}
 
     def _stored(self, periods: Sequence[Period]) -> dict[str, dict[str, _Stored]]:
         """period -> agency -> its row."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from psycopg.rows import class_row
 
 from services.readmodels import Pool
@@ -36,3 +38,17 @@ class ReportViewQueries:
                 (period, agency, agency),
             ).fetchall()
         return position, values
+
+    def values_of(self, agency: str, periods: Sequence[str]) -> dict[str, dict[str, ReportValue]]:
+        """The agency's current values of several periods at once (period -> indicator -> value), as the view
+        holds them now (no wait: the entry form shows them beside its own, strongly consistent, values)."""
+        found: dict[str, dict[str, ReportValue]] = {period: {} for period in periods}
+        with self.pool.connection() as conn, conn.cursor() as cur:
+            rows = cur.execute(
+                "SELECT period, indicator, value, revision, actor, role, recorded_at, event_id::text, position"
+                " FROM rm_report_values WHERE agency = %s AND period = ANY(%s)",
+                (agency, list(periods)),
+            ).fetchall()
+        for period, *columns in rows:
+            found[period][columns[0]] = ReportValue(*columns)
+        return found
