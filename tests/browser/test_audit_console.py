@@ -136,7 +136,7 @@ def test_the_trail_filters_pages_reads_its_writes_and_downloads(stack_factory: S
     expect(mine.locator(".value-change .before")).to_have_text("1.000")  # Vietnamese grouping
     expect(mine.locator(".value-change .after")).to_have_text("1.234.567")
     expect(mine).to_contain_text("Sửa theo biên bản kiểm tra")
-    expect(mine).to_contain_text("Cán bộ đơn vị")
+    expect(mine).to_contain_text("Cán bộ nhập liệu của đơn vị")
     console.accessible("audit-trail")
 
     # Filters: the indicator and an event type, through the form.
