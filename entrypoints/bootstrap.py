@@ -18,6 +18,7 @@ from infra.event_store import PostgresEventStore
 from infra.memory_event_store import InMemoryEventStore
 from infra.migrate import infra_migrations
 from infra.migrate import migrate as apply_migrations
+from infra.notifications import ProjectionListener
 from infra.passwords import Argon2Hasher
 from infra.settings import Settings
 from infra.throttle import InMemoryThrottle, PostgresThrottle
@@ -222,14 +223,19 @@ def web_app(settings: Settings, *, clock: Clock | None = None) -> WebApp:
     web = WebSide(
         write, read_side(settings, pool, clock=clock), sessions, settings.session_idle, settings.session_lifetime
     )
+    # One LISTEN connection per process, whatever the number of open pages (services/web/live.py).
+    listener = ProjectionListener(settings, web.live.advance, web.live.resync)
 
     @contextmanager
     def resources() -> Iterator[None]:
         pool.open(wait=False)
         try:
             store.open()
+            listener.start()
             yield
         finally:
+            web.live.close()
+            listener.stop()
             store.close()
             pool.close()
 

@@ -5,13 +5,14 @@ The composition root (`entrypoints/bootstrap.py`) builds it; pages reach it thro
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from fastapi import Request
 
 from services.http.read_side import ReadSide
 from services.ingest.application.write_side import WriteSide
+from services.web.live import LiveUpdates
 from services.web.people import Sessions
 
 
@@ -22,6 +23,7 @@ class WebSide:
     sessions: Sessions
     session_idle: timedelta
     session_lifetime: timedelta
+    live: LiveUpdates = field(default_factory=LiveUpdates)  # projection advances -> open pages
 
 
 def web_side(request: Request) -> WebSide:
