@@ -12,6 +12,7 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 
 from services.http.auth import require_agency_access
+from services.http.export import TABLE_RESPONSES
 from services.reports.dependencies import (
     AsOfParameters,
     Format,
@@ -21,7 +22,6 @@ from services.reports.dependencies import (
     RollupParameters,
     refuse_nul,
 )
-from services.reports.export import TABLE_RESPONSES
 from services.reports.rollups import answer
 
 router = APIRouter(tags=["audit"])

@@ -14,13 +14,13 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
 from domain.identity import Principal, Role
+from services.http.columns import AUDIT_TRAIL_COLUMNS
+from services.http.export import CSV_RESPONSES, XLSX_RESPONSES, csv_response, xlsx_response
 from services.http.limits import PageLimit
 from services.http.read_side import ReadSide
 from services.readmodels.audit_trail.queries import TrailFilter
 from services.readmodels.errors import WrongAgency
-from services.reports.columns import AUDIT_TRAIL_COLUMNS
 from services.reports.dependencies import FreshnessQuery, Read, Reader, refuse_nul, require_zone
-from services.reports.export import CSV_RESPONSES, XLSX_RESPONSES, csv_response, xlsx_response
 
 router = APIRouter(tags=["audit"])
 

@@ -9,10 +9,11 @@ from fastapi.responses import Response
 
 from domain.periods import PeriodKind
 from domain.scope import Scope
+from services.http.columns import BOARD_COLUMNS, RATE_COLUMNS
+from services.http.export import TABLE_RESPONSES, filename, respond
 from services.http.read_side import ReadSide
 from services.readmodels.errors import InvalidPeriodParameter
 from services.readmodels.freshness import Freshness
-from services.reports.columns import BOARD_COLUMNS, RATE_COLUMNS
 from services.reports.dependencies import (
     Format,
     FreshnessQuery,
@@ -24,7 +25,6 @@ from services.reports.dependencies import (
     ScopeText,
     period_range,
 )
-from services.reports.export import TABLE_RESPONSES, filename, respond
 
 router = APIRouter(tags=["compliance"])
 

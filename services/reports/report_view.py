@@ -8,9 +8,9 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 
 from services.http.auth import require_agency_access
-from services.reports.columns import REPORT_VIEW_COLUMNS
+from services.http.columns import REPORT_VIEW_COLUMNS
+from services.http.export import TABLE_RESPONSES, respond
 from services.reports.dependencies import Format, FreshnessQuery, Read, Reader
-from services.reports.export import TABLE_RESPONSES, respond
 
 router = APIRouter(tags=["reports"])
 
