@@ -49,6 +49,7 @@ _STATUS = {
     EventType.REPORT_APPROVED: "approved",
     EventType.REPORT_RETURNED: "returned",
     EventType.REPORT_REOPENED: "reopened",
+    EventType.REPORT_RECALLED: "recalled",
 }
 
 
@@ -80,7 +81,7 @@ def _step(row: dict[str, Any], event: IntegrationEvent) -> None:
         row["approved_at"] = event.occurred_at
     elif kind is EventType.REPORT_RETURNED:
         row["returned_at"] = event.occurred_at
-    else:
+    elif kind is EventType.REPORT_REOPENED:
         row["reopened_at"] = event.occurred_at
 
 

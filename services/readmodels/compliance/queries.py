@@ -8,7 +8,7 @@ from datetime import date, datetime
 from typing import Any
 
 from domain.periods import Period, ReportingRegime
-from domain.scope import InvalidScope, Scope
+from domain.scope import Dimension, InvalidScope, Scope
 from services.readmodels import Pool
 from services.readmodels.freshness import Freshness, projections_position, wait_for_position
 from services.readmodels.reference.queries import ReferenceQueries
@@ -20,10 +20,13 @@ STATUS_LABELS = {
     "draft": "Đang nhập",
     "submitted_on_time": "Đã gửi đúng hạn",
     "submitted_late": "Đã gửi muộn",
+    "recalled": "Đơn vị đã rút lại",
     "returned": "Bị trả lại",
     "reopened": "Mở lại để sửa",
     "approved": "Đã phê duyệt",
 }
+# The order a board sorts statuses in: from what needs chasing to what is done.
+STATUSES = tuple(STATUS_LABELS)
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,37 @@ class BoardRow:
         return asdict(self)
 
 
+@dataclass
+class Tally:
+    """Agencies that had to report, how many of them reported, and how many on time (their first submission)."""
+
+    expected: int = 0
+    reported: int = 0
+    on_time: int = 0
+
+    def count(self, row: BoardRow) -> None:
+        """Count one row of a board (an agency that reported without having to is not counted)."""
+        if not row.expected:
+            return
+        self.expected += 1
+        if row.times_submitted:
+            self.reported += 1
+            self.on_time += 1 if row.on_time else 0
+
+    def add(self, other: Tally) -> None:
+        self.expected += other.expected
+        self.reported += other.reported
+        self.on_time += other.on_time
+
+    @property
+    def reporting_rate(self) -> float | None:
+        return round(self.reported / self.expected, 4) if self.expected else None
+
+    @property
+    def on_time_rate(self) -> float | None:
+        return round(self.on_time / self.expected, 4) if self.expected else None
+
+
 @dataclass(frozen=True)
 class RateRow:
     """One month: how many agencies had to report, reported, and reported on time."""
@@ -63,6 +97,12 @@ class RateRow:
     reporting_rate: float | None
     on_time_rate: float | None
 
+    @classmethod
+    def of(cls, period: str, deadline: str, tally: Tally) -> RateRow:
+        return cls(
+            period, deadline, tally.expected, tally.reported, tally.on_time, tally.reporting_rate, tally.on_time_rate
+        )
+
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -72,6 +112,41 @@ class Board:
     scope: Scope
     rates: list[RateRow]
     agencies: list[BoardRow]
+
+
+@dataclass(frozen=True)
+class ScopeRates:
+    """A scope's rates per month of a board, and over all its months together."""
+
+    scope: Scope
+    periods: list[RateRow]
+    total: Tally
+
+
+def rates_by_scope(board: Board) -> list[ScopeRates]:
+    """The board's own scope, then each region and each agency kind within it: rates per month and in all."""
+    deadlines = {rate.period: rate.deadline for rate in board.rates}
+    tallies: dict[Scope, dict[str, Tally]] = {board.scope: {}}
+    for row in board.agencies:
+        scopes = [board.scope]
+        if row.region and board.scope.dimension is not Dimension.REGION:
+            scopes.append(Scope(Dimension.REGION, row.region))
+        if row.kind and board.scope.dimension is not Dimension.KIND:
+            scopes.append(Scope(Dimension.KIND, row.kind))
+        for scope in scopes:
+            per_period = tallies.setdefault(scope, {})
+            per_period.setdefault(row.period, Tally()).count(row)
+    result = []
+    for scope in sorted(tallies, key=lambda s: (s != board.scope, s.dimension != Dimension.REGION, s)):
+        periods = []
+        total = Tally()
+        for period, deadline in deadlines.items():
+            tally = tallies[scope].get(period, Tally())
+            total.add(tally)
+            periods.append(RateRow.of(period, deadline, tally))
+        if total.expected or scope == board.scope:
+            result.append(ScopeRates(scope, periods, total))
+    return result
 
 
 @dataclass(frozen=True)
@@ -127,7 +202,7 @@ class ComplianceQueries:
                 known = ref.agencies.get(code)
                 if code not in agencies and (known.in_scope(chosen) if known else chosen == Scope.NATIONAL):
                     agencies[code] = known
-            reported = on_time = 0
+            tally = Tally()
             for code in sorted(agencies):
                 info = agencies[code]
                 row = found.get(code)
@@ -135,33 +210,30 @@ class ComplianceQueries:
                 first_late = row.first_late if row else None
                 times = row.times_submitted if row else 0
                 board_status = _board_status(row.status if row else None, first_late)
-                if times and code in expected:
-                    reported += 1
-                    on_time += 0 if first_late else 1
                 first_days = row.first_days_late if row else None
                 # Not submitted yet: overdue by the days since the deadline.
                 days_late = int(first_days or 0) if first_at is not None else max(0, (today - deadline).days)
-                board_rows.append(
-                    BoardRow(
-                        agency=code,
-                        name_vi=info.name_in(period) if info else None,
-                        region=info.region if info else None,
-                        kind=info.kind if info else None,
-                        period=period.code,
-                        expected=code in expected,
-                        status=board_status,
-                        status_label=STATUS_LABELS.get(board_status, board_status),
-                        deadline=((row.deadline if row else None) or deadline).isoformat(),
-                        first_submitted_at=first_at,
-                        on_time=None if first_at is None else not first_late,
-                        days_late=days_late,
-                        times_submitted=times,
-                        last_submitted_at=row.last_submitted_at if row else None,
-                        last_days_late=row.last_days_late if row else None,
-                        approved_at=row.approved_at if row else None,
-                    )
+                board_row = BoardRow(
+                    agency=code,
+                    name_vi=info.name_in(period) if info else None,
+                    region=info.region if info else None,
+                    kind=info.kind if info else None,
+                    period=period.code,
+                    expected=code in expected,
+                    status=board_status,
+                    status_label=STATUS_LABELS.get(board_status, board_status),
+                    deadline=((row.deadline if row else None) or deadline).isoformat(),
+                    first_submitted_at=first_at,
+                    on_time=None if first_at is None else not first_late,
+                    days_late=days_late,
+                    times_submitted=times,
+                    last_submitted_at=row.last_submitted_at if row else None,
+                    last_days_late=row.last_days_late if row else None,
+                    approved_at=row.approved_at if row else None,
                 )
-            rates.append(_rates(period, len(expected), reported, on_time, deadline))
+                tally.count(board_row)
+                board_rows.append(board_row)
+            rates.append(RateRow.of(period.code, deadline.isoformat(), tally))
         return Board(chosen, rates, board_rows)
 
     def _stored(self, periods: Sequence[Period]) -> dict[str, dict[str, _Stored]]:
@@ -176,15 +248,3 @@ class ComplianceQueries:
             ):
                 by_period.setdefault(stored[0], {})[stored[1]] = _Stored(*stored[2:])
         return by_period
-
-
-def _rates(period: Period, expected: int, reported: int, on_time: int, deadline: date) -> RateRow:
-    return RateRow(
-        period=period.code,
-        deadline=deadline.isoformat(),
-        expected=expected,
-        reported=reported,
-        on_time=on_time,
-        reporting_rate=round(reported / expected, 4) if expected else None,
-        on_time_rate=round(on_time / expected, 4) if expected else None,
-    )
