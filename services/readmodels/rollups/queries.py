@@ -69,3 +69,20 @@ class RollupQueries:
                 )
             }
         return agency_figure_rows(ref, cells, indicators, period, agency)
+
+    def agency_series(
+        self, ref: Reference, indicator: str, periods: Sequence[Period], agency: str
+    ) -> list[AgencyFigureRow]:
+        """One agency's figure of one indicator for each of `periods` (one read), as `agency_figures` gives it."""
+        with self.pool.connection() as conn:
+            rows = conn.execute(
+                "SELECT period, months, value FROM rm_rollup_cells"
+                " WHERE agency = %s AND indicator = %s AND period = ANY(%s)",
+                (agency, indicator, [p.code for p in periods]),
+            ).fetchall()
+        cells = {period: (int(months), value) for period, months, value in rows}
+        series: list[AgencyFigureRow] = []
+        for period in periods:
+            found = {(agency, indicator): cells[period.code]} if period.code in cells else {}
+            series += agency_figure_rows(ref, found, [indicator], period, agency)
+        return series

@@ -123,4 +123,3 @@ async def choose_language(
         LANGUAGE_COOKIE, Language.choose(lang).value, max_age=365 * 86400, samesite="lax", secure=_secure(request)
     )
     return response
-
