@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from domain.errors import DomainError, ErrorKind
 from services.http.health import add_health_routes
-from services.web.pages import account, boards, compliance, home, live
+from services.web.pages import account, boards, compliance, home, live, reports
 from services.web.people import SignInRequired, sign_in_url
 from services.web.security import SESSION_COOKIE, SecurityHeaders
 from services.web.templating import gettext, render
@@ -34,7 +34,7 @@ STATUS = {
     ErrorKind.MALFORMED: 400,
     ErrorKind.RATE_LIMITED: 429,
 }
-PAGES = (account, home, live, compliance, boards)  # each: `router`, and `NAV`, its main-menu entries
+PAGES = (account, home, live, compliance, boards, reports)  # each: `router`, and `NAV`, its main-menu entries
 
 
 def error_page(request: Request, status: int, title: str, message: str) -> Response:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 
+from domain.catalogue import IndicatorGroup
 from domain.periods import Period, PeriodKind
 from domain.rollups import JsonValue
 from domain.scope import Dimension, Scope
@@ -149,6 +150,15 @@ def numeric_indicators(ref: Reference) -> list[IndicatorInfo]:
     return sorted(
         (info for info in ref.indicators.values() if info.value_type.is_numeric), key=lambda i: (i.group, i.code)
     )
+
+
+def by_group(indicators: Iterable[IndicatorInfo]) -> list[tuple[str, list[IndicatorInfo]]]:
+    """Indicators grouped as the catalogue's groups come (postal first), each group in code order."""
+    order = [group.value for group in IndicatorGroup]
+    groups: dict[str, list[IndicatorInfo]] = {}
+    for info in sorted(indicators, key=lambda i: i.code):
+        groups.setdefault(info.group, []).append(info)
+    return sorted(groups.items(), key=lambda item: order.index(item[0]) if item[0] in order else len(order))
 
 
 def default_indicators(ref: Reference) -> tuple[str, ...]:

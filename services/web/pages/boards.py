@@ -30,7 +30,7 @@ from services.http.export import Sheet, filename, xlsx_file, xlsx_workbook
 from services.ingest.application.access import Person
 from services.readmodels.audit_trail.queries import TrailFilter
 from services.readmodels.freshness import Freshness
-from services.readmodels.reference.snapshot import IndicatorInfo, Reference
+from services.readmodels.reference.snapshot import Reference
 from services.readmodels.report_view.rows import ReportValue
 from services.readmodels.rollups.queries import PROJECTIONS
 from services.web.charts import Chart, Series
@@ -41,6 +41,7 @@ from services.web.display import (
     Display,
     TrendKind,
     build,
+    by_group,
     default_indicators,
     numeric_indicators,
     trend_periods,
@@ -183,9 +184,6 @@ def _context(
 ) -> dict[str, Any]:
     labels = Labels(lambda message: gettext(request, message))
     today = web.read.clock.today()
-    groups: dict[str, list[IndicatorInfo]] = {}
-    for info in numeric_indicators(ref):
-        groups.setdefault(info.group, []).append(info)
     choice = display.choice
     return {
         "display": display,
@@ -195,7 +193,7 @@ def _context(
         "query": lambda **changes: board_query(choice, **changes),
         "period_choices": [(kind, recent_periods(kind, today, count)) for kind, count in CHOICES.items()],
         "regions": ref.regions(),
-        "groups": groups,
+        "groups": by_group(numeric_indicators(ref)),
         "charts": _charts(request, display, labels),
         "trend_kinds": list(TrendKind),
         "shown_number": shown_number,
@@ -337,6 +335,7 @@ def agency_page(
     for value in report.values:
         known = ref.indicators.get(value.indicator)
         grouped.setdefault(known.group if known else "", []).append(value)
+    group_order = [group.value for group in IndicatorGroup]
     context = {
         "agency": info,
         "agency_name": info.name_in(shown_month),
@@ -348,7 +347,9 @@ def agency_page(
         "series": [(m, series.get(m.code)) for m in months],
         "chart": chart,
         "report": report,
-        "report_groups": sorted(grouped.items(), key=lambda item: _group_order(item[0])),
+        "report_groups": sorted(
+            grouped.items(), key=lambda item: group_order.index(item[0]) if item[0] in group_order else len(group_order)
+        ),
         "indicators": ref.indicators,
         "board_query": urlencode({"period": chosen.code, "focus": focus_code}),
         "region_query": urlencode({"period": chosen.code, "focus": focus_code, "region": info.region or ""}),
@@ -356,11 +357,6 @@ def agency_page(
         "value_label": value_label(request),
     }
     return render(request, "board_agency.html", context)
-
-
-def _group_order(group: str) -> int:
-    order = [g.value for g in IndicatorGroup]
-    return order.index(group) if group in order else len(order)
 
 
 def _period_or(text: str | None, default: Period) -> Period:
