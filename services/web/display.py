@@ -26,6 +26,7 @@ DEFAULT_DEFINITION = "SECTOR-MONTHLY"  # the report whose indicators a board sho
 DEFAULT_TILES = 8
 MAX_TILES = 12
 TOP_AGENCIES = 10
+AGENCIES_PER_PAGE = 100
 
 
 class TrendKind(StrEnum):
@@ -122,7 +123,8 @@ class BoardChoice:
     period: Period
     trend: TrendKind = TrendKind.MONTH
     region: str | None = None
-    all_agencies: bool = False
+    all_agencies: bool = False  # every agency with a figure, a page at a time
+    page: int = 1
 
     @property
     def scope(self) -> Scope:
@@ -136,9 +138,13 @@ class Display:
     tiles: list[Tile]
     trend: list[TrendPoint]
     regions: list[Ranked]  # empty within a region
-    agencies: list[Ranked]
+    agencies: list[Ranked]  # the first ten, or one page of all
     agencies_ranked: int  # how many agencies have a figure
-    agencies_total: int  # how many agencies the ranking holds (the list may show the first ones only)
+    agencies_expected: int  # how many had to report (or reported anyway)
+
+    @property
+    def agency_pages(self) -> int:
+        return max(1, -(-self.agencies_ranked // AGENCIES_PER_PAGE))
 
     @property
     def focus(self) -> IndicatorInfo:
@@ -225,22 +231,27 @@ def build(read: ReadSide, ref: Reference, choice: BoardChoice, position: int) ->
             (r.scope.partition(":")[2], r.scope.partition(":")[2], _value(r), r.agencies_reported, r.agencies_expected)
             for r in rows
         )
-    agency_rows = read.rollups.agency_figures(ref, [choice.focus], period, None)
-    within = [r for r in agency_rows if choice.region is None or ref.agencies[r.agency].region == choice.region]
-    ranked = ranking((r.agency, r.agency_name, number(r.value), r.months_reported, r.months_in_period) for r in within)
-    with_figure = sum(1 for r in ranked if r.value is not None)
-    shown = ranked if choice.all_agencies else ranked[:TOP_AGENCIES]
-    return Display(choice, position, tiles, points, regions, shown, with_figure, len(ranked))
+    # Agencies largest first, read so from the read model (it sorts 10,000 figures faster than we would):
+    # the first ten, or a page of every agency that has a figure.
+    size = AGENCIES_PER_PAGE if choice.all_agencies else TOP_AGENCIES
+    first = (choice.page - 1) * size if choice.all_agencies else 0
+    top, with_figure = read.rollups.top_agencies(choice.focus, period, choice.region, size, first)
+    names = {code: ref.agencies[code].name_in(period) if code in ref.agencies else code for code, _, _ in top}
+    months = period.kind.length_in_months
+    shown = ranking(((code, names[code], figure, reported, months) for code, figure, reported in top), first)
+    expected = ref.expected(period, scope)[choice.focus]
+    return Display(choice, position, tiles, points, regions, shown, with_figure, max(expected, with_figure))
 
 
-def ranking(entries: Iterable[tuple[str, str, Decimal | None, int, int]]) -> list[Ranked]:
-    """Largest figure first (equal figures share a rank), those without a figure last and unranked."""
+def ranking(entries: Iterable[tuple[str, str, Decimal | None, int, int]], before: int = 0) -> list[Ranked]:
+    """Largest figure first (equal figures share a rank), those without a figure last and unranked;
+    `before`: how many rank above these (a later page)."""
     items = sorted(entries, key=lambda e: (e[2] is None, -(e[2] or 0), e[0]))
     result: list[Ranked] = []
     for n, (code, name, value, reported, expected) in enumerate(items):
         rank = None
         if value is not None:
-            rank = result[-1].rank if result and result[-1].value == value else n + 1
+            rank = result[-1].rank if result and result[-1].value == value else before + n + 1
         result.append(Ranked(rank, code, name, value, reported, expected))
     return result
 

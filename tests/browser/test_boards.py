@@ -54,6 +54,17 @@ def _enter(stack: Stack, token: str, agency: str, period: Period, values: dict[s
     return position
 
 
+def _visible_in_rollups(stack: Stack, position: int) -> None:
+    """Read-your-writes through the reports API: the roll-ups hold the write at `position`."""
+    seen = httpx.get(
+        f"{stack.reports_url}/rollups",
+        params={"period": open_month().code, "min_position": position, "wait_ms": 10_000},
+        headers=auth(stack.token(Role.AUDITOR)),
+        timeout=15,
+    )
+    assert seen.status_code == 200, seen.text
+
+
 def _live(page: Page) -> None:
     """The page's stream is open: from now on it hears of every change."""
     expect(page.locator("[data-live-state]")).to_have_attribute("data-state", "connected", timeout=LIVE)
@@ -132,11 +143,10 @@ def test_drill_down_from_the_nation_to_a_value_and_its_audit_trail(page: Page, s
     code = indicator["code"]
     _enter(stack, token, "P01", period, {code: 1200})
     corrected = _enter(stack, token, "P01", period, {code: 1350})
+    _visible_in_rollups(stack, corrected)
 
     page.goto(f"{stack.web_url}/boards?period={period}&indicator={code}&focus={code}")
-    expect(page.locator('#agencies-table tr[data-agency="P01"] [data-column="value"]')).to_have_text(
-        "1.350", timeout=LIVE
-    )
+    expect(page.locator('#agencies-table tr[data-agency="P01"] [data-column="value"]')).to_have_text("1.350")
     page.locator("#region-red_river_delta").click()  # national -> region
     expect(page.get_by_role("heading", level=1)).to_have_text("Bảng điều hành: Đồng bằng sông Hồng")
     expect(page.locator("nav.breadcrumb [aria-current=page]")).to_have_text("Đồng bằng sông Hồng")
@@ -256,11 +266,12 @@ def test_the_compliance_board_follows_a_submission_and_exports_what_it_shows(
 def test_derived_reports_are_listed_produced_and_defined_in_a_form_that_checks_each_field(
     page: Page, stack_factory: StackFactory, tmp_path: Path
 ) -> None:
-    stack = stack_factory("ingest", "relay", "project", "web")
+    stack = stack_factory("ingest", "relay", "project", "reports", "web")
     _reviewer(page, stack)
     token = stack.token(Role.AGENCY_REPORTER, "P01")
     period = open_month()
-    _enter(stack, token, "P01", period, {"TEL.MOBILE_SUBSCRIBERS": 9_100_000, "POS.REVENUE": 125})
+    entered = _enter(stack, token, "P01", period, {"TEL.MOBILE_SUBSCRIBERS": 9_100_000, "POS.REVENUE": 125})
+    _visible_in_rollups(stack, entered)
     page.get_by_role("link", name="Báo cáo tổng hợp").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Báo cáo tổng hợp")
     expect(page.locator("#definitions tbody tr")).to_have_count(14)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
+from functools import cached_property
 from typing import Any
 
 from domain.periods import Period, ReportingRegime
@@ -12,9 +14,10 @@ from domain.scope import Dimension, InvalidScope, Scope
 from services.readmodels import Pool
 from services.readmodels.freshness import Freshness, projections_position, wait_for_position
 from services.readmodels.reference.queries import ReferenceQueries
-from services.readmodels.reference.snapshot import AgencyInfo
+from services.readmodels.reference.snapshot import AgencyInfo, Reference
 
 PROJECTIONS = ("compliance", "reference")
+BOARDS_KEPT = 8
 STATUS_LABELS = {
     "not_started": "Chưa nhập số liệu",
     "draft": "Đang nhập",
@@ -113,6 +116,11 @@ class Board:
     rates: list[RateRow]
     agencies: list[BoardRow]
 
+    @cached_property
+    def by_scope(self) -> list[ScopeRates]:
+        """`rates_by_scope` of this board, worked out once (a board is shared by the pages that show it)."""
+        return rates_by_scope(self)
+
 
 @dataclass(frozen=True)
 class ScopeRates:
@@ -127,12 +135,18 @@ def rates_by_scope(board: Board) -> list[ScopeRates]:
     """The board's own scope, then each region and each agency kind within it: rates per month and in all."""
     deadlines = {rate.period: rate.deadline for rate in board.rates}
     tallies: dict[Scope, dict[str, Tally]] = {board.scope: {}}
+    by_region = board.scope.dimension is not Dimension.REGION
+    by_kind = board.scope.dimension is not Dimension.KIND
+    scopes_of: dict[tuple[str | None, str | None], list[Scope]] = {}  # (region, kind) -> the row's scopes
     for row in board.agencies:
-        scopes = [board.scope]
-        if row.region and board.scope.dimension is not Dimension.REGION:
-            scopes.append(Scope(Dimension.REGION, row.region))
-        if row.kind and board.scope.dimension is not Dimension.KIND:
-            scopes.append(Scope(Dimension.KIND, row.kind))
+        scopes = scopes_of.get((row.region, row.kind))
+        if scopes is None:
+            scopes = [board.scope]
+            if row.region and by_region:
+                scopes.append(Scope(Dimension.REGION, row.region))
+            if row.kind and by_kind:
+                scopes.append(Scope(Dimension.KIND, row.kind))
+            scopes_of[(row.region, row.kind)] = scopes
         for scope in scopes:
             per_period = tallies.setdefault(scope, {})
             per_period.setdefault(row.period, Tally()).count(row)
@@ -178,23 +192,53 @@ class ComplianceQueries:
         self.reference = reference
         self.regime = regime
         self._position = projections_position(topic, PROJECTIONS)
+        self._lock = threading.Lock()
+        self._boards: dict[tuple[Any, ...], Board] = {}  # the last boards computed, oldest first
 
     def visible(self, wanted: Freshness) -> int:
         return wait_for_position(self.pool, self._position, wanted)
 
     def board(self, periods: Sequence[Period], scope: Scope, today: date) -> Board:
         """Per month (`periods`) and agency of one scope: status and timeliness; per month, the rates
-        among the agencies that had to report. `today` is the day overdue reports are counted to."""
+        among the agencies that had to report. `today` is the day overdue reports are counted to.
+
+        A board is computed again only when its rows or the reference data changed: live pages read it
+        after every projector batch, most of which bring no lifecycle step (the rows' highest position
+        tells; it only grows). Open boards of the same months share one computation."""
         ref = self.reference.snapshot()
         scopes = ref.scopes(scope)
         if len(scopes) != 1:
             raise InvalidScope("one scope: national, region:<r> or kind:<k>")
         chosen = scopes[0]
+        codes = [p.code for p in periods]
+        with self.pool.connection() as conn:
+            row = conn.execute(
+                "SELECT max(latest) FROM unnest(%s::text[]) AS p(period), LATERAL ("
+                " SELECT position AS latest FROM rm_compliance c WHERE c.period = p.period"
+                " ORDER BY position DESC LIMIT 1) AS l",
+                (codes,),
+            ).fetchone()
+        key = (tuple(codes), str(chosen), today, ref.version, row[0] if row else None)
+        with self._lock:
+            cached = self._boards.get(key)
+        if cached is not None:
+            return cached
+        board = self._board(ref, periods, chosen, today)
+        with self._lock:
+            self._boards[key] = board
+            while len(self._boards) > BOARDS_KEPT:
+                self._boards.pop(next(iter(self._boards)))
+        return board
+
+    def _board(self, ref: Reference, periods: Sequence[Period], chosen: Scope, today: date) -> Board:
         found_by_period = self._stored(periods)
         board_rows: list[BoardRow] = []
         rates: list[RateRow] = []
         for period in periods:
             deadline = self.regime.deadline(period)
+            deadline_text = deadline.isoformat()
+            names_on = period.cutoff_window()[1]  # history keeps the name an agency reported under
+            overdue = max(0, (today - deadline).days)
             found = found_by_period.get(period.code, {})
             expected = {a.code: a for a in ref.expected_agencies(period, chosen)}
             agencies: dict[str, AgencyInfo | None] = dict(expected)
@@ -212,17 +256,18 @@ class ComplianceQueries:
                 board_status = _board_status(row.status if row else None, first_late)
                 first_days = row.first_days_late if row else None
                 # Not submitted yet: overdue by the days since the deadline.
-                days_late = int(first_days or 0) if first_at is not None else max(0, (today - deadline).days)
+                days_late = int(first_days or 0) if first_at is not None else overdue
+                stored_deadline = row.deadline if row else None
                 board_row = BoardRow(
                     agency=code,
-                    name_vi=info.name_in(period) if info else None,
+                    name_vi=info.name_on(names_on) if info else None,
                     region=info.region if info else None,
                     kind=info.kind if info else None,
                     period=period.code,
                     expected=code in expected,
                     status=board_status,
                     status_label=STATUS_LABELS.get(board_status, board_status),
-                    deadline=((row.deadline if row else None) or deadline).isoformat(),
+                    deadline=stored_deadline.isoformat() if stored_deadline else deadline_text,
                     first_submitted_at=first_at,
                     on_time=None if first_at is None else not first_late,
                     days_late=days_late,
@@ -239,8 +284,8 @@ class ComplianceQueries:
     def _stored(self, periods: Sequence[Period]) -> dict[str, dict[str, _Stored]]:
         """period -> agency -> its row."""
         by_period: dict[str, dict[str, _Stored]] = {}
-        with self.pool.connection() as conn:
-            for stored in conn.execute(
+        with self.pool.connection() as conn, conn.cursor(binary=True) as cur:  # binary: 10,000 rows a month
+            for stored in cur.execute(
                 "SELECT period, agency, status, deadline, times_submitted, first_submitted_at, first_late,"
                 " first_days_late, last_submitted_at, last_days_late, approved_at"
                 " FROM rm_compliance WHERE period = ANY(%s)",

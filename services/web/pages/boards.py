@@ -84,9 +84,11 @@ class BoardQuery:
         trend: Text = None,
         region: Text = None,
         agencies: Text = None,
+        page: Text = None,
     ) -> None:
         self.indicator, self.focus, self.period = indicator, focus, period
         self.trend, self.region, self.agencies = trend, region, agencies
+        self.page = int(page) if page and page.isdigit() and 0 < int(page) < 100_000 else 1
 
     def checked(self, request: Request, web: WebSide, ref: Reference) -> tuple[BoardChoice, dict[str, str]]:
         errors: dict[str, str] = {}
@@ -116,7 +118,8 @@ class BoardQuery:
             region = None
         focus = self.focus if self.focus in indicators else indicators[0]
         trend = next((kind for kind in TrendKind if kind.value == self.trend), TrendKind.MONTH)
-        return BoardChoice(indicators, focus, period, trend, region, self.agencies == "all"), errors
+        every = self.agencies == "all"
+        return BoardChoice(indicators, focus, period, trend, region, every, self.page if every else 1), errors
 
 
 Chosen = Annotated[BoardQuery, Depends()]
@@ -134,6 +137,8 @@ def board_query(choice: BoardChoice, **changes: Any) -> str:
         params.append(("region", chosen.region))
     if chosen.all_agencies:
         params.append(("agencies", "all"))
+        if chosen.page > 1:
+            params.append(("page", str(chosen.page)))
     return urlencode(params)
 
 

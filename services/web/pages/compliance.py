@@ -23,7 +23,7 @@ from domain.periods import VIETNAM, InvalidPeriod, Period, PeriodKind
 from domain.scope import Dimension, Scope
 from services.http.export import Sheet, csv_response, filename, xlsx_file, xlsx_workbook
 from services.ingest.application.access import Person
-from services.readmodels.compliance.queries import PROJECTIONS, STATUSES, Board, BoardRow, ScopeRates, rates_by_scope
+from services.readmodels.compliance.queries import PROJECTIONS, STATUSES, Board, BoardRow, ScopeRates
 from services.readmodels.freshness import Freshness
 from services.readmodels.reference.snapshot import Reference
 from services.web.charts import Chart, Series
@@ -125,7 +125,9 @@ class Filters:
     def select(self, rows: Sequence[BoardRow]) -> list[BoardRow]:
         """The rows these filters select, in their order (empty values last, whichever the direction)."""
         chosen = [row for row in rows if self.matches(row)]
-        chosen.sort(key=lambda r: (r.agency, r.period))
+        chosen.sort(key=lambda r: (r.agency, r.period), reverse=self.sort == "agency" and self.descending)
+        if self.sort == "agency":  # sorted already
+            return chosen
         key = COLUMNS[self.sort][1]
         present = [row for row in chosen if key(row) is not None]
         present.sort(key=key, reverse=self.descending)
@@ -227,7 +229,7 @@ def _shown(request: Request, web: WebSide, query: BoardQuery) -> tuple[Shown | N
     position = web.read.compliance.visible(Freshness())
     board = web.read.compliance.board(filters.periods(), filters.scope(), web.read.clock.today())
     rows = filters.select(board.agencies)
-    rates = rates_by_scope(board)
+    rates = board.by_scope
     if filters.region and filters.kind:  # a region's agencies of one kind: the rates of that kind alone
         rates = [r for r in rates if r.scope == Scope(Dimension.KIND, filters.kind)]
     return Shown(filters, board, rows, rates, position, datetime.now(VIETNAM)), filters, errors
