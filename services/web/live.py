@@ -15,14 +15,16 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Hashable, Iterable
 from dataclasses import dataclass, field
+from typing import TypeVar, cast
 from urllib.parse import urlencode
 
 import orjson
 
 from services.readmodels import READ_MODELS
 
+T = TypeVar("T")
 MIN_INTERVAL_SECONDS = 0.5
 RECONNECT_MS = 1000  # how soon a browser reconnects a dropped stream (the SSE `retry` field)
 CHANGED = "changed"
@@ -122,3 +124,45 @@ def _wake_all(woken: list[tuple[_Subscriber, frozenset[str]]]) -> None:
     for subscriber, changed in woken:
         subscriber.pending |= changed
         subscriber.wake.set()
+
+
+@dataclass(eq=False)
+class _Result:
+    done: threading.Event = field(default_factory=threading.Event)
+    value: object = None
+    failed: bool = False
+
+
+class Shared:
+    """One computation per key among the requests that ask for it: the open pages that re-fetch a fragment
+    after the same advance get one rendering between them (a key names what was asked and the positions
+    announced, so that a later advance makes another). The last `keep` results are kept."""
+
+    def __init__(self, keep: int = 64) -> None:
+        self.keep = keep
+        self._lock = threading.Lock()
+        self._results: dict[Hashable, _Result] = {}
+
+    def get(self, key: Hashable, compute: Callable[[], T]) -> T:
+        with self._lock:
+            result = self._results.get(key)
+            owner = result is None
+            if result is None:
+                result = self._results[key] = _Result()
+                while len(self._results) > self.keep:
+                    self._results.pop(next(iter(self._results)))
+        if owner:
+            try:
+                result.value = compute()
+            except BaseException:
+                result.failed = True
+                with self._lock:
+                    self._results.pop(key, None)
+                raise
+            finally:
+                result.done.set()
+            return result.value
+        result.done.wait()
+        if result.failed:
+            return compute()
+        return cast(T, result.value)

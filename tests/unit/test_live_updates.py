@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 from infra.notifications import parse
-from services.web.live import CHANGED, LiveUpdates, live_url, unknown_projections
+from services.web.live import CHANGED, LiveUpdates, Shared, live_url, unknown_projections
 
 
 async def _next(stream: AsyncIterator[dict[str, object]], timeout: float = 2.0) -> dict[str, object]:
@@ -101,3 +101,31 @@ def test_the_stream_url_and_the_names_it_accepts() -> None:
 )
 def test_notification_payloads(payload: str, parsed: tuple[str, int] | None) -> None:
     assert parse(payload) == parsed
+
+
+def test_pages_asking_for_the_same_fragment_at_once_share_one_rendering() -> None:
+    shared = Shared(keep=2)
+    started, release = threading.Event(), threading.Event()
+    calls: list[str] = []
+
+    def slow() -> str:
+        calls.append("rendered")
+        started.set()
+        release.wait(5)
+        return "<p>4.321</p>"
+
+    results: list[str] = []
+    first = threading.Thread(target=lambda: results.append(shared.get(("q", 7), slow)))
+    first.start()
+    assert started.wait(5)
+    second = threading.Thread(target=lambda: results.append(shared.get(("q", 7), slow)))
+    second.start()
+    release.set()
+    first.join()
+    second.join()
+    assert results == ["<p>4.321</p>"] * 2
+    assert calls == ["rendered"], "one rendering for both"
+    assert shared.get(("q", 8), lambda: "later") == "later", "a later advance renders again"
+    with pytest.raises(ValueError, match="broken"):
+        shared.get(("q", 9), lambda: (_ for _ in ()).throw(ValueError("broken")))
+    assert shared.get(("q", 9), lambda: "again") == "again", "a failure is not kept"

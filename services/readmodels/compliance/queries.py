@@ -223,14 +223,15 @@ class ComplianceQueries:
             cached = self._boards.get(key)
         if cached is not None:
             return cached
-        board = self._board(ref, periods, chosen, today)
+        board = self.compute_board(ref, periods, chosen, today)
         with self._lock:
             self._boards[key] = board
             while len(self._boards) > BOARDS_KEPT:
                 self._boards.pop(next(iter(self._boards)))
         return board
 
-    def _board(self, ref: Reference, periods: Sequence[Period], chosen: Scope, today: date) -> Board:
+    def compute_board(self, ref: Reference, periods: Sequence[Period], chosen: Scope, today: date) -> Board:
+        """`board` worked out from the read model, whatever was computed before (one scope, resolved)."""
         found_by_period = self._stored(periods)
         board_rows: list[BoardRow] = []
         rates: list[RateRow] = []

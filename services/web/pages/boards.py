@@ -19,7 +19,7 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import HTMLResponse, Response
 
 from domain.catalogue import IndicatorGroup
 from domain.errors import NotFound
@@ -48,7 +48,7 @@ from services.web.display import (
 )
 from services.web.i18n import Formats
 from services.web.labels import Labels
-from services.web.live import live_url
+from services.web.live import Shared, live_url
 from services.web.navigation import NavEntry
 from services.web.people import require
 from services.web.templating import gettext, language_of, render
@@ -216,11 +216,25 @@ def board_page(request: Request, person: Reader, web: Web, query: Chosen) -> Res
     )
 
 
+SHARED = Shared()
+
+
 @router.get("/boards/live")
 def board_fragment(request: Request, person: Reader, web: Web, query: Chosen) -> Response:
-    """The live part of the board: tiles, trend and rankings, re-fetched when the roll-ups advance."""
-    display, errors, ref = _display(request, web, query)
-    return render(request, "boards_live.html", _context(request, web, display, errors, ref))
+    """The live part of the board: tiles, trend and rankings, re-fetched when the roll-ups advance.
+
+    The open boards that ask for the same part after the same advance share one rendering (it holds
+    nothing of the person: every reader of the board sees the same figures)."""
+    announced = tuple(web.live.position(name) for name in PROJECTIONS)
+
+    def rendered() -> bytes:
+        display, errors, ref = _display(request, web, query)
+        return bytes(render(request, "boards_live.html", _context(request, web, display, errors, ref)).body)
+
+    if 0 in announced:  # the listener has not heard of these read models yet: no key to share on
+        return HTMLResponse(rendered())
+    key = (request.url.query, language_of(request), announced)
+    return HTMLResponse(SHARED.get(key, rendered))
 
 
 def _sheets(request: Request, display: Display, labels: Labels) -> list[Sheet]:
