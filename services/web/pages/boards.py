@@ -22,7 +22,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from domain.catalogue import IndicatorGroup
-from domain.errors import NotFound
+from domain.errors import DomainError, ErrorKind, NotFound
 from domain.identity import Role
 from domain.periods import VIETNAM, InvalidPeriod, Period, PeriodKind
 from infra.integration_events import LIFECYCLE_EVENTS, VALUE_EVENTS
@@ -73,6 +73,11 @@ def shown_number(value: Decimal | None) -> Decimal | None:
     return value.quantize(Decimal("0.01"))
 
 
+class NothingToShow(DomainError):
+    code = "nothing-to-show"
+    kind = ErrorKind.NOT_FOUND
+
+
 class BoardQuery:
     """The board's choices as the form and the links send them, checked (each problem next to its field)."""
 
@@ -116,6 +121,8 @@ class BoardQuery:
         if region is not None and region not in ref.regions():
             errors["region"] = gettext(request, "There is no such region.")
             region = None
+        if not indicators:
+            raise NothingToShow("the catalogue holds no indicator with numbers yet")
         focus = self.focus if self.focus in indicators else indicators[0]
         trend = next((kind for kind in TrendKind if kind.value == self.trend), TrendKind.MONTH)
         every = self.agencies == "all"
@@ -335,8 +342,10 @@ def agency_page(
     today = web.read.clock.today()
     this_month = current_period(PeriodKind.MONTH, today)
     chosen = _period_or(period, this_month.previous())
-    numeric = numeric_indicators(ref)
-    focus_code = focus if focus in ref.indicators else (default_indicators(ref) or (numeric[0].code,))[0]
+    numeric = [info.code for info in numeric_indicators(ref)]
+    if not numeric:
+        raise NothingToShow("the catalogue holds no indicator with numbers yet")
+    focus_code = focus if focus in numeric else (default_indicators(ref) or tuple(numeric))[0]
     shown_month = _period_or(month, min(chosen.months()[-1], this_month))
     if shown_month.kind is not PeriodKind.MONTH:
         shown_month = chosen.months()[-1]
