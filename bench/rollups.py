@@ -26,7 +26,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import httpx
@@ -89,12 +89,16 @@ def load_reference(settings: Settings, agencies: int, indicators: int) -> list[s
     return codes
 
 
-def fill(settings: Settings, agencies: int, codes: list[str], months: list[Period]) -> int:
+def fill(settings: Settings, agencies: int, codes: list[str], months: list[Period], submitted: float = 0.0) -> int:
+    """Every agency's values of `codes` for each month; a share `submitted` of the reports then submitted,
+    some before their deadline and some after (the compliance board's statuses)."""
     rng = random.Random(2025)
     values = 0
     with postgres_store(settings) as store:
-        reference = write_side(store).reference
+        ws = write_side(store)
+        reference = ws.reference
         for period in months:
+            deadline = ws.regime.deadline(period)
             form = reference.form(TEMPLATE, period)
             pending = []
             for n in range(agencies):
@@ -106,6 +110,8 @@ def fill(settings: Settings, agencies: int, codes: list[str], months: list[Perio
                     value_type = KINDS[i % len(KINDS)][0]
                     entries.append((code, rng.randint(0, 100) if value_type is not ValueType.DECIMAL else "12.5"))
                 submission.enter_values(entries, form, principal)
+                if rng.random() < submitted:
+                    submission.submit(form, ws.regime, deadline + timedelta(days=rng.randint(-6, 4)), principal)
                 pending.append(submission)
                 values += len(entries)
                 if len(pending) == 500:

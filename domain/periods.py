@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
+from functools import lru_cache
 from types import MappingProxyType
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -262,15 +263,21 @@ class Period:
 
     def cutoff_window(self) -> tuple[date, date]:
         """First and last day (inclusive) of the data this period covers (Decree 09/2019/ND-CP)."""
-        start_year, start_month = _from_index(self._first_month_index() - 1)
-        end_year, end_month = _from_index(self._last_month_index())
-        return date(start_year, start_month, CUTOFF_START_DAY), date(end_year, end_month, CUTOFF_END_DAY)
+        return _cutoff_window(self)
 
     def contains_date(self, day: date) -> bool:
         """Whether `day` (a date in Vietnam time) lies in this period's cut-off window."""
         _require_date(day, "day")
         start, end = self.cutoff_window()
         return start <= day <= end
+
+
+@lru_cache(maxsize=4096)
+def _cutoff_window(period: Period) -> tuple[date, date]:
+    # Asked once per agency and period by the boards (10,000 agencies): computed once per period.
+    start_year, start_month = _from_index(period._first_month_index() - 1)
+    end_year, end_month = _from_index(period._last_month_index())
+    return date(start_year, start_month, CUTOFF_START_DAY), date(end_year, end_month, CUTOFF_END_DAY)
 
 
 def vietnam_date(instant: datetime) -> date:

@@ -17,7 +17,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from domain.errors import DomainError
+from domain.errors import DomainError, ErrorKind
 from domain.ids import aggregate_id
 from domain.periods import PeriodKind
 from domain.values import nfc
@@ -40,6 +40,54 @@ class InvalidReportDefinition(DomainError):
     code = "invalid-definition"
 
 
+class UnknownReportIndicators(InvalidReportDefinition):
+    """The definition names indicators the catalogue does not hold."""
+
+
+class ReportExists(DomainError):
+    """A new report type was asked for with the code of one that exists."""
+
+    code = "report-exists"
+    kind = ErrorKind.CONFLICT
+
+
+@dataclass(frozen=True)
+class Problem:
+    """What is wrong with one field of a definition: the field, a stable code, and the detail in English."""
+
+    field: str
+    code: str
+    detail: str
+
+
+def problems(
+    code: object, name_vi: object, name_en: object, period_kind: object, scope: object, indicators: object
+) -> list[Problem]:
+    """Every problem of a definition's fields, each field checked on its own (a form shows them all at once)."""
+    found = []
+    if not isinstance(code, str) or not _CODE.fullmatch(code):
+        found.append(Problem("code", "code-format", "a report code is 1-64 ASCII letters, digits, '.', '_' or '-'"))
+    name = nfc(name_vi).strip() if isinstance(name_vi, str) else ""
+    if not name or len(name) > MAX_NAME_LENGTH:
+        detail = f"name_vi is required (at most {MAX_NAME_LENGTH} characters)"
+        found.append(Problem("name_vi", "name-too-long" if name else "name-required", detail))
+    if not isinstance(name_en, str) or len(name_en) > MAX_NAME_LENGTH:
+        found.append(Problem("name_en", "name-too-long", f"name_en is text of at most {MAX_NAME_LENGTH} characters"))
+    if period_kind not in PeriodKind.__members__.values():
+        detail = f"period_kind is one of {', '.join(k.value for k in PeriodKind)}, not {period_kind!r}"
+        found.append(Problem("period_kind", "period-kind-unknown", detail))
+    if scope not in SCOPES:
+        found.append(Problem("scope", "scope-unknown", f"scope is one of {', '.join(SCOPES)}, not {scope!r}"))
+    codes = tuple(indicators) if isinstance(indicators, Sequence) and not isinstance(indicators, str) else ()
+    if not codes or len(codes) > MAX_INDICATORS:
+        found.append(Problem("indicators", "indicators-count", f"a report selects 1-{MAX_INDICATORS} indicators"))
+    elif not all(isinstance(item, str) and item for item in codes):
+        found.append(Problem("indicators", "indicators-codes", "indicators are indicator codes"))
+    elif len(set(codes)) != len(codes):
+        found.append(Problem("indicators", "indicator-twice", "an indicator is listed twice"))
+    return found
+
+
 @dataclass(frozen=True)
 class ReportSpec:
     """One report definition (value object); `from_dict` is the JSON form of the seed file and the API."""
@@ -52,30 +100,12 @@ class ReportSpec:
     indicators: tuple[str, ...]
 
     def __post_init__(self) -> None:
-        if not isinstance(self.code, str) or not _CODE.fullmatch(self.code):
-            raise InvalidReportDefinition("a report code is 1-64 ASCII letters, digits, '.', '_' or '-'")
-        name = nfc(self.name_vi).strip() if isinstance(self.name_vi, str) else ""
-        if not name or len(name) > MAX_NAME_LENGTH:
-            raise InvalidReportDefinition(f"name_vi is required (at most {MAX_NAME_LENGTH} characters)")
-        object.__setattr__(self, "name_vi", name)
-        if not isinstance(self.name_en, str) or len(self.name_en) > MAX_NAME_LENGTH:
-            raise InvalidReportDefinition(f"name_en is text of at most {MAX_NAME_LENGTH} characters")
-        try:
-            object.__setattr__(self, "period_kind", PeriodKind(self.period_kind))
-        except ValueError:
-            raise InvalidReportDefinition(
-                f"period_kind is one of {', '.join(k.value for k in PeriodKind)}, not {self.period_kind!r}"
-            ) from None
-        if self.scope not in SCOPES:
-            raise InvalidReportDefinition(f"scope is one of {', '.join(SCOPES)}, not {self.scope!r}")
-        indicators = tuple(self.indicators)
-        if not indicators or len(indicators) > MAX_INDICATORS:
-            raise InvalidReportDefinition(f"a report selects 1-{MAX_INDICATORS} indicators")
-        if not all(isinstance(code, str) and code for code in indicators):
-            raise InvalidReportDefinition("indicators are indicator codes")
-        if len(set(indicators)) != len(indicators):
-            raise InvalidReportDefinition("an indicator is listed twice")
-        object.__setattr__(self, "indicators", indicators)
+        found = problems(self.code, self.name_vi, self.name_en, self.period_kind, self.scope, self.indicators)
+        if found:
+            raise InvalidReportDefinition(found[0].detail)
+        object.__setattr__(self, "name_vi", nfc(self.name_vi).strip())
+        object.__setattr__(self, "period_kind", PeriodKind(self.period_kind))
+        object.__setattr__(self, "indicators", tuple(self.indicators))
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ReportSpec:
@@ -113,7 +143,7 @@ class ReportSpec:
         """Every selected indicator must be in the catalogue."""
         unknown = [code for code in self.indicators if code not in known]
         if unknown:
-            raise InvalidReportDefinition(f"unknown indicators: {', '.join(unknown)}")
+            raise UnknownReportIndicators(f"unknown indicators: {', '.join(unknown)}")
 
 
 class ReportDefinition(Aggregate):

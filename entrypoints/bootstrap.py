@@ -22,6 +22,7 @@ from infra.memory_event_store import InMemoryEventStore
 from infra.memory_import_store import MemoryFileStore, MemoryJobStore
 from infra.migrate import infra_migrations
 from infra.migrate import migrate as apply_migrations
+from infra.notifications import ProjectionListener
 from infra.passwords import Argon2Hasher
 from infra.seed import seed_file
 from infra.settings import Settings
@@ -297,14 +298,19 @@ def web_app(settings: Settings, *, clock: Clock | None = None) -> WebApp:
         settings.session_lifetime,
         imports=import_side(settings, write, pool),
     )
+    # One LISTEN connection per process, whatever the number of open pages (services/web/live.py).
+    listener = ProjectionListener(settings, web.live.advance, web.live.resync)
 
     @contextmanager
     def resources() -> Iterator[None]:
         pool.open(wait=False)
         try:
             store.open()
+            listener.start()
             yield
         finally:
+            web.live.close()
+            listener.stop()
             store.close()
             pool.close()
 

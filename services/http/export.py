@@ -1,4 +1,4 @@
-"""CSV and XLSX exports of tabular read-model data (one helper for every export of the reports API).
+"""CSV and XLSX exports of tabular read-model data: one implementation for the reports API and the web pages.
 
 Both take column names and an iterable of rows of plain values (str, int, bool, None, datetime);
 `respond` answers a read as JSON, or its rows as a table with Vietnamese headers.
@@ -14,7 +14,8 @@ import csv
 import io
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import UTC, date, datetime
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal
 from typing import Any
 
@@ -44,28 +45,30 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def cell_text(value: Any) -> str:
-    """One CSV cell: booleans as true/false, instants in UTC ISO form, no formulas."""
+def cell_text(value: Any, zone: tzinfo = UTC) -> str:
+    """One CSV cell: booleans as true/false, instants in ISO form with their offset (in `zone`), no formulas."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, datetime):
-        return value.astimezone(UTC).isoformat()
+        return value.astimezone(zone).isoformat()
     text = str(value)
     if isinstance(value, str) and text.startswith(_FORMULA_START) and not _is_number(text):
         return "'" + text
     return text
 
 
-def csv_response(columns: Sequence[str], rows: Iterable[Sequence[Any]], filename: str) -> StreamingResponse:
+def csv_response(
+    columns: Sequence[str], rows: Iterable[Sequence[Any]], filename: str, zone: tzinfo = UTC
+) -> StreamingResponse:
     def generate() -> Iterator[bytes]:
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\r\n")
         buffer.write("\ufeff")
         writer.writerow(columns)
         for n, row in enumerate(rows, 1):
-            writer.writerow([cell_text(v) for v in row])
+            writer.writerow([cell_text(v, zone) for v in row])
             if n % 1000 == 0:
                 yield buffer.getvalue().encode()
                 buffer.seek(0)
@@ -79,33 +82,53 @@ def csv_response(columns: Sequence[str], rows: Iterable[Sequence[Any]], filename
     )
 
 
-def xlsx_bytes(columns: Sequence[str], rows: Iterable[Sequence[Any]], sheet: str = "data") -> bytes:
+@dataclass(frozen=True)
+class Sheet:
+    """One worksheet of a workbook: its title, its header row and its rows."""
+
+    title: str
+    columns: Sequence[str]
+    rows: Iterable[Sequence[Any]]
+
+
+def xlsx_workbook(sheets: Iterable[Sheet], zone: tzinfo = UTC) -> bytes:
+    """A workbook of `sheets`; instants as dates and times in `zone` (Excel has no time zones)."""
     workbook = Workbook(write_only=True)
-    worksheet = workbook.create_sheet(sheet)
-    worksheet.append(list(columns))
-    for n, row in enumerate(rows, 1):
-        if n > XLSX_MAX_ROWS:
-            raise TooManyRows(f"more than {XLSX_MAX_ROWS} rows do not fit in one sheet; narrow the filters or use CSV")
-        cells = []
-        for value in row:
-            if isinstance(value, datetime):
-                value = value.astimezone(UTC).replace(tzinfo=None)  # Excel has no time zones: UTC
-            cell = WriteOnlyCell(worksheet, value=value)
-            if isinstance(value, str):
-                cell.data_type = "s"  # text stays text, even "=..."
-            cells.append(cell)
-        worksheet.append(cells)
+    for sheet in sheets:
+        worksheet = workbook.create_sheet(_sheet(sheet.title))
+        worksheet.append(list(sheet.columns))
+        for n, row in enumerate(sheet.rows, 1):
+            if n > XLSX_MAX_ROWS:
+                raise TooManyRows(
+                    f"more than {XLSX_MAX_ROWS} rows do not fit in one sheet; narrow the filters or use CSV"
+                )
+            cells = []
+            for value in row:
+                if isinstance(value, datetime):
+                    value = value.astimezone(zone).replace(tzinfo=None)
+                cell = WriteOnlyCell(worksheet, value=value)
+                if isinstance(value, str):
+                    cell.data_type = "s"  # text stays text, even "=..."
+                cells.append(cell)
+            worksheet.append(cells)
     out = io.BytesIO()
     workbook.save(out)
     return out.getvalue()
 
 
-def xlsx_response(columns: Sequence[str], rows: Iterable[Sequence[Any]], filename: str, sheet: str) -> Response:
+def xlsx_bytes(columns: Sequence[str], rows: Iterable[Sequence[Any]], sheet: str = "data") -> bytes:
+    """One sheet, instants in UTC."""
+    return xlsx_workbook([Sheet(sheet, columns, rows)])
+
+
+def xlsx_file(content: bytes, filename: str) -> Response:
     return Response(
-        xlsx_bytes(columns, rows, sheet),
-        media_type=XLSX_MEDIA_TYPE,
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        content, media_type=XLSX_MEDIA_TYPE, headers={"Content-Disposition": f'attachment; filename="{filename}"'}
     )
+
+
+def xlsx_response(columns: Sequence[str], rows: Iterable[Sequence[Any]], filename: str, sheet: str) -> Response:
+    return xlsx_file(xlsx_bytes(columns, rows, sheet), filename)
 
 
 def filename(*parts: str) -> str:

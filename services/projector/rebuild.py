@@ -45,6 +45,7 @@ from infra.db import PROJECTION_SWAP_LOCK, connect
 from infra.event_store import ReportingApplication
 from infra.integration_events import from_domain_event
 from infra.kafka import TopicInfo, describe_topic
+from infra.notifications import announce
 from infra.progress import Progress
 from infra.settings import Settings
 from services.projector.projections import all_projections
@@ -105,7 +106,9 @@ class Rebuild:
         self.suffix = suffix
         self.from_store = from_store
         self.pairs: list[tuple[Projection, Projection]] = [(live[n], fresh[n]) for n in chosen]
-        self.projector = Projector(settings, [f for _, f in self.pairs], position_key=lambda p: p.name + suffix)
+        self.projector = Projector(
+            settings, [f for _, f in self.pairs], position_key=lambda p: p.name + suffix, announces=False
+        )
         self.progress_stream = progress
         self._store_cursor = 0
 
@@ -276,6 +279,8 @@ class Rebuild:
             except psycopg.errors.LockNotAvailable:
                 log.warning("could not lock the live tables within 10 s; retrying")
                 return False
+            # Open pages read the swapped-in tables (infra/notifications.py).
+            announce(conn, {live.name: _highest(positions.get(self.key(fresh), {})) for live, fresh in self.pairs})
         log.info("swapped in %s", ", ".join(self.names))
         return True
 
@@ -307,6 +312,10 @@ class Rebuild:
             "UPDATE projector_positions SET projection = %s, updated_at = now() WHERE topic = %s AND projection = %s",
             (name, self.topic, key),
         )
+
+
+def _highest(positions: dict[int, tuple[int, int, str]]) -> int:
+    return max((position for _, position, _ in positions.values()), default=0)
 
 
 def _index_definitions(conn: psycopg.Connection[TupleRow], table: str) -> list[tuple[str, str]]:

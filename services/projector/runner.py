@@ -25,6 +25,7 @@ from psycopg.rows import TupleRow
 from infra.db import PROJECTION_SWAP_LOCK, connect
 from infra.integration_events import IntegrationEvent
 from infra.kafka import TopicInfo, assigned_consumer, describe_topic
+from infra.notifications import announce
 from infra.settings import Settings
 from services.readmodels.projection import Projection
 
@@ -47,11 +48,13 @@ class Projector:
         projections: Sequence[Projection],
         *,
         position_key: Callable[[Projection], str] = lambda p: p.name,
+        announces: bool = True,
     ) -> None:
         self.settings = settings
         self.topic = settings.kafka_topic
         self.projections = list(projections)
         self.position_key = position_key
+        self.announces = announces  # a rebuild fills fresh tables no page reads: it announces its swap instead
         self.positions: dict[str, dict[int, Position]] = {}
         self.applied = 0
 
@@ -107,6 +110,7 @@ class Projector:
             cur.execute("SELECT pg_advisory_xact_lock_shared(%s)", (PROJECTION_SWAP_LOCK,))
             self._reload_positions(cur, info)
             rows = []
+            advanced: dict[str, int] = {}
             for projection in self.projections:
                 key = self.position_key(projection)
                 positions = self.positions[key]
@@ -120,6 +124,7 @@ class Projector:
                 if fresh:
                     projection.apply(cur, fresh)
                     new_events = max(new_events, len(fresh))
+                    advanced[projection.name] = fresh[-1].position
                 reached: dict[int, Position] = {}
                 for part, offset, event in batch:
                     stored = positions[part]
@@ -143,6 +148,8 @@ class Projector:
         for name, _topic, part, topic_id, next_offset, position in rows:
             self.positions[name][part] = Position(next_offset, position, topic_id)
         self.applied += new_events
+        if self.announces:
+            announce(conn, advanced)  # live pages read again (infra/notifications.py)
         return new_events
 
     def run(self, stop: threading.Event, *, until_caught_up: bool = False) -> None:

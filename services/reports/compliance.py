@@ -9,11 +9,11 @@ from fastapi.responses import Response
 
 from domain.periods import PeriodKind
 from domain.scope import Scope
+from services.http.columns import BOARD_COLUMNS, RATE_COLUMNS
 from services.http.export import TABLE_RESPONSES, filename, respond
 from services.http.read_side import ReadSide
 from services.readmodels.errors import InvalidPeriodParameter
 from services.readmodels.freshness import Freshness
-from services.reports.columns import BOARD_COLUMNS, RATE_COLUMNS
 from services.reports.dependencies import (
     Format,
     FreshnessQuery,

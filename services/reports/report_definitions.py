@@ -3,20 +3,14 @@ produced from the data already entered (no new data entry)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
-from domain.errors import Forbidden, NotFound
-from domain.identity import Role
-from domain.scope import Dimension, Scope
-from services.http.auth import require_agency_access
+from services.http.derived_reports import produce
 from services.http.export import TABLE_RESPONSES, filename, respond
-from services.readmodels.errors import InvalidPeriodParameter
-from services.reports.columns import AGENCY_FIGURE_COLUMNS, FIGURE_COLUMNS
-from services.reports.dependencies import Format, FreshnessQuery, PeriodCode, Read, Reader, parse_period
+from services.reports.dependencies import Format, FreshnessQuery, PeriodCode, Read, Reader
 
 router = APIRouter(tags=["derived reports"])
 
@@ -46,32 +40,6 @@ def derived_report(
     (or `region=` one region); agency: one per agency and indicator (or `agency=`
     one agency; an agency's own reporter may produce its own agency's report).
     """
-    reporter = principal.role is Role.AGENCY_REPORTER
-    if reporter:
-        if agency is None:
-            raise Forbidden("an agency reporter produces reports of its own agency")
-        require_agency_access(principal, agency, write=False)
-    if period is None:
-        raise InvalidPeriodParameter("pass period= (of the report's period type)")
-    parsed = parse_period(period)
-    position = read.rollups.visible(wanted)
-    ref = read.reference.snapshot()
-    definition = ref.definition(code)
-    if parsed.kind is not definition.period_kind:
-        raise InvalidPeriodParameter(f"report {code} is a {definition.period_kind} report")
-    if agency is not None and agency not in ref.agencies:
-        raise NotFound(f"no agency {agency!r}")
-    if reporter and definition.scope != "agency":
-        raise Forbidden("an agency reporter produces agency-scope reports only")
-    columns: Sequence[tuple[str, str]]
-    if definition.scope == "agency":
-        rows = [r.to_json() for r in read.rollups.agency_figures(ref, definition.indicators, parsed, agency)]
-        columns = AGENCY_FIGURE_COLUMNS
-    else:
-        scopes = (
-            ref.scopes(Scope(Dimension.REGION, region or None)) if definition.scope == "region" else [Scope.NATIONAL]
-        )
-        rows = [r.to_json() for r in read.rollups.figure_rows(ref, definition.indicators, [parsed], scopes)]
-        columns = FIGURE_COLUMNS
-    body = {"position": position, "definition": definition.to_json(), "period": parsed.code, "rows": rows}
-    return respond(fmt, body, columns, rows, filename(code, parsed.code), definition.code[:31])
+    report = produce(read, principal, code, period, wanted, region=region, agency=agency)
+    name = filename(code, report.period.code)
+    return respond(fmt, report.to_json(), report.columns, report.rows, name, report.definition.code[:31])

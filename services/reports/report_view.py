@@ -8,8 +8,8 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 
 from services.http.auth import require_agency_access
+from services.http.columns import REPORT_VIEW_COLUMNS
 from services.http.export import TABLE_RESPONSES, respond
-from services.reports.columns import REPORT_VIEW_COLUMNS
 from services.reports.dependencies import Format, FreshnessQuery, Read, Reader
 
 router = APIRouter(tags=["reports"])

@@ -9,9 +9,9 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 
 from domain.periods import Period
+from services.http.columns import FIGURE_COLUMNS
 from services.http.export import TABLE_RESPONSES, filename, respond
 from services.readmodels.rollups.figures import Figures
-from services.reports.columns import FIGURE_COLUMNS
 from services.reports.dependencies import Format, FreshnessQuery, MinistryReader, Read, RollupParameters, RollupQuery
 
 router = APIRouter(tags=["roll-ups"])

@@ -28,9 +28,13 @@ from services.web.pages import (
     audit_home,
     audit_proofs,
     audit_trail,
+    boards,
+    compliance,
     entry,
     home,
     imports,
+    live,
+    reports,
     review,
 )
 from services.web.people import SignInRequired, sign_in_url
@@ -50,14 +54,8 @@ STATUS = {
     ErrorKind.RATE_LIMITED: 429,
 }
 FORM_OVERHEAD = 64 << 10  # a multipart form's own fields and boundaries
-PAGES: tuple[ModuleType, ...] = (
-    account,
-    home,
-    entry,
-    review,
-    admin,
-    imports,
-)  # each: `router`, and `NAV`, its main-menu entries
+# Each page module has its `router`, and `NAV`, its main-menu entries.
+PAGES: tuple[ModuleType, ...] = (account, home, entry, review, live, compliance, boards, reports, admin, imports)
 PAGES += (audit_home, audit_trail, audit_as_of, audit_proofs)  # the auditors' console
 
 

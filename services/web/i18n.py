@@ -66,6 +66,9 @@ def nfc(text: str) -> str:
     return unicodedata.normalize("NFC", text)
 
 
+_GROUP = {Language.VI: ".", Language.EN: ","}  # babel's group symbols of vi_VN and en_GB
+
+
 @dataclass(frozen=True)
 class Formats:
     """The number and date formats of one language, as the templates' filters."""
@@ -83,6 +86,9 @@ class Formats:
         if places is not None:
             pattern = "#,##0" + ("." + "0" * places if places else "")
             return format_decimal(value, format=pattern, locale=self.language.babel_locale)
+        if isinstance(value, int) and not isinstance(value, bool):
+            # What babel writes for an integer, a hundred times faster (boards format thousands of them).
+            return f"{value:,}".replace(",", _GROUP[self.language])
         return format_decimal(value, locale=self.language.babel_locale, decimal_quantization=False)
 
     def percent(self, ratio: float | Decimal | None, places: int = 1) -> str:

@@ -13,6 +13,7 @@ from fastapi import Request
 from services.http.read_side import ReadSide
 from services.ingest.application.imports.side import ImportSide
 from services.ingest.application.write_side import WriteSide
+from services.web.live import LiveUpdates
 from services.web.people import Sessions
 
 
@@ -24,6 +25,7 @@ class WebSide:
     session_idle: timedelta
     session_lifetime: timedelta
     imports: ImportSide = field(kw_only=True)  # uploads of files of values (pages/imports.py)
+    live: LiveUpdates = field(default_factory=LiveUpdates)  # projection advances -> open pages
 
 
 def web_side(request: Request) -> WebSide:

@@ -19,6 +19,7 @@ def test_the_read_models_migrations_keep_their_names_and_order() -> None:
         "0041_rollups",
         "0042_compliance",
         "0043_compliance_review",
+        "0044_compliance_versions",
         "0050_audit_trail",
         "0051_transparency_log",
         "0060_token_revocation",

@@ -9,7 +9,7 @@ from domain.catalogue import CATALOGUE_ID, Catalogue
 from domain.errors import InvalidDefinition, InvalidReference, InvalidTemplateChange, NotFound
 from domain.identity import Principal
 from domain.periods import Period, PeriodKind, period_for_date
-from domain.report_definitions import ReportDefinition, report_definition_id
+from domain.report_definitions import ReportDefinition, ReportExists, report_definition_id
 from domain.templates import Template, template_id
 from services.ingest.application.commands import DefineIndicators, DefineReport, PublishTemplate
 from services.ingest.application.execute import execute
@@ -111,9 +111,12 @@ def define_report(
     def load() -> ReportDefinition:
         spec.check_indicators(ws.reference.catalogue().indicators)
         try:
-            return get(ws.store, report_definition_id(spec.code), ReportDefinition, f"report {spec.code}")
+            found = get(ws.store, report_definition_id(spec.code), ReportDefinition, f"report {spec.code}")
         except NotFound:
             return ReportDefinition.define(spec, principal.subject, principal.role)
+        if command.new_only:
+            raise ReportExists(f"a report type {spec.code} exists already")
+        return found
 
     def outcome(definition: ReportDefinition, _: bool, positions: Sequence[int]) -> ReportDefined:
         return ReportDefined(definition.spec, definition.version, positions=tuple(positions))

@@ -120,9 +120,10 @@ class PublishTemplate:
 
 @dataclass(frozen=True)
 class DefineReport:
-    """Add or revise a derived report type."""
+    """Add or revise a derived report type (`new_only`: refused if one with the code exists)."""
 
     spec: ReportSpec
+    new_only: bool = False
 
 
 # ---- the agency registry -----------------------------------------------------

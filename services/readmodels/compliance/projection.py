@@ -92,7 +92,7 @@ def _step(row: dict[str, Any], event: IntegrationEvent) -> None:
         row.update(returned_at=event.occurred_at, return_reason=event.reason)
     elif kind is EventType.REPORT_RECALLED:
         row["recalled_at"] = event.occurred_at
-    else:
+    elif kind is EventType.REPORT_REOPENED:
         row["reopened_at"] = event.occurred_at
 
 

@@ -4,30 +4,22 @@ agency's reports with the latest step and its reason."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
+from functools import cached_property
 from typing import Any
 
 from domain.periods import Period, ReportingRegime
-from domain.scope import InvalidScope, Scope
+from domain.scope import Dimension, InvalidScope, Scope
 from services.readmodels import Pool
 from services.readmodels.freshness import Freshness, projections_position, wait_for_position
 from services.readmodels.reference.queries import ReferenceQueries
-from services.readmodels.reference.snapshot import AgencyInfo
+from services.readmodels.reference.snapshot import AgencyInfo, Reference
 
 PROJECTIONS = ("compliance", "reference")
-# Every status of the board, in the order of the report's life (an agency that has not started first).
-BOARD_STATUSES = (
-    "not_started",
-    "draft",
-    "submitted_on_time",
-    "submitted_late",
-    "returned",
-    "recalled",
-    "approved",
-    "reopened",
-)
+BOARDS_KEPT = 8
 MAX_QUEUE_PAGE = 500
 STATUS_LABELS = {
     "not_started": "Chưa nhập số liệu",
@@ -39,6 +31,9 @@ STATUS_LABELS = {
     "reopened": "Mở lại để sửa",
     "approved": "Đã phê duyệt",
 }
+# Every status of the board, in the order of the report's life (an agency that has not started first);
+# a board sorts by it, from what needs chasing to what is done.
+BOARD_STATUSES = tuple(STATUS_LABELS)
 
 
 @dataclass(frozen=True)
@@ -66,6 +61,37 @@ class BoardRow:
         return asdict(self)
 
 
+@dataclass
+class Tally:
+    """Agencies that had to report, how many of them reported, and how many on time (their first submission)."""
+
+    expected: int = 0
+    reported: int = 0
+    on_time: int = 0
+
+    def count(self, row: BoardRow) -> None:
+        """Count one row of a board (an agency that reported without having to is not counted)."""
+        if not row.expected:
+            return
+        self.expected += 1
+        if row.times_submitted:
+            self.reported += 1
+            self.on_time += 1 if row.on_time else 0
+
+    def add(self, other: Tally) -> None:
+        self.expected += other.expected
+        self.reported += other.reported
+        self.on_time += other.on_time
+
+    @property
+    def reporting_rate(self) -> float | None:
+        return round(self.reported / self.expected, 4) if self.expected else None
+
+    @property
+    def on_time_rate(self) -> float | None:
+        return round(self.on_time / self.expected, 4) if self.expected else None
+
+
 @dataclass(frozen=True)
 class RateRow:
     """One month: how many agencies had to report, reported, and reported on time."""
@@ -78,6 +104,12 @@ class RateRow:
     reporting_rate: float | None
     on_time_rate: float | None
 
+    @classmethod
+    def of(cls, period: str, deadline: str, tally: Tally) -> RateRow:
+        return cls(
+            period, deadline, tally.expected, tally.reported, tally.on_time, tally.reporting_rate, tally.on_time_rate
+        )
+
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -87,6 +119,52 @@ class Board:
     scope: Scope
     rates: list[RateRow]
     agencies: list[BoardRow]
+
+    @cached_property
+    def by_scope(self) -> list[ScopeRates]:
+        """`rates_by_scope` of this board, worked out once (a board is shared by the pages that show it)."""
+        return rates_by_scope(self)
+
+
+@dataclass(frozen=True)
+class ScopeRates:
+    """A scope's rates per month of a board, and over all its months together."""
+
+    scope: Scope
+    periods: list[RateRow]
+    total: Tally
+
+
+def rates_by_scope(board: Board) -> list[ScopeRates]:
+    """The board's own scope, then each region and each agency kind within it: rates per month and in all."""
+    deadlines = {rate.period: rate.deadline for rate in board.rates}
+    tallies: dict[Scope, dict[str, Tally]] = {board.scope: {}}
+    by_region = board.scope.dimension is not Dimension.REGION
+    by_kind = board.scope.dimension is not Dimension.KIND
+    scopes_of: dict[tuple[str | None, str | None], list[Scope]] = {}  # (region, kind) -> the row's scopes
+    for row in board.agencies:
+        scopes = scopes_of.get((row.region, row.kind))
+        if scopes is None:
+            scopes = [board.scope]
+            if row.region and by_region:
+                scopes.append(Scope(Dimension.REGION, row.region))
+            if row.kind and by_kind:
+                scopes.append(Scope(Dimension.KIND, row.kind))
+            scopes_of[(row.region, row.kind)] = scopes
+        for scope in scopes:
+            per_period = tallies.setdefault(scope, {})
+            per_period.setdefault(row.period, Tally()).count(row)
+    result = []
+    for scope in sorted(tallies, key=lambda s: (s != board.scope, s.dimension != Dimension.REGION, s)):
+        periods = []
+        total = Tally()
+        for period, deadline in deadlines.items():
+            tally = tallies[scope].get(period, Tally())
+            total.add(tally)
+            periods.append(RateRow.of(period, deadline, tally))
+        if total.expected or scope == board.scope:
+            result.append(ScopeRates(scope, periods, total))
+    return result
 
 
 @dataclass(frozen=True)
@@ -189,23 +267,54 @@ class ComplianceQueries:
         self.regime = regime
         self._position = projections_position(topic, PROJECTIONS)
         self._expected: dict[tuple[int, str], int] = {}
+        self._lock = threading.Lock()
+        self._boards: dict[tuple[Any, ...], Board] = {}  # the last boards computed, oldest first
 
     def visible(self, wanted: Freshness) -> int:
         return wait_for_position(self.pool, self._position, wanted)
 
     def board(self, periods: Sequence[Period], scope: Scope, today: date) -> Board:
         """Per month (`periods`) and agency of one scope: status and timeliness; per month, the rates
-        among the agencies that had to report. `today` is the day overdue reports are counted to."""
+        among the agencies that had to report. `today` is the day overdue reports are counted to.
+
+        A board is computed again only when its rows or the reference data changed: live pages read it
+        after every projector batch, most of which bring no lifecycle step (the rows' highest position
+        tells; it only grows). Open boards of the same months share one computation."""
         ref = self.reference.snapshot()
         scopes = ref.scopes(scope)
         if len(scopes) != 1:
             raise InvalidScope("one scope: national, region:<r> or kind:<k>")
         chosen = scopes[0]
+        codes = [p.code for p in periods]
+        with self.pool.connection() as conn:
+            row = conn.execute(
+                "SELECT max(latest) FROM unnest(%s::text[]) AS p(period), LATERAL ("
+                " SELECT position AS latest FROM rm_compliance c WHERE c.period = p.period"
+                " ORDER BY position DESC LIMIT 1) AS l",
+                (codes,),
+            ).fetchone()
+        key = (tuple(codes), str(chosen), today, ref.version, row[0] if row else None)
+        with self._lock:
+            cached = self._boards.get(key)
+        if cached is not None:
+            return cached
+        board = self.compute_board(ref, periods, chosen, today)
+        with self._lock:
+            self._boards[key] = board
+            while len(self._boards) > BOARDS_KEPT:
+                self._boards.pop(next(iter(self._boards)))
+        return board
+
+    def compute_board(self, ref: Reference, periods: Sequence[Period], chosen: Scope, today: date) -> Board:
+        """`board` worked out from the read model, whatever was computed before (one scope, resolved)."""
         found_by_period = self._stored(periods)
         board_rows: list[BoardRow] = []
         rates: list[RateRow] = []
         for period in periods:
             deadline = self.regime.deadline(period)
+            deadline_text = deadline.isoformat()
+            names_on = period.cutoff_window()[1]  # history keeps the name an agency reported under
+            overdue = max(0, (today - deadline).days)
             found = found_by_period.get(period.code, {})
             expected = {a.code: a for a in ref.expected_agencies(period, chosen)}
             agencies: dict[str, AgencyInfo | None] = dict(expected)
@@ -213,7 +322,7 @@ class ComplianceQueries:
                 known = ref.agencies.get(code)
                 if code not in agencies and (known.in_scope(chosen) if known else chosen == Scope.NATIONAL):
                     agencies[code] = known
-            reported = on_time = 0
+            tally = Tally()
             for code in sorted(agencies):
                 info = agencies[code]
                 row = found.get(code)
@@ -221,33 +330,31 @@ class ComplianceQueries:
                 first_late = row.first_late if row else None
                 times = row.times_submitted if row else 0
                 board_status = _board_status(row.status if row else None, first_late)
-                if times and code in expected:
-                    reported += 1
-                    on_time += 0 if first_late else 1
                 first_days = row.first_days_late if row else None
                 # Not submitted yet: overdue by the days since the deadline.
-                days_late = int(first_days or 0) if first_at is not None else max(0, (today - deadline).days)
-                board_rows.append(
-                    BoardRow(
-                        agency=code,
-                        name_vi=info.name_in(period) if info else None,
-                        region=info.region if info else None,
-                        kind=info.kind if info else None,
-                        period=period.code,
-                        expected=code in expected,
-                        status=board_status,
-                        status_label=STATUS_LABELS.get(board_status, board_status),
-                        deadline=((row.deadline if row else None) or deadline).isoformat(),
-                        first_submitted_at=first_at,
-                        on_time=None if first_at is None else not first_late,
-                        days_late=days_late,
-                        times_submitted=times,
-                        last_submitted_at=row.last_submitted_at if row else None,
-                        last_days_late=row.last_days_late if row else None,
-                        approved_at=row.approved_at if row else None,
-                    )
+                days_late = int(first_days or 0) if first_at is not None else overdue
+                stored_deadline = row.deadline if row else None
+                board_row = BoardRow(
+                    agency=code,
+                    name_vi=info.name_on(names_on) if info else None,
+                    region=info.region if info else None,
+                    kind=info.kind if info else None,
+                    period=period.code,
+                    expected=code in expected,
+                    status=board_status,
+                    status_label=STATUS_LABELS.get(board_status, board_status),
+                    deadline=stored_deadline.isoformat() if stored_deadline else deadline_text,
+                    first_submitted_at=first_at,
+                    on_time=None if first_at is None else not first_late,
+                    days_late=days_late,
+                    times_submitted=times,
+                    last_submitted_at=row.last_submitted_at if row else None,
+                    last_days_late=row.last_days_late if row else None,
+                    approved_at=row.approved_at if row else None,
                 )
-            rates.append(_rates(period, len(expected), reported, on_time, deadline))
+                tally.count(board_row)
+                board_rows.append(board_row)
+            rates.append(RateRow.of(period.code, deadline.isoformat(), tally))
         return Board(chosen, rates, board_rows)
 
     def report_states(self, period: str, agency: str | None) -> list[ReportState]:
@@ -345,8 +452,8 @@ class ComplianceQueries:
     def _stored(self, periods: Sequence[Period]) -> dict[str, dict[str, _Stored]]:
         """period -> agency -> its row."""
         by_period: dict[str, dict[str, _Stored]] = {}
-        with self.pool.connection() as conn:
-            for stored in conn.execute(
+        with self.pool.connection() as conn, conn.cursor(binary=True) as cur:  # binary: 10,000 rows a month
+            for stored in cur.execute(
                 "SELECT period, agency, status, deadline, times_submitted, first_submitted_at, first_late,"
                 " first_days_late, last_submitted_at, last_days_late, approved_at"
                 " FROM rm_compliance WHERE period = ANY(%s)",
@@ -354,15 +461,3 @@ class ComplianceQueries:
             ):
                 by_period.setdefault(stored[0], {})[stored[1]] = _Stored(*stored[2:])
         return by_period
-
-
-def _rates(period: Period, expected: int, reported: int, on_time: int, deadline: date) -> RateRow:
-    return RateRow(
-        period=period.code,
-        deadline=deadline.isoformat(),
-        expected=expected,
-        reported=reported,
-        on_time=on_time,
-        reporting_rate=round(reported / expected, 4) if expected else None,
-        on_time_rate=round(on_time / expected, 4) if expected else None,
-    )

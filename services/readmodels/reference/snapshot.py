@@ -42,10 +42,13 @@ class AgencyInfo:
 
     def name_in(self, period: Period) -> str:
         """Its Vietnamese name in force at the end of the period: history keeps the name it reported under."""
-        end = period.cutoff_window()[1]
+        return self.name_on(period.cutoff_window()[1])
+
+    def name_on(self, day: date) -> str:
+        """Its Vietnamese name in force on `day`."""
         current = self.names[0][1] if self.names else self.name_vi
         for effective_from, name_vi, _ in self.names:
-            if effective_from <= end:
+            if effective_from <= day:
                 current = name_vi
         return current
 
@@ -118,13 +121,20 @@ class Reference:
     definitions: dict[str, DefinitionInfo]
     _forms: dict[tuple[str, str], frozenset[str]] = field(default_factory=dict)
     _expected: dict[tuple[str, str], Counter[str]] = field(default_factory=dict)  # (period, scope) -> counts
+    _agencies_expected: dict[tuple[str, str], list[AgencyInfo]] = field(default_factory=dict)
+    _regions: list[str] | None = None
+    _kinds: list[str] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def regions(self) -> list[str]:
-        return sorted({a.region for a in self.agencies.values() if a.region})
+        if self._regions is None:  # a snapshot does not change: its regions and kinds are found once
+            self._regions = sorted({a.region for a in self.agencies.values() if a.region})
+        return list(self._regions)
 
     def kinds(self) -> list[str]:
-        return sorted({a.kind for a in self.agencies.values()})
+        if self._kinds is None:
+            self._kinds = sorted({a.kind for a in self.agencies.values()})
+        return list(self._kinds)
 
     def form(self, template: str, period: Period) -> frozenset[str]:
         """The indicators an agency on `template` reports for `period` (its base template's first)."""
@@ -143,10 +153,21 @@ class Reference:
         return indicators
 
     def expected_agencies(self, period: Period, scope: Scope = Scope.NATIONAL) -> list[AgencyInfo]:
-        """Agencies that had to report for `period`: active in it, with a template, in the scope."""
-        return [
+        """Agencies that had to report for `period`: active in it, with a template, in the scope (a list the
+        snapshot keeps: not to be changed)."""
+        key = (period.code, str(scope))
+        with self._lock:
+            cached = self._agencies_expected.get(key)
+        if cached is not None:
+            return cached
+        found = [
             a for a in self.agencies.values() if a.template is not None and a.in_scope(scope) and a.active_in(period)
         ]
+        with self._lock:
+            if len(self._agencies_expected) > 10_000:
+                self._agencies_expected.clear()
+            self._agencies_expected[key] = found
+        return found
 
     def expected(self, period: Period, scope: Scope | str = Scope.NATIONAL) -> Counter[str]:
         """Indicator -> how many agencies of the scope (a `Scope` or its text) had to report it for the period."""

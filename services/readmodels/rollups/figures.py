@@ -157,15 +157,18 @@ def agency_figure_rows(
 ) -> list[AgencyFigureRow]:
     """Each agency's own rows for the period from its cells ((agency, indicator) -> (months, value)):
     every agency that had to report, or `agency` alone, and any agency that reported."""
-    agencies = {a.code: a for a in ref.expected_agencies(period)} if agency is None else {}
+    expected = {a.code: a for a in ref.expected_agencies(period)} if agency is None else {}
+    agencies = dict(expected)
     for code in {a for a, _ in cells} | ({agency} if agency else set()):
         if code in ref.agencies:
             agencies[code] = ref.agencies[code]
     result: list[AgencyFigureRow] = []
     for code in sorted(agencies):
         info = agencies[code]
+        # An expected agency is active and has a template: it must report what its form holds.
+        form = ref.form(info.template, period) if code in expected and info.template else None
         for indicator in indicators:
-            must = ref.must_report(info, indicator, period)
+            must = indicator in form if form is not None else ref.must_report(info, indicator, period)
             months, value = cells.get((code, indicator), (0, None))
             if not must and months == 0:
                 continue

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any
+
+import orjson
 
 from domain.periods import Period
 from domain.scope import Scope
@@ -62,10 +65,47 @@ class RollupQueries:
             where += " AND agency = %s"
             params.append(agency)
         with self.pool.connection() as conn:
+            # The JSON as text, parsed by orjson: a national read parses 10,000 of them.
             cells = {
-                (r[0], r[1]): (int(r[2]), r[3])
+                (r[0], r[1]): (int(r[2]), None if r[3] is None else orjson.loads(r[3]))
                 for r in conn.execute(
-                    f"SELECT agency, indicator, months, value FROM rm_rollup_cells WHERE {where}", params
+                    f"SELECT agency, indicator, months, value::text FROM rm_rollup_cells WHERE {where}", params
                 )
             }
         return agency_figure_rows(ref, cells, indicators, period, agency)
+
+    def agency_series(
+        self, ref: Reference, indicator: str, periods: Sequence[Period], agency: str
+    ) -> list[AgencyFigureRow]:
+        """One agency's figure of one indicator for each of `periods` (one read), as `agency_figures` gives it."""
+        with self.pool.connection() as conn:
+            rows = conn.execute(
+                "SELECT period, months, value FROM rm_rollup_cells"
+                " WHERE agency = %s AND indicator = %s AND period = ANY(%s)",
+                (agency, indicator, [p.code for p in periods]),
+            ).fetchall()
+        cells = {period: (int(months), value) for period, months, value in rows}
+        series: list[AgencyFigureRow] = []
+        for period in periods:
+            found = {(agency, indicator): cells[period.code]} if period.code in cells else {}
+            series += agency_figure_rows(ref, found, [indicator], period, agency)
+        return series
+
+    def top_agencies(
+        self, indicator: str, period: Period, region: str | None, limit: int, offset: int = 0
+    ) -> tuple[list[tuple[str, Decimal, int]], int]:
+        """The agencies with the largest figures of `indicator` for `period` (in one region, if given), at most
+        `limit` after the first `offset`, as (agency, figure, months reported), largest first; and how many
+        agencies have a figure."""
+        join, params = "", [indicator, period.code]
+        if region is not None:
+            join = " JOIN rm_rollup_agencies a ON a.agency = c.agency AND a.region = %s"
+            params.insert(0, region)
+        where = f"FROM rm_rollup_cells c{join} WHERE c.indicator = %s AND c.period = %s AND c.figure IS NOT NULL"
+        with self.pool.connection() as conn:
+            top = conn.execute(
+                f"SELECT c.agency, c.figure, c.months {where} ORDER BY c.figure DESC, c.agency LIMIT %s OFFSET %s",
+                [*params, limit, offset],
+            ).fetchall()
+            counted = conn.execute(f"SELECT count(*) {where}", params).fetchone()
+        return [(str(a), Decimal(f), int(m)) for a, f, m in top], int(counted[0]) if counted else 0

@@ -3,7 +3,7 @@
 CREATE TABLE rm_compliance (
     agency text NOT NULL,
     period text NOT NULL,
-    status text NOT NULL,            -- draft, submitted, approved, returned, reopened
+    status text NOT NULL,            -- draft, submitted, approved, returned, reopened, recalled
     template text,
     template_version integer,
     opened_at timestamptz,

@@ -1,4 +1,5 @@
-"""The columns of the reports API's tables (CSV, XLSX): each a key of the JSON rows and its Vietnamese header."""
+"""The columns of the exported tables (CSV, XLSX) of the reports API and the pages: each a key of the
+JSON rows and its Vietnamese header."""
 
 from __future__ import annotations
 
