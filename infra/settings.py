@@ -55,6 +55,12 @@ class Settings:
     session_hours: int = 12  # and at most this long after sign-in
     signin_failures_limit: int = 5  # failed sign-ins per username, and per address, within the window
     signin_window_minutes: int = 15
+    # Operations (docs/OPERATIONS.md): where a process without HTTP serves /metrics and /health
+    # (0: it serves none; compose uses infra/metrics.py METRICS_PORTS), readiness, shutdown.
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = 0
+    ready_max_lag_events: int = 100_000  # /ready of reports and web: 503 past this projector lag (0: unchecked)
+    shutdown_grace_seconds: int = 30  # HTTP services finish in-flight requests for at most this long
 
     @property
     def signin_window(self) -> timedelta:

@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from domain.errors import DomainError, ErrorKind
 from services.http.health import add_health_routes
+from services.http.observability import instrument
 from services.web.pages import account, home
 from services.web.people import SignInRequired, sign_in_url
 from services.web.security import SESSION_COOKIE, SecurityHeaders
@@ -61,6 +62,7 @@ def create_app(
     for page in PAGES:
         app.include_router(page.router)
     add_health_routes(app, readiness)
+    instrument(app, "web", "web")
 
     @app.exception_handler(SignInRequired)
     async def _sign_in(request: Request, exc: SignInRequired) -> Response:

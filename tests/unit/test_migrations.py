@@ -22,6 +22,7 @@ def test_the_read_models_migrations_keep_their_names_and_order() -> None:
         "0051_transparency_log",
         "0060_token_revocation",
         "0070_people",
+        "0080_rate_limit_buckets",
     ]
 
 

@@ -11,7 +11,7 @@ from services.ingest.http.tokens import TokenAdmin
 
 
 def create_app(write_side: WriteSide, tokens_admin: TokenAdmin, platform: Platform) -> FastAPI:
-    app = service_app("Reporting ingest API", platform)
+    app = service_app("Reporting ingest API", platform, "ingest")
     app.state.write_side = write_side
     app.state.tokens = tokens_admin
     for module in (submissions, templates, catalogue, agencies, report_definitions, tokens):
