@@ -14,6 +14,7 @@ from pathlib import Path
 
 from domain.identity import Role
 from entrypoints.audit_cli import add_audit_commands
+from entrypoints.backup_cli import add_backup_commands
 from infra.logs import configure_logging
 from infra.settings import Settings
 
@@ -267,6 +268,7 @@ def build_parser() -> argparse.ArgumentParser:
     probe.add_argument("--timeout", type=float, default=3.0)
     probe.set_defaults(func=cmd_probe)
     add_audit_commands(sub)
+    add_backup_commands(sub)
     return parser
 
 
