@@ -17,6 +17,7 @@ SCALES: dict[str, list[tuple[str, list[str]]]] = {
         ("bench.projector", ["--agencies", "50"]),
         ("bench.rollups", ["--agencies", "500", "--indicators", "2", "--months", "3", "--requests", "100"]),
         ("bench.audit", ["--agencies", "100"]),
+        ("bench.backup", ["--agencies", "100"]),
     ],
     "full": [
         ("bench.ingest", ["--agencies", "500", "--months", "2", "--clients", "8"]),
@@ -24,6 +25,7 @@ SCALES: dict[str, list[tuple[str, list[str]]]] = {
         ("bench.projector", ["--agencies", "200"]),
         ("bench.rollups", ["--agencies", "10000", "--indicators", "5", "--months", "12"]),
         ("bench.audit", ["--agencies", "1000"]),
+        ("bench.backup", ["--agencies", "1000"]),
     ],
 }
 

@@ -56,6 +56,13 @@ def cmd_restore(settings: Settings, args: argparse.Namespace) -> int:
     except RestoreRefused as error:
         print(f"refused: {error}", file=sys.stderr)
         return 1
+    if _topic_holds_messages(settings) is not False:
+        print(
+            f"warning: topic {settings.kafka_topic} holds messages (or the broker could not tell): they may come from"
+            " after the backup, with positions the restored store will give to other events. Before the relay"
+            " starts, point KAFKA_TOPIC at a new topic or use an empty broker.",
+            file=sys.stderr,
+        )
     print(
         f"restored {manifest['event_store']['events']:,} events up to position"
         f" {manifest['event_store']['last_position']} (backup of {manifest['created_at']}). Next:\n"
@@ -67,6 +74,22 @@ def cmd_restore(settings: Settings, args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     return 0
+
+
+def _topic_holds_messages(settings: Settings) -> bool | None:
+    """Whether the topic the relay will republish to holds messages already (None: the broker did not answer)."""
+    from kafka.errors import KafkaError
+
+    from infra.kafka import describe_topic, read_at
+
+    try:
+        info = describe_topic(settings, settings.kafka_topic)
+        if info is None:
+            return False
+        found = read_at(settings, settings.kafka_topic, dict.fromkeys(info.partitions, 0))
+    except (KafkaError, OSError):
+        return None
+    return any(position is not None for position in found.values())
 
 
 def add_backup_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

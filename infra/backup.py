@@ -143,12 +143,25 @@ def _read_rows(
     """Stream the table's rows (text COPY, key order) into `sink`; (rows, SHA-256 of the text)."""
     digest = hashlib.sha256()
     rows = 0
+    pending: list[bytes] = []
+    size = 0
+
+    def flush() -> None:
+        nonlocal rows, size
+        data = b"".join(pending)
+        pending.clear()
+        size = 0
+        digest.update(data)
+        rows += data.count(b"\n")  # text COPY escapes newlines inside values: one line per row
+        sink(data)
+
     with conn.cursor() as cur, cur.copy(_select(table, columns)) as copy:
-        for chunk in copy:
-            data = bytes(chunk)
-            digest.update(data)
-            rows += data.count(b"\n")  # text COPY escapes newlines inside values: one line per row
-            sink(data)
+        for chunk in copy:  # one row at a time: hashed, counted and written a megabyte at a time
+            pending.append(bytes(chunk))
+            size += len(chunk)
+            if size >= CHUNK:
+                flush()
+    flush()
     return rows, digest.hexdigest()
 
 

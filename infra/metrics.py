@@ -17,10 +17,10 @@ Where metrics are served
   "/metrics", metrics_endpoint(), include_in_schema=False))` (outside the OpenAPI);
   `app.add_middleware(HTTPMetricsMiddleware, service="ingest")` counts and times every request.
 - processes without HTTP (relay, projectors, checkpointer, a running `reporting rebuild`):
-  `serve_metrics(port)` starts prometheus-client's HTTP server in a daemon thread, on the
-  port of the `METRICS_PORT` setting. The convention is `METRICS_PORTS` below (9101...),
-  the same in compose and in the local stack, and `deploy/prometheus/prometheus.yml`
-  scrapes exactly those.
+  `serve_metrics(port)` serves `/metrics` and `/health` (503 once `heartbeat()` has not been
+  called for HEARTBEAT_STALE_SECONDS) from a daemon thread, on the port of the `METRICS_PORT`
+  setting. The convention is `METRICS_PORTS` below (9101...), the same in compose and in the
+  local stack, and `deploy/prometheus/prometheus.yml` scrapes exactly those.
 
 Several uvicorn workers (multiprocess mode)
 -------------------------------------------
@@ -272,6 +272,17 @@ BROKER_ERRORS: Final = Counter(
     ["operation"],
 )
 
+# ---------------------------------------------------------------------------------------
+# Processes without HTTP
+# ---------------------------------------------------------------------------------------
+
+HEARTBEAT_AGE: Final = Gauge(
+    "reporting_heartbeat_age_seconds",
+    "Seconds since the loop of a process without HTTP (relay, projector, checkpointer, a rebuild) last turned, "
+    "computed when scraped: it grows while the process is stuck. Not exported by the HTTP services.",
+    multiprocess_mode="livemax",
+)
+
 CATALOGUE: Final[tuple[MetricWrapperBase, ...]] = (
     HTTP_REQUESTS,
     HTTP_REQUEST_DURATION,
@@ -296,6 +307,7 @@ CATALOGUE: Final[tuple[MetricWrapperBase, ...]] = (
     IMPORT_ROWS_PROCESSED,
     IMPORT_ROWS_TARGET,
     BROKER_ERRORS,
+    HEARTBEAT_AGE,
 )
 """Every metric object above (the pool gauges are collected by `_PoolCollector`)."""
 
@@ -525,6 +537,8 @@ def _process_app(registry: CollectorRegistry) -> WSGIApp:
 def serve_metrics(port: int, addr: str = "0.0.0.0") -> WSGIServer:  # noqa: S104 - Prometheus scrapes from another host
     """For processes without HTTP: serve `/metrics` and `/health` on `port` from a daemon thread;
     answers the server (its `server_port` is the port bound, when asked for port 0)."""
+    if not MULTIPROCESS:
+        HEARTBEAT_AGE.set_function(seconds_since_heartbeat)
     server = make_server(addr, port, _process_app(REGISTRY), _ThreadingServer, handler_class=_QuietHandler)
     threading.Thread(target=server.serve_forever, name="metrics-server", daemon=True).start()
     return server

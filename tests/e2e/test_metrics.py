@@ -147,6 +147,11 @@ def test_every_process_serves_metrics_that_move_when_values_come_in(
     assert total(checkpoint, "reporting_checkpoint_interval_seconds") == 1
     assert 0 <= total(checkpoint, "reporting_checkpoint_age_seconds") < 30
 
+    # The processes without HTTP report that their loop turns; the HTTP services have no loop to report.
+    for name in ("relay", "project", "checkpoint"):
+        assert 0 <= total(after[name], "reporting_heartbeat_age_seconds") < 10, name
+    assert total(ingest, "reporting_heartbeat_age_seconds") == 0
+
     # The read side and the pages count their requests by route template too.
     rates = {"service": "reports", "route": "/compliance/rates", "method": "GET", "status": "200"}
     assert moved(before["reports"], after["reports"], "reporting_http_requests_total", **rates) == 1

@@ -35,7 +35,7 @@ SEVERITIES = {"critical", "warning"}
 ANNOTATIONS = {"summary", "description", "action", "runbook"}
 # Alerts the unit tests must show firing after their `for:` and not firing on healthy series.
 ALERTS_UNIT_TESTED = {"ReportingRelayLagSeconds", "ReportingRelayLagEvents", "ReportingCheckpointStale",
-                      "ReportingHTTPErrorRate"}  # fmt: skip
+                      "ReportingHTTPErrorRate", "ReportingProcessStuck"}  # fmt: skip
 
 # ---------------------------------------------------------------------------------------
 # PromQL, well enough to find the metric names of an expression
