@@ -10,7 +10,7 @@ import itertools
 import os
 import tempfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pytest
@@ -114,7 +114,7 @@ class Stack:
 
     settings: Settings
     services: dict[str, Service]
-    metrics_ports: dict[str, int]  # of the processes without HTTP (METRICS_PORT)
+    metrics_ports: dict[str, int] = field(default_factory=dict)  # of the processes without HTTP (METRICS_PORT)
 
     def metrics_url(self, name: str) -> str:
         """Where a process serves /metrics: its HTTP port, or its METRICS_PORT."""
