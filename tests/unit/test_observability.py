@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import orjson
 import pytest
 from fastapi import Depends, FastAPI
+from fastapi.testclient import TestClient
 from prometheus_client import Histogram
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -126,18 +125,12 @@ def http_app() -> FastAPI:
 
 
 def test_the_edge_binds_returns_and_logs_one_request_id(http_lines: Lines) -> None:
-    async def calls() -> list[httpx.Response]:
-        transport = httpx.ASGITransport(app=http_app())
-        async with httpx.AsyncClient(transport=transport, base_url="http://service") as client:
-            secret = {"Authorization": "Bearer rpt_secret_value"}
-            return [
-                await client.post("/agencies/P01/periods/2025-09/values", headers={**secret, "X-Request-ID": "mine-1"}),
-                await client.post("/agencies/P01/periods/2025-09/values", headers={"X-Request-ID": "not mine!"}),
-                await client.get("/rollups?period=2025Q3&indicator=X&token=hidden"),
-                await client.get("/health"),
-            ]
-
-    chosen, replaced, _query, probe = asyncio.run(calls())
+    with TestClient(http_app(), base_url="http://service") as client:  # its own event loop, in a thread
+        secret = {"Authorization": "Bearer rpt_secret_value"}
+        chosen = client.post("/agencies/P01/periods/2025-09/values", headers={**secret, "X-Request-ID": "mine-1"})
+        replaced = client.post("/agencies/P01/periods/2025-09/values", headers={"X-Request-ID": "not mine!"})
+        client.get("/rollups?period=2025Q3&indicator=X&token=hidden")
+        probe = client.get("/health")
     assert chosen.headers["x-request-id"] == "mine-1"
     assert chosen.json() == {"request_id": "mine-1"}, "bound while the handler runs (in its worker thread)"
     generated = replaced.headers["x-request-id"]
@@ -269,11 +262,8 @@ def test_a_projection_past_the_limit_is_not_ready_and_says_which() -> None:
     lag["rollups"] = 101
     add_health_routes(app, {"postgres": lambda: None, "projections": check})
 
-    async def ready() -> httpx.Response:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://x") as client:
-            return await client.get("/ready")
-
-    answer = asyncio.run(ready())
+    with TestClient(app) as client:
+        answer = client.get("/ready")
     assert answer.status_code == 503
     assert answer.json()["checks"] == {
         "postgres": "ok",
