@@ -19,6 +19,7 @@ SCALES: dict[str, list[tuple[str, list[str]]]] = {
         ("bench.audit", ["--agencies", "100"]),
         ("bench.imports", ["--indicators", "400", "--months", "25", "--workbook-agencies", "5"]),
         ("bench.pages", ["--agencies", "500", "--requests", "50"]),
+        ("bench.backup", ["--agencies", "100"]),
     ],
     "full": [
         ("bench.ingest", ["--agencies", "500", "--months", "2", "--clients", "8"]),
@@ -28,6 +29,7 @@ SCALES: dict[str, list[tuple[str, list[str]]]] = {
         ("bench.audit", ["--agencies", "1000"]),
         ("bench.imports", ["--indicators", "400", "--months", "250", "--workbook-agencies", "34"]),
         ("bench.pages", ["--agencies", "10000", "--requests", "200"]),
+        ("bench.backup", ["--agencies", "1000"]),
     ],
 }
 

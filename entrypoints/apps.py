@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from entrypoints import bootstrap
 from infra.db import UNAVAILABLE_ERRORS
 from infra.event_store import open_event_store
+from infra.logs import configure_logging
 from infra.settings import Settings
 from services.audit.checkpointer import Checkpointer, signing_key
 from services.ingest.http.app import create_app as create_ingest_app
@@ -27,6 +28,7 @@ def ingest_app(settings: Settings) -> FastAPI:
 
 
 def ingest_app_from_env() -> FastAPI:
+    configure_logging("ingest")  # in each uvicorn worker process
     return ingest_app(Settings.from_env())
 
 
@@ -37,6 +39,7 @@ def reports_app(settings: Settings) -> FastAPI:
 
 
 def reports_app_from_env() -> FastAPI:
+    configure_logging("reports")  # in each uvicorn worker process
     return reports_app(Settings.from_env())
 
 
@@ -47,6 +50,7 @@ def web_app(settings: Settings) -> FastAPI:
 
 
 def web_app_from_env() -> FastAPI:
+    configure_logging("web")  # in each uvicorn worker process
     return web_app(Settings.from_env())
 
 

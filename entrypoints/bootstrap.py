@@ -6,7 +6,7 @@ benchmarks pass their own (an in-memory event store, a fixed clock).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from importlib.resources.abc import Traversable
@@ -16,32 +16,37 @@ from domain.periods import ReportingRegime
 from infra.clock import SystemClock
 from infra.db import UNAVAILABLE_ERRORS, Pool, new_pool, open_pool, ping
 from infra.electronic_codes import ElectronicCodeIndex, TopicSource
-from infra.event_store import PostgresEventStore
+from infra.event_store import PostgresEventStore, library_pool
 from infra.import_store import PostgresFileStore, PostgresJobStore
 from infra.memory_event_store import InMemoryEventStore
 from infra.memory_import_store import MemoryFileStore, MemoryJobStore
+from infra.metrics import heartbeat, observe_pool, process_exiting
 from infra.migrate import infra_migrations
 from infra.migrate import migrate as apply_migrations
 from infra.notifications import ProjectionListener
 from infra.passwords import Argon2Hasher
+from infra.rate_limits import PostgresRateLimiter
 from infra.seed import seed_file
 from infra.settings import Settings
 from infra.throttle import InMemoryThrottle, PostgresThrottle
 from infra.tokens import TokenStore
 from infra.web_sessions import PostgresSessions
 from services.audit.transparency import TransparencyLog
+from services.http.health import lag_check
+from services.http.limits import LimiterFactory
 from services.http.platform import Platform
 from services.http.read_side import ReadSide
 from services.ingest.application.history import SubmissionHistory
-from services.ingest.application.imports.side import ImportSide
+from services.ingest.application.imports.side import MAX_ATOMIC_VALUES, ImportSide
 from services.ingest.application.ports import Clock, EventStore, PasswordHasher, SignInThrottle, ValueHistory
 from services.ingest.application.seed import reporting_regime
 from services.ingest.application.write_side import MAX_VALUES_PER_BATCH, WriteSide
 from services.interchange.mapping import CodeMapping
-from services.readmodels import read_model_migrations
+from services.readmodels import READ_MODELS, read_model_migrations
 from services.readmodels.access.queries import AccessQueries
 from services.readmodels.audit_trail.queries import AuditTrailQueries
 from services.readmodels.compliance.queries import ComplianceQueries
+from services.readmodels.freshness import ProjectionLag
 from services.readmodels.reference.queries import ReferenceQueries
 from services.readmodels.report_view.asof import ReportViewHistory
 from services.readmodels.report_view.queries import ReportViewQueries
@@ -114,6 +119,53 @@ def postgres_write_side(settings: Settings, *, clock: Clock | None = None) -> It
         )
 
 
+# ---- what every HTTP service shares -----------------------------------------------------------
+
+
+def service_resources(
+    name: str, pool: Pool, store: PostgresEventStore | None = None
+) -> Callable[[], AbstractContextManager[None]]:
+    """A service's resources: `pool` (and `store`) opened as it starts, without waiting for the database,
+    their use exported as metrics (pools `name` and `name-event-store`), closed as it stops."""
+
+    @contextmanager
+    def resources() -> Iterator[None]:
+        pool.open(wait=False)
+        stop_observing = [observe_pool(name, pool.get_stats)]
+        try:
+            if store is not None:
+                store.open()
+                stop_observing.append(observe_pool(f"{name}-event-store", library_pool(store.app).get_stats))
+            yield
+        finally:
+            for stop in stop_observing:
+                stop()
+            if store is not None:
+                store.close()
+            pool.close()
+            process_exiting()  # a worker that stops no longer counts in the other workers' /metrics
+
+    return resources
+
+
+def shared_limiter(pool: Pool) -> LimiterFactory:
+    """Rate limits in PostgreSQL: one budget per token and per address for every worker and replica."""
+
+    def limiter(scope: str, rate: float, burst: int) -> PostgresRateLimiter:
+        return PostgresRateLimiter(pool, scope, rate, burst)
+
+    return limiter
+
+
+def readiness(settings: Settings, pool: Pool, projections: Sequence[str] = ()) -> dict[str, Callable[[], None]]:
+    """The checks of /ready: the database answers, and the projections read are not too far behind."""
+    checks = {"postgres": ping(pool)}
+    if projections and settings.ready_max_lag_events > 0:
+        lag = ProjectionLag(pool, settings.kafka_topic, projections)
+        checks["projections"] = lag_check(lag.events, settings.ready_max_lag_events)
+    return checks
+
+
 @dataclass(frozen=True)
 class IngestApi:
     """What the write API is built from: nothing connects before `platform.resources` is entered."""
@@ -128,18 +180,14 @@ def ingest_api(settings: Settings, *, clock: Clock | None = None) -> IngestApi:
     pool = new_pool(settings)
     store = PostgresEventStore(settings, pool)
     tokens = TokenStore(pool)
-
-    @contextmanager
-    def resources() -> Iterator[None]:
-        try:
-            pool.open(wait=False)
-            store.open()
-            yield
-        finally:
-            store.close()
-            pool.close()
-
-    platform = Platform(settings, tokens, {"postgres": ping(pool)}, UNAVAILABLE_ERRORS, resources)
+    platform = Platform(
+        settings,
+        tokens,
+        readiness(settings, pool),
+        UNAVAILABLE_ERRORS,
+        service_resources("ingest", pool, store),
+        shared_limiter(pool),
+    )
     ingest = write_side(
         store, clock=clock, throttle=shared_throttle(settings, pool), max_values_per_batch=settings.max_values_per_batch
     )
@@ -173,9 +221,11 @@ def import_side(settings: Settings, write: WriteSide, pool: Pool) -> ImportSide:
     )
 
 
-def in_memory_import_side(write: WriteSide, **limits: int) -> ImportSide:
+def in_memory_import_side(write: WriteSide, *, max_atomic_values: int = MAX_ATOMIC_VALUES) -> ImportSide:
     """Imports over an in-memory write application, files and jobs in memory (unit tests)."""
-    return ImportSide(write, MemoryFileStore(), MemoryJobStore(), dhis2_mappings(Settings()), **limits)
+    return ImportSide(
+        write, MemoryFileStore(), MemoryJobStore(), dhis2_mappings(Settings()), max_atomic_values=max_atomic_values
+    )
 
 
 IMPORT_CACHE_SIZE = 200
@@ -191,6 +241,7 @@ def import_worker(settings: Settings) -> Iterator[ImportSide]:
         store.open()
         write = write_side(store, throttle=shared_throttle(settings, pool))
         side = import_side(settings, write, pool)
+        side.alive = heartbeat  # its /health on METRICS_PORT: stalled when no batch or claim moves
         try:
             yield side
         finally:
@@ -248,23 +299,16 @@ class ReportsApi:
     platform: Platform
 
 
-def opened(pool: Pool) -> Callable[[], AbstractContextManager[None]]:
-    """A service's resources: `pool` opened as it starts (without waiting for the database), closed as it stops."""
-
-    @contextmanager
-    def resources() -> Iterator[None]:
-        pool.open(wait=False)
-        try:
-            yield
-        finally:
-            pool.close()
-
-    return resources
-
-
 def reports_api(settings: Settings) -> ReportsApi:
     pool = new_pool(settings, max_size=READ_POOL_SIZE)
-    platform = Platform(settings, TokenStore(pool), {"postgres": ping(pool)}, UNAVAILABLE_ERRORS, opened(pool))
+    platform = Platform(
+        settings,
+        TokenStore(pool),
+        readiness(settings, pool, READ_MODELS),  # the reports API reads every read model
+        UNAVAILABLE_ERRORS,
+        service_resources("reports", pool),
+        shared_limiter(pool),
+    )
     return ReportsApi(read_side(settings, pool), platform)
 
 
@@ -300,18 +344,17 @@ def web_app(settings: Settings, *, clock: Clock | None = None) -> WebApp:
     )
     # One LISTEN connection per process, whatever the number of open pages (services/web/live.py).
     listener = ProjectionListener(settings, web.live.advance, web.live.resync)
+    opened = service_resources("web", pool, store)
 
     @contextmanager
     def resources() -> Iterator[None]:
-        pool.open(wait=False)
-        try:
-            store.open()
+        with opened():
             listener.start()
-            yield
-        finally:
-            web.live.close()
-            listener.stop()
-            store.close()
-            pool.close()
+            try:
+                yield
+            finally:
+                web.live.close()
+                listener.stop()
 
-    return WebApp(web, resources, {"postgres": ping(pool)})
+    # The pages read every read model (entry forms, review queue, boards, the audit console).
+    return WebApp(web, resources, readiness(settings, pool, READ_MODELS))

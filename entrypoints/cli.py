@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import getpass
 import logging
+import os
 import signal
 import sys
+import tempfile
 import threading
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -16,6 +18,8 @@ from domain.errors import DomainError, NotFound
 from domain.identity import Principal, Role
 from domain.periods import VIETNAM
 from entrypoints.audit_cli import add_audit_commands
+from entrypoints.backup_cli import add_backup_commands
+from infra.logs import configure_logging
 from infra.settings import DEFAULT_STACK_SETTINGS, Settings
 
 
@@ -49,41 +53,90 @@ def cmd_seed(settings: Settings, _: argparse.Namespace) -> int:
     return 0
 
 
-def _serve(app_factory: str, host: str, port: int, workers: int) -> int:
-    """Run an HTTP service; several worker processes share the port (each builds its app from the env)."""
+MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def _serve(app_factory: str, service: str, host: str, port: int, workers: int, settings: Settings) -> int:
+    """Run an HTTP service; several worker processes share the port (each builds its app from the env).
+
+    With several workers their metrics are added up through files (prometheus-client's multiprocess
+    mode, docs/OPERATIONS.md "Several workers"); one worker keeps them in memory. On SIGTERM uvicorn
+    stops accepting, finishes the requests in flight for at most SHUTDOWN_GRACE_SECONDS, then exits.
+    """
     import uvicorn
 
-    uvicorn.run(app_factory, factory=True, host=host, port=port, workers=workers, log_level="warning", access_log=False)
+    if workers > 1:
+        from infra.metrics import prepare_multiprocess_dir
+
+        default = Path(tempfile.gettempdir()) / f"reporting-metrics-{service}-{port}"
+        prepare_multiprocess_dir(os.environ.get(MULTIPROCESS_DIR) or default)
+    else:
+        os.environ.pop(MULTIPROCESS_DIR, None)  # before the app imports prometheus_client
+    uvicorn.run(
+        app_factory,
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=None,  # the root logger's JSON lines (infra/logs.py)
+        log_level="info",
+        access_log=False,  # one line per request of our own (services/http/observability.py)
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
+    )
     return 0
 
 
 def cmd_ingest(settings: Settings, _: argparse.Namespace) -> int:
     return _serve(
-        "entrypoints.apps:ingest_app_from_env", settings.ingest_host, settings.ingest_port, settings.ingest_workers
+        "entrypoints.apps:ingest_app_from_env",
+        "ingest",
+        settings.ingest_host,
+        settings.ingest_port,
+        settings.ingest_workers,
+        settings,
     )
 
 
 def cmd_reports(settings: Settings, _: argparse.Namespace) -> int:
     return _serve(
-        "entrypoints.apps:reports_app_from_env", settings.reports_host, settings.reports_port, settings.reports_workers
+        "entrypoints.apps:reports_app_from_env",
+        "reports",
+        settings.reports_host,
+        settings.reports_port,
+        settings.reports_workers,
+        settings,
     )
 
 
 def cmd_web(settings: Settings, _: argparse.Namespace) -> int:
-    return _serve("entrypoints.apps:web_app_from_env", settings.web_host, settings.web_port, settings.web_workers)
+    return _serve(
+        "entrypoints.apps:web_app_from_env", "web", settings.web_host, settings.web_port, settings.web_workers, settings
+    )
+
+
+def _serve_metrics(settings: Settings) -> None:
+    """/metrics and /health on METRICS_PORT, for a process without HTTP (none when it is 0)."""
+    if settings.metrics_port:
+        from infra.metrics import serve_metrics
+
+        serve_metrics(settings.metrics_port, settings.metrics_host)
 
 
 def cmd_relay(settings: Settings, _: argparse.Namespace) -> int:
-    from infra.event_store import open_event_store
+    from infra.event_store import library_pool, open_event_store
+    from infra.metrics import observe_pool
     from services.ingest.relay import Relay
 
     stop = _stop_on_signals()
+    _serve_metrics(settings)
     event_store = open_event_store(settings, stop, cache_size=0)  # waits out a database outage
     if event_store is None:
         return 0
+    forget = observe_pool("relay-event-store", library_pool(event_store).get_stats)
     try:
         Relay(settings, event_store).run(stop)
     finally:
+        forget()
         event_store.close()
     return 0
 
@@ -97,6 +150,7 @@ def cmd_project(settings: Settings, args: argparse.Namespace) -> int:
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    _serve_metrics(settings)
     process.run(stop)
     return 0
 
@@ -108,6 +162,7 @@ def cmd_import_worker(settings: Settings, _: argparse.Namespace) -> int:
     from services.ingest.application.imports.engine import work
 
     stop = _stop_on_signals()
+    _serve_metrics(settings)
     while not stop.is_set():
         try:
             with import_worker(settings) as side:
@@ -121,7 +176,9 @@ def cmd_import_worker(settings: Settings, _: argparse.Namespace) -> int:
 def cmd_checkpoint(settings: Settings, _: argparse.Namespace) -> int:
     from entrypoints.apps import run_checkpointer
 
-    return run_checkpointer(settings, _stop_on_signals())
+    stop = _stop_on_signals()
+    _serve_metrics(settings)
+    return run_checkpointer(settings, stop)
 
 
 def cmd_rebuild(settings: Settings, args: argparse.Namespace) -> int:
@@ -133,6 +190,7 @@ def cmd_rebuild(settings: Settings, args: argparse.Namespace) -> int:
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    _serve_metrics(settings)  # its progress, while it runs (job `rebuild`)
     summary = rebuild.run(stop, swap=not args.no_swap)
     print(summary.describe())
     return 0 if summary.swapped or args.no_swap else 1
@@ -193,6 +251,22 @@ def cmd_tokens(_settings: Settings, args: argparse.Namespace) -> int:
     except DomainError as error:
         print(f"error: {error.detail}", file=sys.stderr)
         return 1 if isinstance(error, NotFound) else 2
+
+
+def cmd_probe(_: Settings, args: argparse.Namespace) -> int:
+    """Exit 0 when `url` answers 200 within the timeout (compose health checks; the image has no curl)."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(args.url, timeout=args.timeout) as response:  # noqa: S310 - an operator's URL
+            print(response.read(2000).decode(errors="replace"))
+            return 0 if response.status == 200 else 1
+    except urllib.error.HTTPError as error:
+        print(f"{error.code}: {error.read(2000).decode(errors='replace')}")
+    except (urllib.error.URLError, OSError) as error:
+        print(f"no answer: {error}")
+    return 1
 
 
 def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
@@ -260,15 +334,25 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--agency")
     listing.add_argument("--active", action="store_true", help="only tokens neither revoked nor expired")
     tokens.set_defaults(func=cmd_tokens)
+    probe = sub.add_parser("probe", help="exit 0 when a URL answers 200 (health checks)")
+    probe.add_argument("url", help="e.g. http://127.0.0.1:8001/ready or http://127.0.0.1:9101/health")
+    probe.add_argument("--timeout", type=float, default=3.0)
+    probe.set_defaults(func=cmd_probe)
     add_audit_commands(sub)
+    add_backup_commands(sub)
     return parser
 
 
+def _service_name(args: argparse.Namespace) -> str:
+    """What the process calls itself in its log lines."""
+    if args.command == "project" and args.projections:
+        return "project:" + "+".join(args.projections)
+    return str(args.command)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    for chatty in ("kafka", "httpx"):  # connection chatter at INFO
-        logging.getLogger(chatty).setLevel(logging.WARNING)
     args = build_parser().parse_args(argv)
+    configure_logging(_service_name(args))
     settings = Settings.from_env()
     result: int = args.func(settings, args)
     return result

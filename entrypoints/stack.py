@@ -20,8 +20,9 @@ from pathlib import Path
 from domain.access import AccountExists
 from domain.identity import Role
 from infra.kafka import ensure_topic
+from infra.metrics import METRICS_PORTS
 from infra.runtime.broker import LocalBroker
-from infra.runtime.ports import PortInUse, port_is_free, wait_until
+from infra.runtime.ports import PortInUse, free_port, port_is_free, wait_until
 from infra.runtime.postgres import LocalPostgres, PostgresBinariesMissing
 from infra.runtime.processes import Service, http_ready
 from infra.settings import STACK_SETTINGS_FILE, Settings
@@ -153,7 +154,11 @@ def run_local_stack(args: argparse.Namespace) -> int:
         settings.write_file(data_dir / STACK_SETTINGS_FILE)  # for `reporting tokens ...` beside the stack
         tokens, people = _prepare(settings, not args.no_demo, data_dir)
         env = {**os.environ, **settings.to_env()}
-        services = [Service(name, env, logs / f"{name}.log", command) for name, command in SERVICES.items()]
+        ports = _metrics_ports()
+        services = [
+            Service(name, {**env, "METRICS_PORT": str(ports.get(name, 0))}, logs / f"{name}.log", command)
+            for name, command in SERVICES.items()
+        ]
         for service in services:
             service.start()
         ingest_url = f"http://{settings.ingest_host}:{settings.ingest_port}"
@@ -161,7 +166,7 @@ def run_local_stack(args: argparse.Namespace) -> int:
         web_url = f"http://{settings.web_host}:{settings.web_port}"
         for url in (ingest_url, reports_url, web_url):
             wait_until(partial(http_ready, url), 60, interval=0.1, what=f"{url}/ready")
-        _print_banner(settings, (web_url, ingest_url, reports_url), tokens, people, logs)
+        _print_banner(settings, (web_url, ingest_url, reports_url), tokens, people, logs, ports)
         while not stop.wait(0.5):
             for service in services:
                 if not service.alive():
@@ -181,12 +186,23 @@ def run_local_stack(args: argparse.Namespace) -> int:
         pid_file.unlink(missing_ok=True)
 
 
+def _metrics_ports() -> dict[str, int]:
+    """METRICS_PORT of each process without HTTP: the compose convention (infra/metrics.py) where it is free."""
+    chosen = {}
+    for name in SERVICES:
+        convention = METRICS_PORTS.get(name.replace("project", "projector", 1))
+        if convention is not None:
+            chosen[name] = convention if port_is_free(convention) else free_port()
+    return chosen
+
+
 def _print_banner(
     settings: Settings,
     urls: tuple[str, str, str],
     tokens: list[DemoToken],
     people: list[DemoAccount],
     logs: Path,
+    metrics_ports: dict[str, int],
 ) -> None:
     web_url, ingest_url, reports_url = urls
     lines = [
@@ -197,7 +213,8 @@ def _print_banner(
         f"  reports API  {reports_url}/docs",
         f"  PostgreSQL   {settings.postgres_host}:{settings.postgres_port} database {settings.postgres_dbname}",
         f"  Kafka        {settings.kafka_bootstrap_servers} topic {settings.kafka_topic}",
-        f"  logs         {logs}",
+        f"  logs         {logs} (JSON lines)",
+        "  metrics      " + ", ".join([f"{u}/metrics" for u in urls] + [f"{n} :{p}" for n, p in metrics_ports.items()]),
         f"  settings     {logs.parent / STACK_SETTINGS_FILE} (read by `reporting tokens ...`)",
         f"  audit key    {settings.audit_key_path}.pub (verify: reporting audit verify)",
         "Demo people (sign in on the web app):",

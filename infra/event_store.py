@@ -15,7 +15,7 @@ from uuid import UUID
 
 import psycopg
 from eventsourcing.application import Application
-from eventsourcing.persistence import InterfaceError, JSONTranscoder, OperationalError
+from eventsourcing.persistence import InterfaceError, JSONTranscoder, Mapper, OperationalError
 from eventsourcing.postgres import PostgresApplicationRecorder
 from psycopg import sql
 from psycopg.rows import DictRow, TupleRow
@@ -23,7 +23,14 @@ from psycopg_pool import ConnectionPool
 
 from domain.access import PasswordHash, Secret, TokenDigest, TokenRevocation
 from infra.db import cap_reconnect_backoff
-from infra.event_store_base import AnswerRecord, LibraryEventStore, StoredResponse, register_transcodings
+from infra.event_store_base import (
+    AnswerRecord,
+    LibraryEventStore,
+    StoredResponse,
+    construct_mapper,
+    register_transcodings,
+)
+from infra.metrics import heartbeat
 from infra.settings import Settings
 
 log = logging.getLogger("reporting.event_store")
@@ -141,8 +148,18 @@ class ReportingApplication(Application[UUID]):
         super().register_transcodings(transcoder)
         register_transcodings(transcoder)
 
+    def construct_mapper(self) -> Mapper[UUID]:
+        return construct_mapper(self)
+
     def close(self) -> None:
         self.factory.close()
+
+
+def library_pool(app: ReportingApplication) -> ConnectionPool[psycopg.Connection[DictRow]]:
+    """The event store library's own connection pool (its use is exported as metrics)."""
+    recorder = app.recorder
+    assert isinstance(recorder, ReportingRecorder)
+    return recorder.datastore.pool
 
 
 def open_event_store(
@@ -158,6 +175,7 @@ def open_event_store(
             return ReportingApplication(settings, cache_size=cache_size)
         except (OperationalError, InterfaceError) as error:
             log.warning("event store unavailable, retrying: %s", error)
+            heartbeat()  # waiting out an outage is not being stuck
             stop.wait(1.0)
     return None
 

@@ -4,6 +4,7 @@ side's event-store port (`services.ingest.application.ports.EventStore`) on an `
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -11,8 +12,12 @@ from typing import Any, Protocol
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import JSONTranscoder, Transcoding
+from eventsourcing.domain import Aggregate, DomainEventProtocol
+from eventsourcing.persistence import JSONTranscoder, Mapper, StoredEvent, Transcoding
+
+from infra import metrics
+from infra.integration_events import REQUEST_ID_FIELD, event_type_name
+from infra.request_context import current_request_id
 
 
 class DateAsISO(Transcoding):
@@ -29,6 +34,28 @@ class DateAsISO(Transcoding):
 def register_transcodings(transcoder: JSONTranscoder) -> None:
     """Our types beyond the library's (dates of agency changes)."""
     transcoder.register(DateAsISO())
+
+
+class ReportingMapper(Mapper[UUID]):
+    """The library's mapper, writing the id of the request being served into each stored event.
+
+    The library's events have no metadata of their own: the id goes into the stored state beside
+    the event's fields (`request_id`), comes back as an attribute of the event object, and is
+    not part of the published event's canonical bytes (`infra.integration_events.METADATA_FIELDS`).
+    """
+
+    def to_stored_event(self, domain_event: DomainEventProtocol[UUID]) -> StoredEvent:
+        request_id = current_request_id()
+        if request_id is None or REQUEST_ID_FIELD in vars(domain_event):
+            return super().to_stored_event(domain_event)
+        stamped = copy.copy(domain_event)  # the aggregate's own event object stays as it was
+        object.__setattr__(stamped, REQUEST_ID_FIELD, request_id)
+        return super().to_stored_event(stamped)
+
+
+def construct_mapper(application: Application[UUID]) -> Mapper[UUID]:
+    """`Application.construct_mapper` with `ReportingMapper`."""
+    return application.factory.mapper(transcoder=application.construct_transcoder(), mapper_class=ReportingMapper)
 
 
 class AnswerRecord(Protocol):
@@ -76,6 +103,7 @@ class LibraryEventStore:
 
     def save(self, aggregate: Aggregate, answer: AnswerRecord | None = None, secrets: Sequence[Any] = ()) -> list[int]:
         recordings = self.application.save(aggregate, idempotency=answer, secrets=tuple(secrets))
+        metrics.events_stored(event_type_name(type(recording.domain_event)) for recording in recordings)
         return [recording.notification.id for recording in recordings]
 
     def save_all(self, aggregates: Sequence[Aggregate], answer: AnswerRecord | None = None) -> list[int]:

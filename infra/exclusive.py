@@ -17,6 +17,7 @@ from kafka.errors import KafkaError
 from psycopg.rows import TupleRow
 
 from infra.db import connect
+from infra.metrics import heartbeat
 from infra.settings import Settings
 
 log = logging.getLogger("reporting.exclusive")
@@ -30,6 +31,7 @@ Work = Callable[[psycopg.Connection[TupleRow], threading.Event], None]
 def acquire(conn: psycopg.Connection[TupleRow], lock: int, stop: threading.Event) -> bool:
     """Wait for the lock (False if `stop` is set first)."""
     while not stop.is_set():
+        heartbeat()  # a standby waiting for the lock is healthy
         row = conn.execute("SELECT pg_try_advisory_lock(%s)", (lock,)).fetchone()
         if row and row[0]:
             return True
@@ -56,5 +58,6 @@ def run_exclusively(
                     work(conn, stop)
         except retry_on as error:
             log.warning("%s error, retrying: %s", name, error)
+            heartbeat()  # waiting out an outage is not being stuck
             on_retry()
             stop.wait(RETRY_SECONDS)

@@ -96,7 +96,24 @@ ACCESS_EVENTS = frozenset(
 
 # Fields lifted to the top level of the message, for every event that has them; the rest goes to `data`.
 TOP_LEVEL = ("agency", "period", "indicator", "value", "previous_value", "actor", "role", "reason")
-LIBRARY_FIELDS = ("originator_id", "originator_version", "timestamp", "originator_topic")
+REQUEST_ID_FIELD = "request_id"
+# Stored beside an event's fields by our mapper (infra/event_store_base.py), not fields of the event:
+# they travel in the message's headers, never in its canonical bytes.
+METADATA_FIELDS = (REQUEST_ID_FIELD,)
+LIBRARY_FIELDS = ("originator_id", "originator_version", "timestamp", "originator_topic", *METADATA_FIELDS)
+
+HEADERS: tuple[tuple[str, str], ...] = (
+    ("notification_id", "the global position, decimal ASCII"),
+    ("event_type", "e.g. `IndicatorValueSubmitted`"),
+    ("schema_version", f"`{SCHEMA_VERSION}`"),
+    (
+        REQUEST_ID_FIELD,
+        "the id of the request that stored the event (the client's `X-Request-ID`, or the one the HTTP edge"
+        " generated), stored with the event; absent for events stored outside a request. Not in the value:"
+        " the canonical bytes, and so the transparency log, do not depend on it",
+    ),
+)
+"""Every header of a message, in order, with its meaning (docs/EVENTS.md is generated from it)."""
 
 
 class EventData(BaseModel):
@@ -441,12 +458,16 @@ class IntegrationEvent(BaseModel):
         """The Kafka key: the agency, so one agency's events stay in order on one partition."""
         return (self.agency or f"~{self.aggregate}").encode()
 
-    def headers(self) -> list[tuple[str, bytes]]:
-        return [
+    def headers(self, request_id: str | None = None) -> list[tuple[str, bytes]]:
+        """The message's headers (`HEADERS`); `request_id` is the stored event's (`request_id_of`)."""
+        headers = [
             ("notification_id", str(self.position).encode()),
             ("event_type", self.event_type.value.encode()),
             ("schema_version", str(self.schema_version).encode()),
         ]
+        if request_id is not None:
+            headers.append((REQUEST_ID_FIELD, request_id.encode()))
+        return headers
 
 
 def format_instant(value: datetime) -> str:
@@ -471,6 +492,18 @@ def to_json(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [to_json(v) for v in value]
     return value
+
+
+def request_id_of(event: DomainEventProtocol[UUID]) -> str | None:
+    """The id of the request that stored a domain event read back from the store (None if none)."""
+    value = vars(event).get(REQUEST_ID_FIELD)
+    return value if isinstance(value, str) else None
+
+
+def event_type_name(event_class: type[Any]) -> str:
+    """The published `event_type` of a domain event class (its class name if it is not published)."""
+    model = MODELS.get(event_class)
+    return event_class.__name__ if model is None else model.event_type.value
 
 
 def from_domain_event(event: DomainEventProtocol[UUID], position: int) -> IntegrationEvent:
@@ -506,6 +539,13 @@ def _markdown_types() -> str:
     return "\n".join(lines)
 
 
+def _markdown_headers() -> str:
+    """The header table of docs/EVENTS.md."""
+    lines = ["| header | content |", "|---|---|"]
+    lines += [f"| `{name}` | {meaning} |" for name, meaning in HEADERS]
+    return "\n".join(lines)
+
+
 def _markdown_envelope() -> str:
     """The envelope field list of docs/EVENTS.md, from the model."""
     return ", ".join(f"`{name}`" for name in IntegrationEvent.model_fields)
@@ -522,6 +562,10 @@ def markdown() -> str:
             GENERATED_BEGIN,
             "",
             f"Schema version {SCHEMA_VERSION}. Envelope fields, in this order: {_markdown_envelope()}.",
+            "",
+            "Headers of every message (UTF-8 values), in this order:",
+            "",
+            _markdown_headers(),
             "",
             _markdown_types(),
             "",

@@ -11,16 +11,30 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, KafkaTimeoutError, TopicAlreadyExistsError, UnknownTopicOrPartitionError
 
+from infra.integration_events import REQUEST_ID_FIELD
+from infra.metrics import BROKER_ERRORS
 from infra.settings import Settings
 
 log = logging.getLogger("reporting.kafka")
+
+
+@contextlib.contextmanager
+def broker_errors(operation: str) -> Iterator[None]:
+    """Count a Kafka error of `operation` (produce, consume, metadata, admin, connect) and let it go on."""
+    try:
+        yield
+    except KafkaError:
+        BROKER_ERRORS.labels(operation).inc()
+        raise
+
 
 # Retention forever: the topic is the published, replayable log (docs/DECISIONS.md, *Integration events*).
 TOPIC_CONFIG = {"retention.ms": "-1", "retention.bytes": "-1", "cleanup.policy": "delete"}
@@ -34,11 +48,12 @@ class TopicInfo:
 
 @contextlib.contextmanager
 def admin_client(settings: Settings) -> Iterator[KafkaAdminClient]:
-    client = KafkaAdminClient(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        client_id="reporting-admin",
-        request_timeout_ms=10_000,
-    )
+    with broker_errors("connect"):
+        client = KafkaAdminClient(
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            client_id="reporting-admin",
+            request_timeout_ms=10_000,
+        )
     try:
         yield client
     finally:
@@ -47,7 +62,7 @@ def admin_client(settings: Settings) -> Iterator[KafkaAdminClient]:
 
 def describe_topic(settings: Settings, topic: str) -> TopicInfo | None:
     """The topic's id and partitions; None when it does not exist."""
-    with admin_client(settings) as client:
+    with admin_client(settings) as client, broker_errors("metadata"):
         if topic not in client.list_topics():
             return None
         (described,) = client.describe_topics([topic])
@@ -72,7 +87,11 @@ def ensure_topic(settings: Settings, topic: str, partitions: int) -> TopicInfo:
     for _attempt in range(ENSURE_ATTEMPTS):
         info = describe_topic(settings, topic)
         if info is None:
-            with admin_client(settings) as client, contextlib.suppress(TopicAlreadyExistsError):
+            with (
+                admin_client(settings) as client,
+                broker_errors("admin"),
+                contextlib.suppress(TopicAlreadyExistsError),  # a concurrent creator won: no error
+            ):
                 client.create_topics(
                     [NewTopic(topic, num_partitions=partitions, replication_factor=1, topic_configs=TOPIC_CONFIG)]
                 )
@@ -82,13 +101,22 @@ def ensure_topic(settings: Settings, topic: str, partitions: int) -> TopicInfo:
         if any(found is not None for found in read_at(settings, topic, dict.fromkeys(info.partitions, 0)).values()):
             raise RuntimeError(f"topic {topic} has {len(info.partitions)} partitions, expected {partitions}")
         log.warning("topic %s was auto-created with %d partitions; recreating it", topic, len(info.partitions))
-        with admin_client(settings) as client, contextlib.suppress(UnknownTopicOrPartitionError):
+        with (
+            admin_client(settings) as client,
+            broker_errors("admin"),
+            contextlib.suppress(UnknownTopicOrPartitionError),
+        ):
             client.delete_topics([topic])
     raise RuntimeError(f"topic {topic} could not be created with {partitions} partitions")
 
 
 def idempotent_producer(settings: Settings) -> KafkaProducer:
     """acks=all + idempotence: a retried send is written once (docs/DECISIONS.md, *No dual writes*)."""
+    with broker_errors("connect"):
+        return _producer(settings)
+
+
+def _producer(settings: Settings) -> KafkaProducer:
     return KafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap_servers,
         client_id="reporting-relay",
@@ -133,6 +161,11 @@ def abandon(producer: KafkaProducer) -> None:
 def assigned_consumer(
     settings: Settings, *, max_poll_records: int = 5000, fetch_max_wait_ms: int = 200
 ) -> KafkaConsumer:
+    with broker_errors("connect"):
+        return _consumer(settings, max_poll_records, fetch_max_wait_ms)
+
+
+def _consumer(settings: Settings, max_poll_records: int, fetch_max_wait_ms: int) -> KafkaConsumer:
     return KafkaConsumer(
         fetch_max_wait_ms=fetch_max_wait_ms,
         bootstrap_servers=settings.kafka_bootstrap_servers,
@@ -153,6 +186,17 @@ def header(headers: list[tuple[str, bytes]] | None, name: str) -> bytes | None:
         if key == name:
             return value
     return None
+
+
+def request_ids_of(polled: Mapping[TopicPartition, Sequence[Any]]) -> dict[tuple[int, int], str]:
+    """(partition, offset) -> the `request_id` header, of every polled record that has one."""
+    found = {}
+    for tp, records in polled.items():
+        for record in records:
+            value = header(record.headers, REQUEST_ID_FIELD)
+            if value:
+                found[tp.partition, record.offset] = value.decode(errors="replace")
+    return found
 
 
 def read_at(settings: Settings, topic: str, offsets: dict[int, int], *, patience: float = 2.0) -> dict[int, int | None]:

@@ -13,11 +13,17 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import Application
-from eventsourcing.persistence import ApplicationRecorder, IntegrityError, JSONTranscoder, StoredEvent
+from eventsourcing.persistence import ApplicationRecorder, IntegrityError, JSONTranscoder, Mapper, StoredEvent
 from eventsourcing.popo import POPOApplicationRecorder
 
 from domain.access import PasswordHash, Secret, TokenDigest, TokenRevocation
-from infra.event_store_base import AnswerRecord, LibraryEventStore, StoredResponse, register_transcodings
+from infra.event_store_base import (
+    AnswerRecord,
+    LibraryEventStore,
+    StoredResponse,
+    construct_mapper,
+    register_transcodings,
+)
 
 
 @dataclass
@@ -102,6 +108,9 @@ class MemoryApplication(Application[UUID]):
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
         register_transcodings(transcoder)
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        return construct_mapper(self)
 
 
 class InMemoryEventStore(LibraryEventStore):

@@ -17,10 +17,10 @@ Where metrics are served
   "/metrics", metrics_endpoint(), include_in_schema=False))` (outside the OpenAPI);
   `app.add_middleware(HTTPMetricsMiddleware, service="ingest")` counts and times every request.
 - processes without HTTP (relay, projectors, checkpointer, a running `reporting rebuild`):
-  `serve_metrics(port)` starts prometheus-client's HTTP server in a daemon thread, on the
-  port of the `METRICS_PORT` setting. The convention is `METRICS_PORTS` below (9101...),
-  the same in compose and in the local stack, and `deploy/prometheus/prometheus.yml`
-  scrapes exactly those.
+  `serve_metrics(port)` serves `/metrics` and `/health` (503 once `heartbeat()` has not been
+  called for HEARTBEAT_STALE_SECONDS) from a daemon thread, on the port of the `METRICS_PORT`
+  setting. The convention is `METRICS_PORTS` below (9101...), the same in compose and in the
+  local stack, and `deploy/prometheus/prometheus.yml` scrapes exactly those.
 
 Several uvicorn workers (multiprocess mode)
 -------------------------------------------
@@ -45,15 +45,21 @@ through `serve_metrics` in either mode.
 
 from __future__ import annotations
 
+import bisect
+import json
 import os
 import shutil
 import threading
 import time
+from collections import Counter as Tally
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
+from socketserver import ThreadingMixIn
+from types import TracebackType
 from typing import Any, Final
-from wsgiref.simple_server import WSGIServer
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import prometheus_client
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, multiprocess
@@ -267,6 +273,17 @@ BROKER_ERRORS: Final = Counter(
     ["operation"],
 )
 
+# ---------------------------------------------------------------------------------------
+# Processes without HTTP
+# ---------------------------------------------------------------------------------------
+
+HEARTBEAT_AGE: Final = Gauge(
+    "reporting_heartbeat_age_seconds",
+    "Seconds since the loop of a process without HTTP (relay, projector, checkpointer, a rebuild) last turned, "
+    "computed when scraped: it grows while the process is stuck. Not exported by the HTTP services.",
+    multiprocess_mode="livemax",
+)
+
 CATALOGUE: Final[tuple[MetricWrapperBase, ...]] = (
     HTTP_REQUESTS,
     HTTP_REQUEST_DURATION,
@@ -291,6 +308,7 @@ CATALOGUE: Final[tuple[MetricWrapperBase, ...]] = (
     IMPORT_ROWS_PROCESSED,
     IMPORT_ROWS_TARGET,
     BROKER_ERRORS,
+    HEARTBEAT_AGE,
 )
 """Every metric object above (the pool gauges are collected by `_PoolCollector`)."""
 
@@ -465,10 +483,65 @@ def exposition() -> bytes:
     return prometheus_client.generate_latest(metrics_registry())
 
 
+# ---------------------------------------------------------------------------------------
+# Processes without HTTP: /metrics and /health on METRICS_PORT
+# ---------------------------------------------------------------------------------------
+
+HEARTBEAT_STALE_SECONDS: Final = 60.0
+"""/health answers 503 when the process's loop has not turned for this long (a stuck process)."""
+
+_last_heartbeat = time.monotonic()
+
+
+def heartbeat() -> None:
+    """The process's loop turned (the relay, projector and checkpointer loops, a standby waiting
+    for its lock, a retry after an outage): what /health on the metrics port reports."""
+    global _last_heartbeat
+    _last_heartbeat = time.monotonic()
+
+
+def seconds_since_heartbeat() -> float:
+    return time.monotonic() - _last_heartbeat
+
+
+class _ThreadingServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        """Scrapes and probes every few seconds: not worth a log line each."""
+
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+def _process_app(registry: CollectorRegistry) -> WSGIApp:
+    scrape: WSGIApp = prometheus_client.make_wsgi_app(registry)
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO") or "/"
+        if path == "/health":
+            stalled = seconds_since_heartbeat()
+            ok = stalled <= HEARTBEAT_STALE_SECONDS
+            body = json.dumps({"status": "ok" if ok else "stalled", "seconds_since_heartbeat": round(stalled, 3)})
+            start_response("200 OK" if ok else "503 Service Unavailable", [("Content-Type", "application/json")])
+            return [body.encode()]
+        if path in ("/", "/metrics"):
+            return scrape(environ, start_response)
+        start_response("404 Not Found", [("Content-Type", "text/plain")])
+        return [b"/metrics or /health\n"]
+
+    return app
+
+
 def serve_metrics(port: int, addr: str = "0.0.0.0") -> WSGIServer:  # noqa: S104 - Prometheus scrapes from another host
-    """For processes without HTTP: serve `/metrics` on `port` from a daemon thread; answers
-    the server (its `server_port` is the port bound, when asked for port 0)."""
-    server, _thread = prometheus_client.start_http_server(port, addr=addr, registry=REGISTRY)
+    """For processes without HTTP: serve `/metrics` and `/health` on `port` from a daemon thread;
+    answers the server (its `server_port` is the port bound, when asked for port 0)."""
+    if not MULTIPROCESS:
+        HEARTBEAT_AGE.set_function(seconds_since_heartbeat)
+    server = make_server(addr, port, _process_app(REGISTRY), _ThreadingServer, handler_class=_QuietHandler)
+    threading.Thread(target=server.serve_forever, name="metrics-server", daemon=True).start()
     return server
 
 
@@ -556,6 +629,115 @@ def process_exiting() -> None:
     """A worker stops: its live gauges no longer count (no-op outside multiprocess mode)."""
     if MULTIPROCESS:
         multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
+
+
+# ---------------------------------------------------------------------------------------
+# Updating the catalogue where things happen
+# ---------------------------------------------------------------------------------------
+
+
+def observe_many(histogram: Histogram, amounts: Iterable[float]) -> None:
+    """`histogram.observe(a)` for each amount, with one update per bucket instead of one per amount:
+    a projector batch observes thousands of events (guarded by tests/unit/test_borrowed_internals.py)."""
+    bounds = histogram._upper_bounds  # private: prometheus-client has no batch observe
+    counts = [0] * len(bounds)
+    total = 0.0
+    for amount in amounts:
+        total += amount
+        counts[bisect.bisect_left(bounds, amount)] += 1
+    if not any(counts):
+        return
+    histogram._sum.inc(total)
+    for bucket, count in zip(histogram._buckets, counts, strict=True):
+        if count:
+            bucket.inc(count)
+
+
+def events_stored(event_types: Iterable[str]) -> None:
+    for event_type, count in Tally(event_types).items():
+        EVENTS_STORED.labels(event_type).inc(count)
+
+
+def values_accepted(channel: str, submitted: int, corrected: int, unchanged: int) -> None:
+    for change, count in (("submitted", submitted), ("corrected", corrected), ("unchanged", unchanged)):
+        if count:
+            VALUES_ACCEPTED.labels(channel, change).inc(count)
+
+
+def values_rejected(channel: str, reasons: Mapping[str, int]) -> None:
+    for reason, count in reasons.items():
+        if count:
+            VALUES_REJECTED.labels(channel, reason).inc(count)
+
+
+class _RelayLag:
+    """The relay's lag: what it read but has not published yet, its age computed when scraped."""
+
+    def __init__(self) -> None:
+        self.oldest_pending: float | None = None
+
+    def seconds(self) -> float:
+        oldest = self.oldest_pending
+        return 0.0 if oldest is None else max(0.0, time.time() - oldest)
+
+
+_relay_lag = _RelayLag()
+if not MULTIPROCESS:
+    RELAY_LAG_SECONDS.set_function(_relay_lag.seconds)
+
+
+def relay_pending(events: int, oldest: datetime) -> None:
+    """The relay is about to publish: `events` stored beyond its position, the oldest recorded at `oldest`."""
+    RELAY_LAG_EVENTS.set(events)
+    _relay_lag.oldest_pending = oldest.timestamp()
+    if MULTIPROCESS:
+        RELAY_LAG_SECONDS.set(_relay_lag.seconds())
+
+
+def relay_caught_up() -> None:
+    RELAY_LAG_EVENTS.set(0)
+    _relay_lag.oldest_pending = None
+    if MULTIPROCESS:
+        RELAY_LAG_SECONDS.set(0)
+
+
+def rebuild_progress(projections: Iterable[str], applied: int, target: int | None) -> None:
+    """A running rebuild's progress, for each projection it rebuilds (they are replayed together)."""
+    for name in projections:
+        REBUILD_EVENTS_APPLIED.labels(name).set(applied)
+        REBUILD_EVENTS_TARGET.labels(name).set(max(applied, target or 0))
+    heartbeat()
+
+
+@dataclass
+class ImportProgress:
+    """One import job's progress: `with import_job("xlsx", rows) as job: ... job.advance(n)`."""
+
+    source: str
+    rows: int
+    processed: int = field(default=0, init=False)
+
+    def __enter__(self) -> ImportProgress:
+        IMPORT_JOBS_RUNNING.labels(self.source).inc()
+        IMPORT_ROWS_TARGET.labels(self.source).inc(self.rows)
+        return self
+
+    def advance(self, rows: int = 1) -> None:
+        """`rows` more rows processed (accepted or refused alike)."""
+        self.processed += rows
+        IMPORT_ROWS_PROCESSED.labels(self.source).inc(rows)
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        IMPORT_JOBS_RUNNING.labels(self.source).dec()
+        IMPORT_ROWS_TARGET.labels(self.source).dec(self.rows)
+        IMPORT_ROWS_PROCESSED.labels(self.source).dec(self.processed)
+
+
+def import_job(source: str, rows: int) -> ImportProgress:
+    """For the import jobs: the gauges of one job of `source` format holding `rows` rows, while it runs."""
+    return ImportProgress(source, rows)
 
 
 # ---------------------------------------------------------------------------------------

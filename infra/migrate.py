@@ -7,12 +7,27 @@ names are unique across every folder and their order is the order of application
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from importlib import resources
 from importlib.resources.abc import Traversable
 
+import psycopg
+from psycopg.rows import TupleRow
+
 from infra.db import MIGRATION_LOCK, connect
 from infra.settings import Settings
+
+SCHEMA_MIGRATIONS = (
+    "CREATE TABLE IF NOT EXISTS schema_migrations ("
+    " version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+)
+
+
+def applied_migrations(conn: psycopg.Connection[TupleRow]) -> list[str]:
+    """The versions applied to the database of `conn`, in order (none when it was never migrated)."""
+    if conn.execute("SELECT to_regclass('schema_migrations')").fetchone() in (None, (None,)):
+        return []
+    return [str(row[0]) for row in conn.execute("SELECT version FROM schema_migrations ORDER BY version")]
 
 
 def infra_migrations() -> Traversable:
@@ -34,18 +49,19 @@ def migration_files(sources: Iterable[Traversable]) -> list[tuple[str, str]]:
     return sorted(found.items())
 
 
-def migrate(settings: Settings, sources: Iterable[Traversable]) -> list[str]:
-    """Apply the pending migrations of `sources`; returns the versions applied now."""
-    files = migration_files(sources)
+def migrate(settings: Settings, sources: Iterable[Traversable], *, only: Collection[str] | None = None) -> list[str]:
+    """Apply the pending migrations of `sources` (of them, those named in `only`); returns the versions applied now.
+
+    `only` lets a restore rebuild the schema its backup was taken with before it loads the data, and
+    apply the later migrations after (`infra/backup.py`).
+    """
+    files = [(v, sql) for v, sql in migration_files(sources) if only is None or v in only]
     applied_now: list[str] = []
     with connect(settings) as conn:
         # Several processes may start at once (compose, tests): one migrates, the others wait.
         conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
         try:
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS schema_migrations ("
-                " version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
-            )
+            conn.execute(SCHEMA_MIGRATIONS)
             done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
             for version, sql in files:
                 if version in done:

@@ -7,14 +7,25 @@ is written every few seconds. Without a known total it shows the count and the r
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import TextIO
 
 BAR_WIDTH = 30
 
 
 class Progress:
-    def __init__(self, stream: TextIO | None, label: str, *, unit: str = "events") -> None:
+    """`observer`, if given, is told every update (a rebuild's progress gauges)."""
+
+    def __init__(
+        self,
+        stream: TextIO | None,
+        label: str,
+        *,
+        unit: str = "events",
+        observer: Callable[[int, int | None], None] | None = None,
+    ) -> None:
         self.stream = stream
+        self.observer = observer
         self.label = label
         self.unit = unit
         self.tty = bool(stream is not None and stream.isatty())
@@ -27,6 +38,8 @@ class Progress:
     def update(self, done: int, total: int | None = None, *, final: bool = False) -> None:
         """`done` of `total` (None: unknown); `final` draws the last line whatever the time."""
         self.last = (done, total)
+        if self.observer is not None:
+            self.observer(done, total)
         if self.stream is None:
             return
         now = time.monotonic()

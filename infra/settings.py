@@ -77,6 +77,12 @@ class Settings:
     max_upload_bytes: int = 67_108_864
     import_atomic_max_values: int = 20_000
     dhis2_mappings_dir: str = ""
+    # Operations (docs/OPERATIONS.md): where a process without HTTP serves /metrics and /health
+    # (0: it serves none; compose uses infra/metrics.py METRICS_PORTS), readiness, shutdown.
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = 0
+    ready_max_lag_events: int = 100_000  # /ready of reports and web: 503 past this projector lag (0: unchecked)
+    shutdown_grace_seconds: int = 30  # HTTP services finish in-flight requests for at most this long
 
     @property
     def signin_window(self) -> timedelta:

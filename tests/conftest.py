@@ -10,7 +10,7 @@ import itertools
 import os
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
@@ -117,6 +117,12 @@ class Stack:
 
     settings: Settings
     services: dict[str, Service]
+    metrics_ports: dict[str, int] = field(default_factory=dict)  # of the processes without HTTP (METRICS_PORT)
+
+    def metrics_url(self, name: str) -> str:
+        """Where a process serves /metrics: its HTTP port, or its METRICS_PORT."""
+        urls = {"ingest": self.ingest_url, "reports": self.reports_url, "web": self.web_url}
+        return urls.get(name) or f"http://127.0.0.1:{self.metrics_ports[name]}"
 
     @property
     def ingest_url(self) -> str:
@@ -183,12 +189,14 @@ def stack_factory(settings: Settings, work_dir: Path) -> Iterator[StackFactory]:
         env = {**os.environ, **chosen.to_env()}
         logs = work_dir / "logs" / chosen.postgres_dbname
         logs.mkdir(parents=True, exist_ok=True)
+        metrics_ports = {name: free_port() for name in ("relay", "project", "checkpoint")}
         stack = Stack(
             chosen,
             {
-                name: Service(name, env, logs / f"{name}.log")
+                name: Service(name, {**env, "METRICS_PORT": str(metrics_ports.get(name, 0))}, logs / f"{name}.log")
                 for name in ("ingest", "relay", "project", "reports", "web", "checkpoint", "import-worker")
             },
+            metrics_ports,
         )
         stacks.append(stack)
         for name in names:

@@ -30,11 +30,12 @@ from kafka import KafkaProducer
 from kafka.errors import KafkaError
 from psycopg.rows import TupleRow
 
+from infra import metrics
 from infra.canonical import CanonicalMapper, read_store_batch
 from infra.db import CHECKPOINT_LOCK
 from infra.event_store import ReportingApplication
 from infra.exclusive import RETRYABLE, run_exclusively
-from infra.kafka import ensure_topic, idempotent_producer
+from infra.kafka import broker_errors, ensure_topic, idempotent_producer
 from infra.settings import Settings
 from services.audit.signing import Checkpoint, SignedCheckpoint, SigningKey, generate_key_file, load_signing_key
 from services.audit.tree import TreeAppender
@@ -81,6 +82,8 @@ class Checkpointer:
         self._topic_id: str | None = None
         self._published_upto = 0
         self._request_target: tuple[int, float] | None = None  # (store position to cover, give up at)
+        self._next_report = 0.0
+        metrics.CHECKPOINT_INTERVAL.set(self.interval)
 
     # ---- the tree ----------------------------------------------------------
 
@@ -166,6 +169,8 @@ class Checkpointer:
                 (row[0], requests_upto),
             )
         log.info("checkpoint: size %d, last position %d", checkpoint.tree_size, checkpoint.last_position)
+        metrics.checkpoint_signed(checkpoint.issued_at.timestamp())
+        metrics.CHECKPOINTS_SIGNED.labels("periodic" if requested_by is None else "requested").inc()
         return signed
 
     def open_requests(self, conn: psycopg.Connection[TupleRow]) -> tuple[int, str] | None:
@@ -179,6 +184,21 @@ class Checkpointer:
     def last_checkpoint_size(self, conn: psycopg.Connection[TupleRow]) -> int | None:
         row = conn.execute("SELECT tree_size FROM tlog_checkpoints ORDER BY id DESC LIMIT 1").fetchone()
         return None if row is None else int(row[0])
+
+    def report(self, conn: psycopg.Connection[TupleRow]) -> None:
+        """The pending-events gauge, at most once a second: published events no signed checkpoint covers."""
+        if time.monotonic() < self._next_report:
+            return
+        self._next_report = time.monotonic() + 1.0
+        appender = self.appender(conn)
+        row = conn.execute(
+            "SELECT (SELECT count(*) FROM reporting_events WHERE notification_id > %s AND notification_id <= %s),"
+            " (SELECT tree_size FROM tlog_checkpoints ORDER BY id DESC LIMIT 1)",
+            (appender.last_position, self.published_upto(conn)),
+        ).fetchone()
+        assert row is not None
+        signed = 0 if row[1] is None else int(row[1])
+        metrics.CHECKPOINT_PENDING_EVENTS.set(int(row[0]) + max(0, appender.size - signed))
 
     # ---- publishing --------------------------------------------------------
 
@@ -209,7 +229,8 @@ class Checkpointer:
                 value=orjson.dumps(record, option=orjson.OPT_SORT_KEYS),
                 headers=[("tree_size", str(signed.checkpoint.tree_size).encode())],
             )
-            future.get(timeout=30)  # acknowledged before we record it
+            with broker_errors("produce"):
+                future.get(timeout=30)  # acknowledged before we record it
             conn.execute(
                 "UPDATE tlog_checkpoints SET published_topic_id = %s WHERE id = %s", (self._topic_id, checkpoint_id)
             )
@@ -262,11 +283,16 @@ class Checkpointer:
         self.register_key(conn)
         self._appender = None
         self._topic_id = None
+        latest = conn.execute("SELECT max(issued_at) FROM tlog_checkpoints").fetchone()
+        if latest is not None and latest[0] is not None:
+            metrics.checkpoint_signed(latest[0].timestamp())  # the age counts from the last one signed
         producer: KafkaProducer | None = None
         next_periodic = time.monotonic() + self.interval
         try:
             while not stop.is_set():
+                metrics.heartbeat()
                 appended, next_periodic = self.step(conn, next_periodic)
+                self.report(conn)
                 try:
                     producer = producer or idempotent_producer(self.settings)
                     self.publish(conn, producer)

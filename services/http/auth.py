@@ -14,8 +14,10 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from domain.errors import Forbidden
 from domain.identity import Principal, Role
+from infra import request_context
 from services.http.errors import Unauthenticated, WrongAgency
 from services.http.limits import Limits
+from services.http.ratelimit import enforce
 
 __all__ = [
     "Admin",
@@ -53,13 +55,14 @@ def authenticated(
     # An address that spent its budget of failures is refused before its token is even looked up,
     # so that a guessing loop learns nothing more, not even from a lucky guess (the cost: other
     # clients behind the same address wait too, for at most 60 / AUTH_FAILURES_PER_MINUTE seconds).
-    limits.auth_failures.check(client, "failed authentications from this address", spend=False)
+    enforce(limits.auth_failures, client, "failed authentications from this address", spend=False)
     authenticator: Authenticator = request.app.state.authenticator
     principal = authenticator.resolve(credentials.credentials)
     if principal is None:
         limits.auth_failures.take(client)
         raise Unauthenticated("the token is unknown, revoked or expired")
-    limits.per_token.check(principal.subject, "requests for this token")
+    request_context.identify(principal.subject, principal.role.value)
+    enforce(limits.per_token, principal.subject, "requests for this token")
     return principal
 
 

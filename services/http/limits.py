@@ -11,6 +11,7 @@ The values per batch (`MAX_VALUES_PER_BATCH`, 413 `too-many-values`) are checked
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -20,34 +21,47 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from infra.settings import Settings
 from services.http.errors import BodyTooLarge, PageTooLarge
 from services.http.problems import from_domain_error, problem_response
-from services.http.ratelimit import RateLimiter
+from services.http.ratelimit import Limiter, RateLimiter
 
 DEFAULT_PAGE_SIZE = 100
 # Paths whose bodies are uploaded files, streamed to storage rather than parsed in memory.
 UPLOAD_PATHS = ("/imports",)
 
+LimiterFactory = Callable[[str, float, int], Limiter]
+"""(scope, rate per second, burst) -> a limiter; each scope keeps its own buckets."""
+
+
+def in_process_limiter(scope: str, rate: float, burst: int) -> Limiter:
+    """Buckets of this process alone (tests and tools; the services share theirs through PostgreSQL)."""
+    return RateLimiter(rate, burst)
+
 
 @dataclass(frozen=True)
 class Limits:
-    per_token: RateLimiter
-    auth_failures: RateLimiter
+    per_token: Limiter
+    auth_failures: Limiter
     max_page_size: int
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Limits:
+    def from_settings(
+        cls, settings: Settings, limiter: LimiterFactory = in_process_limiter, service: str = "service"
+    ) -> Limits:
+        """Each service limits its own requests (its buckets are shared by its workers and replicas)."""
         return cls(
-            RateLimiter(settings.rate_limit_per_token, 2 * settings.rate_limit_per_token),
-            RateLimiter(settings.auth_failures_per_minute / 60, settings.auth_failures_per_minute),
+            limiter(f"{service}/token", settings.rate_limit_per_token, 2 * settings.rate_limit_per_token),
+            limiter(
+                f"{service}/auth-failures", settings.auth_failures_per_minute / 60, settings.auth_failures_per_minute
+            ),
             settings.max_page_size,
         )
 
 
-def install_limits(app: FastAPI, settings: Settings) -> None:
+def install_limits(
+    app: FastAPI, settings: Settings, limiter: LimiterFactory = in_process_limiter, service: str = "service"
+) -> None:
     """Every limit of `settings` on `app`: the body size now, the rest read by the dependencies."""
-    app.state.limits = Limits.from_settings(settings)
-    app.add_middleware(
-        BodySizeLimit, max_bytes=settings.max_body_bytes, max_upload_bytes=settings.max_upload_bytes
-    )
+    app.state.limits = Limits.from_settings(settings, limiter, service)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, max_upload_bytes=settings.max_upload_bytes)
 
 
 def page_limit(

@@ -1,9 +1,9 @@
-"""Rate limits: requests per token, and failed authentications per client address.
+"""Rate limits: requests per token, and failed authentications per client address, as token buckets.
 
-Token buckets kept in the process: each HTTP worker limits on its own, so the
-effective limit is (workers x rate). Enough to stop a runaway client or a
-token-guessing loop; a shared limiter (in PostgreSQL or a proxy) would be the
-next step for a multi-host deployment.
+A limiter answers how long a key must wait (0: go ahead), taking a token or only looking. The
+services use the one the composition root gives them: `infra.rate_limits.PostgresRateLimiter`,
+whose buckets live in PostgreSQL so that every worker process and replica shares them. The
+in-process `RateLimiter` here keeps the same rule for one process alone (unit tests, tools).
 """
 
 from __future__ import annotations
@@ -12,8 +12,25 @@ import math
 import threading
 import time
 from dataclasses import dataclass
+from typing import Protocol
 
 from services.http.errors import RateLimited
+
+
+class Limiter(Protocol):
+    """`rate` tokens per second per key, up to `burst`."""
+
+    def take(self, key: str, *, spend: bool = True) -> float:
+        """Take one token (or, with `spend=False`, only look); 0 when allowed, else the seconds to wait."""
+        ...
+
+
+def enforce(limiter: Limiter, key: str, what: str, *, spend: bool = True) -> None:
+    """429 with Retry-After when `key` has no token left; otherwise take one (unless `spend=False`)."""
+    wait = limiter.take(key, spend=spend)
+    if wait:
+        raise RateLimited(f"too many {what}; retry after the delay in Retry-After", max(1, math.ceil(wait)))
+
 
 MAX_KEYS = 100_000
 
@@ -53,9 +70,3 @@ class RateLimiter:
                     bucket.tokens -= 1
                 return 0.0
             return (1 - bucket.tokens) / self.rate
-
-    def check(self, key: str, what: str, *, spend: bool = True) -> None:
-        """429 with Retry-After when `key` has no token left; otherwise take one (unless `spend=False`)."""
-        wait = self.take(key, spend=spend)
-        if wait:
-            raise RateLimited(f"too many {what}; retry after the delay in Retry-After", max(1, math.ceil(wait)))

@@ -26,11 +26,20 @@ from kafka import KafkaProducer
 from kafka.errors import KafkaError
 from psycopg.rows import TupleRow
 
+from infra import metrics
 from infra.db import RELAY_LOCK
 from infra.event_store import ReportingApplication
 from infra.exclusive import run_exclusively
-from infra.integration_events import IntegrationEvent, from_domain_event
-from infra.kafka import abandon, ensure_topic, idempotent_producer, read_at, scan_max_position, wait_for_producer_id
+from infra.integration_events import IntegrationEvent, from_domain_event, request_id_of
+from infra.kafka import (
+    abandon,
+    broker_errors,
+    ensure_topic,
+    idempotent_producer,
+    read_at,
+    scan_max_position,
+    wait_for_producer_id,
+)
 from infra.settings import Settings
 
 log = logging.getLogger("reporting.relay")
@@ -111,9 +120,11 @@ class Relay:
 
     # ---- publishing --------------------------------------------------------
 
-    def _to_messages(self, notifications: Sequence[Notification]) -> list[IntegrationEvent]:
+    def _to_messages(self, notifications: Sequence[Notification]) -> list[tuple[IntegrationEvent, str | None]]:
+        """Each event in its published form, with the id of the request that stored it (for the headers)."""
         mapper = self.event_store.mapper
-        return [from_domain_event(mapper.to_domain_event(n), n.id) for n in notifications]
+        domain_events = [(mapper.to_domain_event(n), n.id) for n in notifications]
+        return [(from_domain_event(event, position), request_id_of(event)) for event, position in domain_events]
 
     def publish_batch(self, conn: psycopg.Connection[TupleRow], producer: KafkaProducer) -> int:
         """Publish the next batch; returns how many events were published."""
@@ -121,15 +132,20 @@ class Relay:
             start=self.cursor, limit=self.settings.relay_batch_size, inclusive_of_start=False
         )
         if not notifications:
+            metrics.relay_caught_up()
             return 0
-        events = self._to_messages(notifications)
+        messages = self._to_messages(notifications)
+        events = [event for event, _ in messages]
+        highest = self.event_store.recorder.max_notification_id() or events[-1].position
+        metrics.relay_pending(highest - self.cursor, events[0].occurred_at)
         futures = [
-            producer.send(self.topic, key=event.key, value=event.to_bytes(), headers=event.headers())
-            for event in events
+            producer.send(self.topic, key=event.key, value=event.to_bytes(), headers=event.headers(request_id))
+            for event, request_id in messages
         ]
         changed: dict[int, Published] = {}
-        for event, future in zip(events, futures, strict=True):
-            metadata = future.get(timeout=30)  # raises if the broker did not acknowledge
+        with broker_errors("produce"):
+            acknowledged = [future.get(timeout=30) for future in futures]  # raises unless acknowledged
+        for event, metadata in zip(events, acknowledged, strict=True):
             before = changed.get(metadata.partition) or self.partitions.get(metadata.partition)
             if before is not None and metadata.offset <= before.offset:
                 # The partition's log went back: the broker lost it under our feet. Stop here;
@@ -143,6 +159,7 @@ class Relay:
         self.partitions.update(changed)
         self._save_positions(conn, changed)
         self.published += len(events)
+        metrics.RELAY_EVENTS_PUBLISHED.inc(len(events))
         return len(events)
 
     def run(self, stop: threading.Event) -> None:
@@ -161,6 +178,7 @@ class Relay:
             self._check_topic(conn)
             next_check = time.monotonic() + TOPIC_CHECK_SECONDS
             while not stop.is_set():
+                metrics.heartbeat()
                 published = self.publish_batch(conn, producer)
                 if time.monotonic() >= next_check:
                     ensure_topic(self.settings, self.topic, self.settings.kafka_partitions)

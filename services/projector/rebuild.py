@@ -41,6 +41,7 @@ from kafka.partitioner.default import murmur2
 from psycopg import sql
 from psycopg.rows import TupleRow
 
+from infra import metrics
 from infra.db import PROJECTION_SWAP_LOCK, connect
 from infra.event_store import ReportingApplication
 from infra.integration_events import from_domain_event
@@ -107,7 +108,11 @@ class Rebuild:
         self.from_store = from_store
         self.pairs: list[tuple[Projection, Projection]] = [(live[n], fresh[n]) for n in chosen]
         self.projector = Projector(
-            settings, [f for _, f in self.pairs], position_key=lambda p: p.name + suffix, announces=False
+            settings,
+            [f for _, f in self.pairs],
+            position_key=lambda p: p.name + suffix,
+            announces=False,
+            telemetry=False,
         )
         self.progress_stream = progress
         self._store_cursor = 0
@@ -180,7 +185,7 @@ class Rebuild:
             self._replay_kafka(stop)
 
     def _replay_kafka(self, stop: threading.Event) -> None:
-        progress = Progress(self.progress_stream, "rebuild (Kafka)")
+        progress = Progress(self.progress_stream, "rebuild (Kafka)", observer=self._observe)
         with connect(self.settings) as conn:
             row = conn.execute(
                 'SELECT coalesce(sum("offset" + 1) FILTER (WHERE partition >= 0), 0),'
@@ -207,6 +212,9 @@ class Rebuild:
             # every event up to the relay's cursor then: the store need not be read before it.
             self._store_cursor = max(self._store_cursor, published)
 
+    def _observe(self, done: int, total: int | None) -> None:
+        metrics.rebuild_progress(self.names, done, total)
+
     def _offsets_done(self) -> int:
         positions = list(self.projector.positions.values())
         return sum(p.next_offset for p in positions[0].values()) if positions else 0
@@ -218,7 +226,8 @@ class Rebuild:
         info = self._topic()
         with connect(self.settings) as conn:
             self.projector._load_positions(conn, info)
-            self._apply_store(conn, info, stop, Progress(self.progress_stream, "rebuild (event store)"))
+            progress = Progress(self.progress_stream, "rebuild (event store)", observer=self._observe)
+            self._apply_store(conn, info, stop, progress)
 
     def _apply_store(
         self,

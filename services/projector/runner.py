@@ -22,11 +22,13 @@ from kafka import TopicPartition
 from kafka.errors import KafkaError
 from psycopg.rows import TupleRow
 
+from infra import metrics
 from infra.db import PROJECTION_SWAP_LOCK, connect
 from infra.integration_events import IntegrationEvent
-from infra.kafka import TopicInfo, assigned_consumer, describe_topic
+from infra.kafka import TopicInfo, assigned_consumer, broker_errors, describe_topic, request_ids_of
 from infra.notifications import announce
 from infra.settings import Settings
+from services.projector.telemetry import Applied, RequestIds, Telemetry
 from services.readmodels.projection import Projection
 
 log = logging.getLogger("reporting.projector")
@@ -49,6 +51,7 @@ class Projector:
         *,
         position_key: Callable[[Projection], str] = lambda p: p.name,
         announces: bool = True,
+        telemetry: bool = True,
     ) -> None:
         self.settings = settings
         self.topic = settings.kafka_topic
@@ -57,6 +60,9 @@ class Projector:
         self.announces = announces  # a rebuild fills fresh tables no page reads: it announces its swap instead
         self.positions: dict[str, dict[int, Position]] = {}
         self.applied = 0
+        # Metrics and a log line per batch for a live projector (a rebuild reports its progress instead).
+        names = [p.name for p in self.projections]
+        self.telemetry = Telemetry(self.topic, names, settings.projector_batch_size) if telemetry else None
 
     def _load_positions(self, conn: psycopg.Connection[TupleRow], info: TopicInfo) -> None:
         self.positions = {
@@ -99,11 +105,19 @@ class Projector:
         return offsets
 
     def apply_batch(
-        self, conn: psycopg.Connection[TupleRow], info: TopicInfo, batch: Sequence[tuple[int, int, IntegrationEvent]]
+        self,
+        conn: psycopg.Connection[TupleRow],
+        info: TopicInfo,
+        batch: Sequence[tuple[int, int, IntegrationEvent]],
+        request_ids: RequestIds | None = None,
     ) -> int:
-        """Apply (partition, offset, event) records; returns how many events were new."""
+        """Apply (partition, offset, event) records; returns how many events were new.
+
+        `request_ids` are the messages' `request_id` headers, by (partition, offset), for the log line.
+        """
         ordered = sorted(batch, key=lambda item: item[2].position)
         new_events = 0
+        applied: dict[str, Applied] = {}
         with conn.transaction(), conn.cursor() as cur:
             # Shared with other batches, exclusive to a rebuild's swap: a swap falls between
             # batches, never inside one, and the positions read next are the swapped ones.
@@ -122,7 +136,9 @@ class Projector:
                         fresh.append(event)
                         last[part] = event.position
                 if fresh:
+                    started = time.perf_counter()
                     projection.apply(cur, fresh)
+                    applied[projection.name] = Applied(fresh, time.perf_counter() - started)
                     new_events = max(new_events, len(fresh))
                     advanced[projection.name] = fresh[-1].position
                 reached: dict[int, Position] = {}
@@ -144,6 +160,9 @@ class Projector:
                 " position = EXCLUDED.position, updated_at = now()",
                 rows,
             )
+            committing = time.perf_counter()
+        if self.telemetry is not None:
+            self.telemetry.batch_applied(batch, applied, time.perf_counter() - committing, request_ids or {})
         # Only after the commit: the in-memory view follows what is durable.
         for name, _topic, part, topic_id, next_offset, position in rows:
             self.positions[name][part] = Position(next_offset, position, topic_id)
@@ -160,6 +179,7 @@ class Projector:
                     return
             except (KafkaError, TimeoutError, OSError, psycopg.OperationalError) as error:
                 log.warning("projector error, restarting from stored positions: %s", error)
+                metrics.heartbeat()  # waiting out an outage is not being stuck
                 stop.wait(1.0)
 
     def _wait_for_topic(self, stop: threading.Event) -> TopicInfo | None:
@@ -185,18 +205,22 @@ class Projector:
                     consumer.seek(tps[partition], offset)
                 next_check = time.monotonic() + TOPIC_CHECK_SECONDS
                 while not stop.is_set():
-                    polled = consumer.poll(timeout_ms=200)
+                    metrics.heartbeat()
+                    with broker_errors("consume"):
+                        polled = consumer.poll(timeout_ms=200)
                     batch = [
                         (tp.partition, record.offset, IntegrationEvent.from_bytes(record.value))
                         for tp, records in polled.items()
                         for record in records
                     ]
                     if batch:
-                        self.apply_batch(conn, info, batch)
+                        self.apply_batch(conn, info, batch, request_ids_of(polled))
                     # Checked after full polls too: while writes go on, a poll is rarely empty.
                     if until_caught_up and self._caught_up(target):
                         return True
                     if time.monotonic() >= next_check:
+                        if self.telemetry is not None:
+                            self.telemetry.refresh(conn)
                         current = describe_topic(self.settings, self.topic)
                         if current is None or current.topic_id != info.topic_id:
                             log.warning("topic %s was recreated; re-reading it, skipping what was applied", self.topic)

@@ -101,3 +101,35 @@ def wait_for_position(pool: Pool, read: PositionReader, wanted: Freshness) -> in
         return NotYetVisible(f"position {wanted.min_position} is not applied yet (at {position}); retry", position)
 
     return wait_until_visible(deadline, reached, refusal)
+
+
+def projection_lag(conn: psycopg.Connection[TupleRow], topic: str, projections: Sequence[str]) -> dict[str, int]:
+    """Per projection, the published events it has not applied yet: on each partition, the relay's last
+    acknowledged offset + 1 minus the projection's next offset (the broker's own end offsets cannot be
+    trusted on every broker: docs/DECISIONS.md, *What the local broker cannot be trusted with*)."""
+    rows = conn.execute(
+        'WITH relay AS (SELECT partition, "offset" FROM relay_positions'
+        '  WHERE topic = %(topic)s AND partition >= 0 AND "offset" IS NOT NULL)'
+        ' SELECT n.name, sum(greatest(0, r."offset" + 1 - coalesce(pp.next_offset, 0)))'
+        " FROM unnest(%(names)s::text[]) AS n(name) CROSS JOIN relay r"
+        " LEFT JOIN projector_positions pp"
+        "  ON pp.projection = n.name AND pp.topic = %(topic)s AND pp.partition = r.partition"
+        " GROUP BY n.name",
+        {"topic": topic, "names": list(projections)},
+    ).fetchall()
+    lag = dict.fromkeys(projections, 0)
+    lag.update({str(name): int(events) for name, events in rows})
+    return lag
+
+
+class ProjectionLag:
+    """How far the projections a service reads are behind the published log (its readiness)."""
+
+    def __init__(self, pool: Pool, topic: str, projections: Sequence[str]) -> None:
+        self.pool = pool
+        self.topic = topic
+        self.projections = tuple(projections)
+
+    def events(self) -> dict[str, int]:
+        with self.pool.connection(timeout=2) as conn:
+            return projection_lag(conn, self.topic, self.projections)

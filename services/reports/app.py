@@ -36,7 +36,7 @@ ROUTERS = (
 
 def create_app(read_side: ReadSide, platform: Platform) -> FastAPI:
     """The reports API over `read_side`, on what every service shares (`platform`)."""
-    app = service_app("Reporting reports API", platform)
+    app = service_app("Reporting reports API", platform, "reports")
     app.state.read_side = read_side
     for router in ROUTERS:
         app.include_router(router)

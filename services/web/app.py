@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from domain.errors import DomainError, ErrorKind
 from services.http.health import add_health_routes
 from services.http.limits import BodySizeLimit
+from services.http.observability import instrument
 from services.web.pages import (
     account,
     admin,
@@ -88,6 +89,7 @@ def create_app(
     for page in PAGES:
         app.include_router(page.router)
     add_health_routes(app, readiness)
+    instrument(app, "web", "web")
 
     @app.exception_handler(SignInRequired)
     async def _sign_in(request: Request, exc: SignInRequired) -> Response:

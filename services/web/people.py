@@ -15,6 +15,7 @@ from starlette.requests import Request
 
 from domain.errors import DomainError, ErrorKind
 from domain.identity import Role
+from infra import request_context
 from services.ingest.application.access import Person
 from services.ingest.application.access import person as find_person
 from services.web.security import SESSION_COOKIE, check_csrf
@@ -90,6 +91,7 @@ async def load_person(request: Request) -> Person | None:
     request.state.user = person
     request.state.csrf_token = session.csrf_token if session is not None and person is not None else ""
     if person is not None:
+        request_context.identify(person.username, person.principal.role.value)  # the request's log line
         await check_csrf(request, request.state.csrf_token)
     return person
 

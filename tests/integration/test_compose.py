@@ -100,3 +100,38 @@ def test_the_http_services_state_their_limits() -> None:
     for name in ("ingest", "reports"):
         for variable in limits:
             assert int(services[name]["environment"][variable]) > 0, f"{name}: {variable}"
+
+
+def test_every_long_running_service_has_a_health_check_on_its_own_port() -> None:
+    """HTTP services probe /ready on their port; the others /health on their METRICS_PORT."""
+    parser = build_parser()
+    services = compose()["services"]
+    assert "healthcheck" in services["postgres"]
+    assert "healthcheck" in services["kafka"]
+    for name, svc in our_services(compose()).items():
+        if svc["command"] == ["reporting", "migrate"]:
+            continue  # runs once; the others wait for it to complete
+        check = svc.get("healthcheck")
+        assert check is not None, f"{name}: no health check"
+        program, *args = check["test"][1:]
+        assert (check["test"][0], program) == ("CMD", "reporting"), name
+        parsed = parser.parse_args(args)
+        assert parsed.func.__name__ == "cmd_probe", name
+        env = svc["environment"]
+        http_port = env.get(f"{name.upper()}_PORT")
+        expected = (
+            f"http://127.0.0.1:{http_port}/ready" if http_port else f"http://127.0.0.1:{env['METRICS_PORT']}/health"
+        )
+        assert parsed.url == expected, name
+        for field in ("interval", "timeout", "retries", "start_period"):
+            assert field in check, f"{name}: {field}"
+
+
+def test_a_stop_leaves_time_to_finish_what_is_in_flight() -> None:
+    """Docker's SIGKILL comes after stop_grace_period: later than the services' own grace period."""
+    for name, svc in our_services(compose()).items():
+        if svc["command"] == ["reporting", "migrate"]:
+            continue
+        grace = int(str(svc["stop_grace_period"]).removesuffix("s"))
+        own = int(svc["environment"].get("SHUTDOWN_GRACE_SECONDS", Settings.shutdown_grace_seconds))
+        assert grace > own, f"{name}: stop_grace_period {grace} s is not above its {own} s"

@@ -35,7 +35,7 @@ SEVERITIES = {"critical", "warning"}
 ANNOTATIONS = {"summary", "description", "action", "runbook"}
 # Alerts the unit tests must show firing after their `for:` and not firing on healthy series.
 ALERTS_UNIT_TESTED = {"ReportingRelayLagSeconds", "ReportingRelayLagEvents", "ReportingCheckpointStale",
-                      "ReportingHTTPErrorRate"}  # fmt: skip
+                      "ReportingHTTPErrorRate", "ReportingProcessStuck"}  # fmt: skip
 
 # ---------------------------------------------------------------------------------------
 # PromQL, well enough to find the metric names of an expression
@@ -297,6 +297,9 @@ def test_every_process_of_compose_is_scraped_on_its_port() -> None:
         http_port = env.get(f"{name.upper()}_PORT")
         expected = int(http_port) if http_port else metrics.METRICS_PORTS[name]
         assert targets[name][1] == expected, f"{name}: scraped on {targets[name][1]}, serves on {expected}"
+        if not http_port:
+            assert int(env.get("METRICS_PORT", 0)) == expected, f"{name}: compose.yaml does not set METRICS_PORT"
+            assert env.get("METRICS_HOST") == "0.0.0.0", f"{name}: not reachable from Prometheus"  # noqa: S104
     non_http = set(metrics.METRICS_PORTS) - {"rebuild"}
     assert non_http <= set(services), f"METRICS_PORTS names no compose service: {non_http - set(services)}"
     assert len(set(metrics.METRICS_PORTS.values())) == len(metrics.METRICS_PORTS), "two processes share a port"
@@ -329,10 +332,7 @@ def test_the_monitoring_compose_file_mounts_what_exists() -> None:
                 assert (ROOT / source).exists(), f"{name}: {source} does not exist"
             else:
                 assert source in overlay.get("volumes", {}) or source in base["volumes"], f"{name}: volume {source}"
-        if name in base["services"]:  # a process of compose.yaml: only its metrics port is added
-            assert set(service) == {"environment"}, name
-            assert int(service["environment"]["METRICS_PORT"]) == metrics.METRICS_PORTS[name]
-    assert set(metrics.METRICS_PORTS) - {"rebuild"} <= set(overlay["services"])
+        assert name not in base["services"], f"{name}: compose.yaml itself sets the processes' metrics ports"
     assert "node-exporter" in overlay["services"]
     assert any(v.startswith("pgdata:/var/lib/postgresql") for v in overlay["services"]["node-exporter"]["volumes"])
 

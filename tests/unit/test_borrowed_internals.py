@@ -13,14 +13,16 @@ from collections.abc import Callable
 from importlib.metadata import version
 from typing import Any
 
+import eventsourcing.persistence
 import eventsourcing.postgres
 import kafka.producer.kafka
 import kafka.producer.sender
 import kafka.producer.transaction_manager
+import prometheus_client
 import psycopg_pool.base
 import pytest
 
-PINNED = {"eventsourcing": "9.5.6", "psycopg-pool": "3.3.3", "kafka-python": "3.0.12"}
+PINNED = {"eventsourcing": "9.5.6", "psycopg-pool": "3.3.3", "kafka-python": "3.0.12", "prometheus-client": "0.26.0"}
 
 Recorder = eventsourcing.postgres.PostgresApplicationRecorder
 # (what, why we depend on it, the digest of its source)
@@ -54,6 +56,26 @@ GUARDED: list[tuple[Callable[..., Any], str, str]] = [
         kafka.producer.transaction_manager.TransactionManager.has_producer_id,
         "infra/kafka.py waits for the idempotent producer's id",
         "652a00c63818c8e067e2cadc39bdd4536cbd65613d694198e3abe3d431738e79",
+    ),
+    (
+        eventsourcing.persistence.Mapper.to_stored_event,
+        "infra/event_store_base.py stores the request id as a key of the state: it encodes vars(event)",
+        "ff9e72e538d73a3a2e6805246b5bec6f544c89f75128f5b587025d2c5baaed0e",
+    ),
+    (
+        eventsourcing.persistence.Mapper.to_domain_event,
+        "the request id comes back as an attribute: the event's __dict__ is the stored state",
+        "6ec02f2a3b6e233a81470ac02288628088c400d59ad5054eb9db0ca8f322c972",
+    ),
+    (
+        prometheus_client.Histogram.observe,
+        "infra/metrics.py observe_many does what it does for many amounts at once",
+        "38beca3be1d1595b61a274180f55537000e15133ead54fa07e303a86d9ceca39",
+    ),
+    (
+        prometheus_client.Histogram._metric_init,
+        "observe_many reads _upper_bounds and updates _sum and _buckets",
+        "61aeac1b768d4786bed708a86af53b14af8c549ed208ad348c96083ce97e38bc",
     ),
 ]
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
 import subprocess
@@ -11,12 +10,11 @@ import textwrap
 import time
 import urllib.request
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import httpx
 import pytest
 from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from prometheus_client import Counter, Gauge, Histogram
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
@@ -233,19 +231,15 @@ def test_the_middleware_labels_requests_by_route_template() -> None:
     app = http_app()
     assert "/metrics" not in app.openapi()["paths"]
 
-    async def calls() -> httpx.Response:
-        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://service") as client:
-            for agency in ("P01", "P02", "P03"):
-                assert (await client.get(f"/agencies/{agency}/report")).status_code == 200
-            assert (await client.get("/no/such/path")).status_code == 404
-            assert (await client.get("/boom")).status_code == 500
-            assert (await client.request("BREW", "/agencies/P01/report")).status_code == 405
-            return await client.get("/metrics")
-
-    # A loop of its own, in its own thread: a browser test earlier in the session may leave one running here.
-    with ThreadPoolExecutor(1) as thread:
-        scraped = thread.submit(asyncio.run, calls()).result()
+    # The test client runs the app's event loop in a thread of its own: a session's browser keeps
+    # one running in this thread, where asyncio.run() would refuse to start.
+    with TestClient(app, base_url="http://service", raise_server_exceptions=False) as client:
+        for agency in ("P01", "P02", "P03"):
+            assert client.get(f"/agencies/{agency}/report").status_code == 200
+        assert client.get("/no/such/path").status_code == 404
+        assert client.get("/boom").status_code == 500
+        assert client.request("BREW", "/agencies/P01/report").status_code == 405
+        scraped = client.get("/metrics")
     assert scraped.status_code == 200
     assert "reporting_http_requests_total" in scraped.text
     counted = requests_counted()

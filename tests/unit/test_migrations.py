@@ -28,6 +28,7 @@ def test_the_read_models_migrations_keep_their_names_and_order() -> None:
         "0072_access",
         "0080_imports",
         "0081_agency_electronic_codes",
+        "0082_rate_limit_buckets",
     ]
 
 

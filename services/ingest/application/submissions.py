@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import assert_never
 
 from domain.agencies import Agency
-from domain.errors import DomainError, NotFound
+from domain.errors import BatchRejected, DomainError, NotFound
 from domain.identity import Principal
 from domain.outliers import OutlierWarning, outlier_warnings
 from domain.periods import InvalidPeriod, Period, PeriodKind
 from domain.submission import EntryResult, Status, Submission, submission_id
 from domain.templates import Form
 from domain.values import Value
+from infra import metrics
+from infra.request_context import current_channel
 from services.ingest.application.commands import Action, ChangeStatus, EnterValues
 from services.ingest.application.errors import InvalidPeriodError, PeriodNotOpen, TooManyValues
 from services.ingest.application.execute import execute
@@ -89,7 +92,31 @@ def warnings(ws: WriteSide, submission: Submission) -> tuple[OutlierWarning, ...
 def enter_values(
     ws: WriteSide, principal: Principal, command: EnterValues, idempotency: Idempotency | None = None
 ) -> ValuesEntered | Replayed:
-    """Submit or correct values: each accepted value becomes one event (a correction carries the previous one)."""
+    """Submit or correct values: each accepted value becomes one event (a correction carries the previous one).
+
+    Counted in the metrics by the channel of the request (api, web, import): the values of an
+    acknowledged batch by change, those of a refused batch by reason (a retry's replayed answer is
+    not counted again).
+    """
+    channel = current_channel()
+    try:
+        entered = _enter_values(ws, principal, command, idempotency)
+    except BatchRejected as refused:
+        reasons = Counter(rejection.reason for rejection in refused.rejections)
+        reasons[refused.code] += max(0, len(command.entries) - len(refused.rejections))  # refused with their batch
+        metrics.values_rejected(channel, reasons)
+        raise
+    except DomainError as refused:
+        metrics.values_rejected(channel, {refused.code: len(command.entries)})
+        raise
+    if isinstance(entered, ValuesEntered):
+        metrics.values_accepted(channel, len(entered.submitted), len(entered.corrected), len(entered.unchanged))
+    return entered
+
+
+def _enter_values(
+    ws: WriteSide, principal: Principal, command: EnterValues, idempotency: Idempotency | None
+) -> ValuesEntered | Replayed:
     if len(command.entries) > ws.max_values_per_batch:
         raise TooManyValues(f"at most {ws.max_values_per_batch} values per batch")
     entries = [(entry.indicator, entry.value) for entry in command.entries]

@@ -21,7 +21,7 @@ from services.ingest.http.tokens import TokenAdmin
 
 
 def create_app(write_side: WriteSide, tokens_admin: TokenAdmin, platform: Platform, import_side: ImportSide) -> FastAPI:
-    app = service_app("Reporting ingest API", platform)
+    app = service_app("Reporting ingest API", platform, "ingest")
     app.state.write_side = write_side
     app.state.tokens = tokens_admin
     app.state.imports = import_side

@@ -41,7 +41,11 @@ def _tokens(request: Request) -> TokenAdmin:
 
 
 Tokens = Annotated[TokenAdmin, Depends(_tokens)]
-Subject = Annotated[str, Path(min_length=1, max_length=200, description="the token's subject (not its secret)")]
+# PostgreSQL text holds no NUL character: a parameter with one is a 422, never a database error.
+NO_NUL = r"^[^\x00]*$"
+Subject = Annotated[
+    str, Path(min_length=1, max_length=200, pattern=NO_NUL, description="the token's subject (not its secret)")
+]
 
 
 @router.post("", status_code=201)
@@ -58,8 +62,10 @@ def tokens(
     principal: Admin,
     store: Tokens,
     limit: PageLimit,
-    after: Annotated[str, Query(max_length=200, description="keyset: the last subject of the previous page")] = "",
-    agency: Annotated[str | None, Query(max_length=100)] = None,
+    after: Annotated[
+        str, Query(max_length=200, pattern=NO_NUL, description="keyset: the last subject of the previous page")
+    ] = "",
+    agency: Annotated[str | None, Query(max_length=100, pattern=NO_NUL)] = None,
     active: Annotated[bool, Query(description="only tokens neither revoked nor expired")] = False,
 ) -> dict[str, Any]:
     """Every token (subject, role, agency, label, creation, expiry, revocation), in subject order."""

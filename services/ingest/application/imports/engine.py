@@ -322,6 +322,7 @@ def settle(side: ImportSide, job: Job, batch: Batch, *, save: bool) -> BatchResu
     A value the write side refuses is listed and the rest tried again without it; a refusal of the
     whole batch (a locked report, a month not open, another agency) lists each of its values.
     """
+    side.alive()
     ws = side.write
     principal = principal_of(job)
     key = Idempotency(principal.subject, f"import:{job.key[:48]}:{batch.number}", batch.fingerprint(job.key))
@@ -567,6 +568,7 @@ def work(
     resumes once the database is back); any other error fails the job with its message.
     """
     while not stop.is_set():
+        side.alive()
         try:
             with side.jobs.claim() as job:
                 if job is None:
