@@ -429,9 +429,7 @@ PACKAGES: Mapping[Package, PackageSpec] = MappingProxyType(
                                 Field("status.period", PERIOD_CODE, "The reporting period."),
                                 Field("status.form_code", CODE, "The template's code."),
                                 Field("status.form_version", POSITIVE, "The template version."),
-                                Field(
-                                    "status.status", _enum(Status), "The report's lifecycle status."
-                                ),
+                                Field("status.status", _enum(Status), "The report's lifecycle status."),
                                 Field("status.deadline", DATE, "Last day the report is on time."),
                                 Field(
                                     "status.submitted_on",

@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 from babel.numbers import get_decimal_symbol, get_group_symbol, get_minus_sign_symbol
 
-from domain.catalogue import Indicator, IndicatorGroup
+from domain.catalogue import Indicator
 from domain.outliers import RATIO, Z_SCORE, OutlierWarning
 from domain.rules import RuleOutcome, Severity
 from domain.submission import CurrentValue
@@ -24,19 +24,10 @@ from domain.values import MAX_DIGITS, MAX_TEXT_LENGTH, Aggregation, InvalidValue
 from services.ingest.application.sheet import CellCheck, EntrySheet
 from services.web.entry_input import FALSE, TRUE, Unreadable, input_text
 from services.web.i18n import Formats, Language
+from services.web.labels import GROUPS
 
 Gettext = Callable[[str], str]
 
-GROUPS: dict[IndicatorGroup, str] = {
-    IndicatorGroup.POSTAL: "Postal services",
-    IndicatorGroup.TELECOM_INTERNET: "Telecommunications and the Internet",
-    IndicatorGroup.RADIO_FREQUENCY: "Radio frequencies",
-    IndicatorGroup.IT_INDUSTRY: "Information technology industry",
-    IndicatorGroup.DIGITAL_TRANSFORMATION: "Digital transformation",
-    IndicatorGroup.INFORMATION_SECURITY: "Information security",
-    IndicatorGroup.PRESS_BROADCASTING_EINFO: "Press, broadcasting and electronic information",
-    IndicatorGroup.PUBLISHING_PRINTING_DISTRIBUTION: "Publishing, printing and distribution",
-}
 KINDS: dict[ValueType, str] = {
     ValueType.INTEGER: "Whole number",
     ValueType.DECIMAL: "Number",

@@ -1,6 +1,6 @@
-"""What the pages call the registry's and the read models' codes: regions, agency kinds, report statuses,
-period types, scopes. English message ids, translated in the reader's language; an unknown code (a
-region registered since) is shown as it is."""
+"""What every page calls the registry's and the read models' codes: regions, agency kinds, report
+statuses, indicator groups, roles, period types, scopes. English message ids, translated in the
+reader's language; an unknown code (a region registered since) is shown as it is."""
 
 from __future__ import annotations
 
@@ -26,10 +26,11 @@ KINDS = {
 STATUSES = {
     "not_started": "Not started",
     "draft": "Being entered",
+    "submitted": "Submitted, awaiting review",
     "submitted_on_time": "Submitted on time",
     "submitted_late": "Submitted late",
-    "recalled": "Recalled by the agency",
     "returned": "Returned for revision",
+    "recalled": "Recalled to be corrected",
     "reopened": "Reopened for correction",
     "approved": "Approved",
 }

@@ -23,22 +23,12 @@ from services.readmodels.errors import NotYetVisible
 from services.readmodels.freshness import Freshness
 from services.web.entry_view import Texts
 from services.web.i18n import translations
+from services.web.labels import KINDS, REGIONS, STATUSES
 from services.web.templating import language_of
 
 # How long a page waits for the read models to show the write that led to it.
 READ_YOUR_WRITES_MS = 3000
 
-STATUS_LABELS: dict[str, str] = {
-    "not_started": "Not started",
-    "draft": "Being filled in",
-    "submitted": "Submitted, awaiting review",
-    "submitted_on_time": "Submitted on time",
-    "submitted_late": "Submitted late",
-    "approved": "Approved",
-    "returned": "Returned for revision",
-    "recalled": "Recalled to be corrected",
-    "reopened": "Reopened for correction",
-}
 STEP_LABELS: dict[Status, str] = {
     Status.SUBMITTED: "Submitted",
     Status.APPROVED: "Approved",
@@ -127,7 +117,7 @@ def calendar(deadline: date, today: date) -> Calendar:
 
 
 def status_label(t: Texts, status: str) -> str:
-    return t._(STATUS_LABELS.get(status, status))
+    return t._(STATUSES.get(status, status))
 
 
 def actor_name(ws: WriteSide, subject: str | None) -> str:
@@ -161,24 +151,9 @@ def period_label(t: Texts, period: Period | str) -> str:
     return t.formats.period(str(period))
 
 
-REGIONS: dict[str, str] = {
-    "northern_midlands_mountains": "Northern midlands and mountains",
-    "red_river_delta": "Red River Delta",
-    "north_central_central_coast": "North Central and Central Coast",
-    "central_highlands": "Central Highlands",
-    "southeast": "Southeast",
-    "mekong_delta": "Mekong Delta",
-}
-AGENCY_KINDS: dict[str, str] = {
-    "provincial_department": "Provincial departments",
-    "ministry_unit": "Units of the ministry",
-    "ministry": "The ministry",
-}
-
-
 def region_label(t: Texts, region: str | None) -> str:
     return "" if region is None else t._(REGIONS[region]) if region in REGIONS else region
 
 
 def kind_label(t: Texts, kind: str | None) -> str:
-    return "" if kind is None else t._(AGENCY_KINDS[kind]) if kind in AGENCY_KINDS else kind
+    return "" if kind is None else t._(KINDS[kind]) if kind in KINDS else kind

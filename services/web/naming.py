@@ -12,16 +12,11 @@ from starlette.requests import Request
 
 from domain.identity import Role
 from services.readmodels.reference.snapshot import AgencyInfo
+from services.web.labels import ROLES
 from services.web.templating import gettext, language_of
 from services.web.web_side import WebSide
 
 MINISTRY = "ministry"  # the agency choice of a ministry account or token
-ROLE_LABELS = {
-    Role.AGENCY_REPORTER: "Agency clerk",
-    Role.MINISTRY_REVIEWER: "Ministry reviewer",
-    Role.AUDITOR: "Auditor",
-    Role.ADMIN: "Administrator",
-}
 
 
 @dataclass(frozen=True)
@@ -38,7 +33,7 @@ def who(actor: str | None) -> str:
 
 
 def role_choices(request: Request) -> list[Choice]:
-    return [Choice(role.value, gettext(request, ROLE_LABELS[role])) for role in Role]
+    return [Choice(role.value, gettext(request, ROLES[role])) for role in Role]
 
 
 def agencies_of(web: WebSide) -> Mapping[str, AgencyInfo]:
@@ -70,4 +65,4 @@ def agency_label(request: Request, agencies: Mapping[str, AgencyInfo], agency: s
 
 
 def role_labels(request: Request, roles: Sequence[str]) -> list[str]:
-    return [gettext(request, ROLE_LABELS[Role(role)]) for role in roles]
+    return [gettext(request, ROLES[role]) for role in roles]

@@ -23,7 +23,7 @@ from domain.identity import Principal, Role
 from services.ingest.application.access import check_password
 from services.ingest.application.tokens import expiry_of
 from services.web.i18n import Language, translations
-from services.web.naming import ROLE_LABELS
+from services.web.labels import ROLES
 from services.web.pages import account, admin
 
 WEB = Path(__file__).resolve().parents[2] / "services" / "web"
@@ -47,7 +47,7 @@ def used_messages() -> set[str]:
     for name in TEMPLATES + MODULES:
         text = (WEB / ("templates/" + name if name.endswith(".html") else name)).read_text(encoding="utf-8")
         found |= {m.group(2) for m in MESSAGE.finditer(text)}
-    labels = [ROLE_LABELS, admin.CHANGE_LABELS, admin.TOKEN_STATUS_LABELS, admin.DONE, account.ENDED]
+    labels = [ROLES, admin.CHANGE_LABELS, admin.TOKEN_STATUS_LABELS, admin.DONE, account.ENDED]
     found |= {text for mapping in labels for text in mapping.values()}
     found |= {admin.LATE, admin.TAKEN, *(entry.label for entry in admin.NAV)}
     return found

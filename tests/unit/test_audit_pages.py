@@ -15,6 +15,7 @@ from fastapi.routing import APIRoute
 from starlette.requests import Request
 
 from domain.identity import Role
+from services.web import labels
 from services.web.i18n import Language, translations
 from services.web.pages import audit_as_of, audit_common, audit_home, audit_proofs, audit_trail
 from services.web.pages.audit_as_of import Change, Summary, compare
@@ -43,10 +44,10 @@ def message_ids() -> set[str]:
             found.add(message if isinstance(message, str) else message[0])
     tables = (
         audit_common.EVENT_LABELS,
-        audit_common.ROLE_LABELS,
-        audit_common.REGION_LABELS,
-        audit_common.GROUP_LABELS,
-        audit_common.KIND_LABELS,
+        labels.ROLES,
+        labels.REGIONS,
+        labels.GROUPS,
+        labels.KINDS,
         audit_as_of.CHANGE_LABELS,
     )
     for table in tables:

@@ -17,7 +17,7 @@ from domain.outliers import check_value
 from domain.rules import Expression, Rule, RuleOutcome
 from domain.values import Aggregation, InvalidValue, ValueType, normalize_decimal
 from services.ingest.application.sheet import CellCheck
-from services.web import entry_view, lifecycle_view
+from services.web import entry_view, labels, lifecycle_view
 from services.web.entry_input import Unreadable, input_text, read_input
 from services.web.entry_view import Texts, dom_id
 from services.web.i18n import Formats, Language, translations
@@ -198,8 +198,8 @@ def message_ids() -> tuple[set[str], set[tuple[str, str]]]:
     for name in MODULES:
         for call in _CALL.finditer((WEB / name).read_text("utf-8")):
             found.add("".join(re.findall(r'"((?:[^"\\]|\\.)*)"', call.group(1))))
-    tables = (entry_view.GROUPS, entry_view.KINDS, entry_view.OVER_TIME, lifecycle_view.STATUS_LABELS,
-              lifecycle_view.STEP_LABELS, lifecycle_view.REGIONS, lifecycle_view.AGENCY_KINDS,
+    tables = (labels.GROUPS, entry_view.KINDS, entry_view.OVER_TIME, labels.STATUSES,
+              lifecycle_view.STEP_LABELS, labels.REGIONS, labels.KINDS,
               review.MISSING_REASON)  # fmt: skip
     for table in tables:
         found.update(table.values())

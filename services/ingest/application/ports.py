@@ -77,7 +77,6 @@ class EventStore(Protocol):
         """Store an answer of a request that stored no event; the first answer of a key stays."""
         ...
 
-
     def password_hash(self, username: str) -> str | None:
         """The stored hash of a person's password; None when none was set."""
         ...

@@ -47,9 +47,9 @@ from services.readmodels.access.queries import PersonRow, TokenRow, TokenStatus
 from services.readmodels.reference.snapshot import AgencyInfo
 from services.web.forms import FormErrors, form_idempotency, new_form_key, position_of, wait_visible
 from services.web.i18n import nfc
+from services.web.labels import ROLES
 from services.web.naming import (
     MINISTRY,
-    ROLE_LABELS,
     Choice,
     agencies_of,
     agency_choices,
@@ -122,7 +122,7 @@ def token_view(request: Request, agencies: Mapping[str, AgencyInfo], row: TokenR
     return {
         "row": row,
         "agency": agency_label(request, agencies, row.agency),
-        "role": gettext(request, ROLE_LABELS[Role(row.role)]),
+        "role": gettext(request, ROLES[row.role]),
         "status": gettext(request, TOKEN_STATUS_LABELS[row.status]),
         "issued_by": who(row.issued_by),
         "revoked_by": who(row.revoked_by),

@@ -28,14 +28,11 @@ from services.readmodels.reference.snapshot import Reference
 from services.readmodels.report_view.rows import ReportValue
 from services.readmodels.rollups.figures import FigureRow, Figures
 from services.web.i18n import Formats
+from services.web.labels import GROUPS, KINDS, REGIONS, ROLES
 from services.web.navigation import NavEntry
 from services.web.pages.audit_common import (
     AUDIT_READERS,
-    GROUP_LABELS,
-    KIND_LABELS,
     MINISTRY_READERS,
-    REGION_LABELS,
-    ROLE_LABELS,
     Fields,
     agency_choices,
     agency_name,
@@ -204,7 +201,7 @@ class ValueRow:
 def _side(request: Request, value: ReportValue | None) -> Side | None:
     if value is None:
         return None
-    role = label(request, ROLE_LABELS, value.role)
+    role = label(request, ROLES, value.role)
     by = f"{value.actor or ''}{f' ({role})' if role else ''}"
     return Side(
         value_text(request, value.value), value.revision, by, precise_instant(language_of(request), value.recorded_at)
@@ -345,10 +342,10 @@ def scope_label(request: Request, scope: Scope | str) -> str:
     if scope.dimension is Dimension.REGION:
         if scope.value is None:
             return gettext(request, "Each region")
-        return gettext(request, "Region: %(name)s") % {"name": label(request, REGION_LABELS, scope.value)}
+        return gettext(request, "Region: %(name)s") % {"name": label(request, REGIONS, scope.value)}
     if scope.value is None:
         return gettext(request, "Each kind of agency")
-    return gettext(request, "Agency kind: %(name)s") % {"name": label(request, KIND_LABELS, scope.value)}
+    return gettext(request, "Agency kind: %(name)s") % {"name": label(request, KINDS, scope.value)}
 
 
 def scope_choices(request: Request, ref: Reference) -> list[tuple[str, str]]:
@@ -440,7 +437,7 @@ def rollups_as_of_page(
         if scope not in {value for value, _ in scopes}:
             fields.refuse("scope", gettext(request, "Choose a scope from the list."))
         group = fields["group"] or None
-        if group is not None and group not in GROUP_LABELS:
+        if group is not None and group not in GROUPS:
             fields.refuse("group", gettext(request, "Choose a group from the list."))
         indicator = fields.text("indicator", request)
         if indicator is not None and indicator not in ref.indicators:
@@ -458,7 +455,7 @@ def rollups_as_of_page(
             "tabs": tabs(request, person),
             "fields": fields,
             "scopes": scopes,
-            "groups": [(code, gettext(request, text)) for code, text in GROUP_LABELS.items()],
+            "groups": [(code, gettext(request, text)) for code, text in GROUPS.items()],
             "indicators": [(code, indicator_name(request, ref, code)) for code in sorted(ref.indicators)],
             "changes_only": when_asked.changes_only,
         }

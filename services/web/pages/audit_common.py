@@ -15,7 +15,6 @@ from urllib.parse import urlencode
 from babel.dates import format_datetime
 from starlette.requests import Request
 
-from domain.catalogue import IndicatorGroup
 from domain.identity import Role
 from domain.periods import VIETNAM, InvalidPeriod, Period
 from infra.integration_events import ACCESS_EVENTS, LIFECYCLE_EVENTS, VALUE_EVENTS, EventType
@@ -79,35 +78,6 @@ EVENT_GROUPS: tuple[tuple[str, tuple[EventType, ...]], ...] = (
     ),
     ("Access", _in_order(ACCESS_EVENTS)),
 )
-ROLE_LABELS: dict[str, str] = {
-    Role.AGENCY_REPORTER: "Agency clerk",
-    Role.MINISTRY_REVIEWER: "Ministry reviewer",
-    Role.AUDITOR: "Auditor",
-    Role.ADMIN: "Administrator",
-}
-REGION_LABELS: dict[str, str] = {
-    "red_river_delta": "Red River Delta",
-    "northern_midlands_mountains": "Northern midlands and mountains",
-    "north_central_central_coast": "North Central and Central Coast",
-    "central_highlands": "Central Highlands",
-    "southeast": "Southeast",
-    "mekong_delta": "Mekong Delta",
-}
-GROUP_LABELS: dict[str, str] = {
-    IndicatorGroup.POSTAL: "Postal",
-    IndicatorGroup.TELECOM_INTERNET: "Telecommunications and Internet",
-    IndicatorGroup.RADIO_FREQUENCY: "Radio frequency",
-    IndicatorGroup.IT_INDUSTRY: "IT industry",
-    IndicatorGroup.DIGITAL_TRANSFORMATION: "Digital transformation",
-    IndicatorGroup.INFORMATION_SECURITY: "Information security",
-    IndicatorGroup.PRESS_BROADCASTING_EINFO: "Press, broadcasting and electronic information",
-    IndicatorGroup.PUBLISHING_PRINTING_DISTRIBUTION: "Publishing, printing and distribution",
-}
-KIND_LABELS: dict[str, str] = {
-    "ministry": "Ministry",
-    "ministry_unit": "Ministry units",
-    "provincial_department": "Provincial departments",
-}
 
 
 @dataclass(frozen=True)

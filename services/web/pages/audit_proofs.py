@@ -23,11 +23,11 @@ from services.audit.transparency import PublishedKey, StoredCheckpoint
 from services.http.problems import from_domain_error, problem_response
 from services.ingest.application.access import Person
 from services.readmodels.audit_trail.queries import TrailEvent
+from services.web.labels import ROLES
 from services.web.navigation import NavEntry
 from services.web.pages.audit_common import (
     AUDIT_READERS,
     EVENT_LABELS,
-    ROLE_LABELS,
     Fields,
     agency_name,
     indicator_name,
@@ -319,7 +319,7 @@ def event_view(request: Request, web: WebSide, stored: TrailEvent) -> EventView:
         value_text(request, event.value) if is_value else "",
         value_text(request, event.previous_value) if event.event_type is EventType.VALUE_CORRECTED else None,
         event.actor or "",
-        label(request, ROLE_LABELS, event.role),
+        label(request, ROLES, event.role),
         event.reason or "",
         orjson.dumps(orjson.loads(stored.canonical), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode(),
         event.agency,

@@ -21,12 +21,12 @@ from services.readmodels.errors import NotYetVisible
 from services.readmodels.freshness import Freshness
 from services.readmodels.reference.snapshot import Reference
 from services.web.i18n import Formats
+from services.web.labels import ROLES
 from services.web.navigation import NavEntry
 from services.web.pages.audit_common import (
     AUDIT_READERS,
     EVENT_GROUPS,
     EVENT_LABELS,
-    ROLE_LABELS,
     Fields,
     agency_choices,
     agency_name,
@@ -178,7 +178,7 @@ def trail_row(
         previous=value_text(request, event.previous_value) if corrected else None,
         value=value_text(request, event.value) if is_value else "",
         actor=event.actor or "",
-        role=label(request, ROLE_LABELS, event.role),
+        role=label(request, ROLES, event.role),
         reason=event.reason or "",
         details=event_details(request, event),
         verify_href=f"/audit/verify?position={event.position}",
@@ -211,14 +211,14 @@ def event_details(request: Request, event: IntegrationEvent) -> str:
         )
     if event.event_type in {t.ACCOUNT_ROLE_GRANTED, t.ACCOUNT_ROLE_WITHDRAWN}:
         role = data.get("granted") or data.get("withdrawn")
-        return f"{data.get('username')}: {label(request, ROLE_LABELS, str(role))}"
+        return f"{data.get('username')}: {label(request, ROLES, str(role))}"
     if event.event_type is t.ACCOUNT_CREATED:
-        roles = ", ".join(label(request, ROLE_LABELS, str(r)) for r in data.get("roles", ()))
+        roles = ", ".join(label(request, ROLES, str(r)) for r in data.get("roles", ()))
         return f"{data.get('username')} ({data.get('display_name')}): {roles}"
     if str(event.event_type).startswith("Account"):
         return str(data.get("username", ""))
     if event.event_type is t.TOKEN_ISSUED:
-        return f"{data.get('label') or data.get('token')}: {label(request, ROLE_LABELS, str(data.get('token_role')))}"
+        return f"{data.get('label') or data.get('token')}: {label(request, ROLES, str(data.get('token_role')))}"
     if event.event_type is t.TOKEN_REVOKED:
         return str(data.get("token", ""))
     if event.event_type in {t.AGENCY_REGISTERED, t.AGENCY_RENAMED}:
