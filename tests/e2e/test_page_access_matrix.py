@@ -35,7 +35,8 @@ from infra.settings import Settings
 from services.web.people import require, signed_in
 from services.web.security import CONTENT_SECURITY_POLICY, SESSION_COOKIE, SIGNIN_CSRF_COOKIE
 from tests.conftest import Stack, StackFactory
-from tests.helpers import open_month
+from tests.e2e.test_authorization_matrix import AGENCY_REPORT
+from tests.helpers import auth, open_month
 
 # Routes anyone may call, signed in or not, and why.
 PUBLIC = {
@@ -78,7 +79,8 @@ class Page:
 
     @property
     def agency_bound(self) -> bool:
-        return "{agency}" in self.path
+        """The page names P01's data: by its agency, or by a job that P01's clerk started."""
+        return "{agency}" in self.path or "{job_id}" in self.path
 
 
 def _access(dependant: Dependant) -> frozenset[Role] | None:
@@ -206,10 +208,25 @@ def event_count(settings: Settings) -> int:
 
 @pytest.fixture
 def world(stack_factory: StackFactory) -> Iterator[World]:
-    stack = stack_factory("web", "relay", "project")
+    stack = stack_factory("web", "relay", "project", "reports", "checkpoint")
     passwords = {name: stack.person(name, role, agency) for name, (role, agency) in PEOPLE.items()}
-    (token,) = stack.issue_tokens([(Role.AUDITOR, None)])
-    samples = {"agency": "P01", "period": open_month().code, "username": "clerk_p01", "token": token.token}
+    token, admin = stack.issue_tokens([(Role.AUDITOR, None), (Role.ADMIN, None)])
+    period = open_month().code
+    signed = httpx.post(
+        f"{stack.reports_url}/audit/checkpoints", params={"wait_ms": 10_000}, headers=auth(admin.token), timeout=30
+    )
+    assert signed.status_code == 201, signed.text
+    samples = {
+        "agency": "P01",
+        "period": period,
+        "username": "clerk_p01",
+        "token": token.token,
+        "indicator": "POS.ITEMS",
+        "code": AGENCY_REPORT,
+        "fmt": "csv",
+        "checkpoint_id": str(signed.json()["id"]),
+        "job_id": _checked_upload(stack, passwords["clerk_p01"], period),
+    }
 
     def projected() -> bool:
         with connect(stack.settings) as conn:
@@ -222,6 +239,21 @@ def world(stack_factory: StackFactory) -> Iterator[World]:
     yield World(stack, passwords, samples, visitors)
     for visitor in visitors.values():
         visitor.close()
+
+
+def _checked_upload(stack: Stack, password: str, period: str) -> str:
+    """A job of P01's: its clerk uploads a CSV of one value for a check (nothing stored)."""
+    clerk = Visitor(stack, "clerk_p01", password)
+    try:
+        answered = clerk.client.post(
+            f"/agencies/P01/periods/{period}/import",
+            data={"csrf_token": clerk.csrf, "format": "csv", "mode": "all_or_nothing"},
+            files={"file": ("values.csv", b"indicator,value\nPOS.ITEMS,7\n", "text/csv")},
+        )
+    finally:
+        clerk.close()
+    assert answered.status_code == 303, answered.text
+    return answered.headers["location"].rsplit("/", 1)[1]
 
 
 def test_every_page_every_person(world: World) -> None:
