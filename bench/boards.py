@@ -34,7 +34,7 @@ from typing import Any
 import httpx
 import orjson
 
-from bench.environment import bench_settings
+from bench.environment import bench_settings, issue_tokens
 from bench.ingest import percentile
 from bench.rollups import fill, load_reference
 from domain.identity import Role
@@ -47,7 +47,6 @@ from infra.db import connect, open_pool
 from infra.runtime.ports import free_port, wait_until
 from infra.runtime.processes import Service, http_ready, log_path
 from infra.settings import Settings
-from infra.tokens import create_token
 from services.ingest.application.access import create_account
 from services.ingest.application.commands import CreateAccount
 from services.ingest.application.seed import SEED_ADMIN
@@ -240,9 +239,9 @@ def _live(
 ) -> tuple[list[float], list[float], list[float], float, int]:
     """(accepted -> visible delays, accepted -> announced delays, fragment fetch times, values/s, values sent)."""
     rate, seconds, clients = args.rate, args.seconds, args.clients
-    with connect(settings) as conn:
-        agencies = [f"R{n:05d}" for n in range(min(LIVE_AGENCIES, args.agencies))]
-        tokens = {a: create_token(conn, Role.AGENCY_REPORTER, a).secret for a in agencies}
+    agencies = [f"R{n:05d}" for n in range(min(LIVE_AGENCIES, args.agencies))]
+    issued = issue_tokens(settings, Role.AGENCY_REPORTER, agencies)
+    tokens = {a: issued[a] for a in agencies}
     period = "2026-01"
     boards = [OpenBoard(web, f"/boards/live?period={period}&focus={codes[0]}") for _ in range(args.boards)]
     for board in boards:

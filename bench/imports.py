@@ -24,14 +24,12 @@ from typing import Any
 import httpx
 import openpyxl
 
-from bench.environment import agency_codes, bench_settings, load_form, load_national_reference
+from bench.environment import agency_codes, bench_settings, issue_tokens, load_form, load_national_reference
 from domain.identity import Role
 from domain.periods import Period
-from infra.db import connect
 from infra.runtime.ports import free_port, wait_until
 from infra.runtime.processes import Service, http_ready, log_path
 from infra.settings import Settings
-from infra.tokens import create_token
 
 FIRST = Period.parse("2000-01")
 HISTORY_TEMPLATE = "BENCH-HISTORY"
@@ -125,12 +123,10 @@ def main() -> None:
         worker.start()
         try:
             wait_until(lambda: http_ready(url), 30, what="ingest ready")
-            with connect(settings) as conn:
-                importer = create_token(conn, Role.AGENCY_REPORTER, IMPORTER).secret
-                poster = create_token(conn, Role.AGENCY_REPORTER, POSTER).secret
-                clerks = {
-                    a: create_token(conn, Role.AGENCY_REPORTER, a).secret for a in agency_codes(args.workbook_agencies)
-                }
+            workbook_agencies = agency_codes(args.workbook_agencies)
+            issued = issue_tokens(settings, Role.AGENCY_REPORTER, [IMPORTER, POSTER, *workbook_agencies])
+            importer, poster = issued[IMPORTER], issued[POSTER]
+            clerks = {a: issued[a] for a in workbook_agencies}
             periods = months(args.months)
             lines = ["agency,period,indicator,value"]
             by_month: dict[str, dict[str, int]] = {}

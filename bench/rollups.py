@@ -175,7 +175,7 @@ def main() -> None:
             span = {"from": months[0].code, "to": months[-1].code}
             with httpx.Client(base_url=url, headers=headers, timeout=30) as http:
 
-                def get(params: dict[str, object]) -> Callable[[], object]:
+                def get(params: dict[str, str]) -> Callable[[], object]:
                     def call() -> object:
                         response = http.get("/rollups", params=params)
                         assert response.status_code == 200, response.text
