@@ -126,7 +126,7 @@ def test_a_post_without_the_sessions_token_is_refused_and_stores_nothing(
     for path, data in ((f"{base}/cells/POS.ITEMS", {"v.POS.ITEMS": "12"}), (f"{base}/values", {"v.POS.ITEMS": "12"})):
         refused = clerk.post(path, data, csrf=False)
         assert refused.status_code == 403
-        assert "did not come from this site" in refused.text
+        assert "không được gửi từ trang này" in refused.text  # in the page's language
         forged = clerk.client.post(path, data=data, headers={"X-CSRF-Token": "not-the-token"})
         assert forged.status_code == 403
     assert events(stack) == before

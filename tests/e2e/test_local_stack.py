@@ -71,7 +71,10 @@ def test_up_serves_the_readme_flow_and_stops_without_leftovers(data_dir: Path) -
         ingest, reports = f"http://127.0.0.1:{ports['ingest']}", f"http://127.0.0.1:{ports['reports']}"
         response = httpx.post(
             f"{ingest}/agencies/P01/periods/{period}/values",
-            json={"values": [{"indicator": "TEL.MOBILE_SUBSCRIBERS", "value": 9_100_123}]},
+            json={  # the demo's last month was returned: a correction gives its reason
+                "values": [{"indicator": "TEL.MOBILE_SUBSCRIBERS", "value": 9_100_123}],
+                "reason": "Số liệu thuê bao theo báo cáo của doanh nghiệp",
+            },
             headers={**auth(tokens["agency_reporter"]), "Idempotency-Key": "readme-1"},
         )
         assert response.status_code == 200, response.text

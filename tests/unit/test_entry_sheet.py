@@ -208,3 +208,12 @@ def test_the_demo_data_is_a_year_of_reviewed_months_and_a_month_end_in_progress(
     statuses = {a: entry_sheet(ws, AUDITOR, a, "2026-11").status for a in ("P01", "P79", "P48")}
     assert statuses == {"P01": Status.RETURNED, "P79": Status.SUBMITTED, "P48": Status.SUBMITTED}
     assert entry_sheet(ws, AUDITOR, "P01", "2026-10").status is Status.APPROVED
+
+
+def test_the_demo_data_is_loaded_once_whatever_the_number_of_starts() -> None:
+    ws = in_memory_write_side(clock=FakeClock(date(2026, 12, 1)))
+    load_seed(ws)
+    assert load_demo(ws, date(2026, 12, 1)) > 3000
+    before = count(ws)
+    assert load_demo(ws, date(2026, 12, 1)) == 0, "a second start finds its reviewed months"
+    assert count(ws) == before

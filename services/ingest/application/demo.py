@@ -17,6 +17,7 @@ from decimal import ROUND_DOWN, Decimal
 from domain.identity import Principal, Role
 from domain.periods import Period, PeriodKind, period_for_date
 from domain.rules import Rule
+from domain.submission import submission_id
 from domain.templates import Form
 from domain.values import ValueType
 from services.ingest.application.commands import Action, ChangeStatus, EnterValues
@@ -110,6 +111,8 @@ def load_demo(ws: WriteSide, today: date, seed: int = 2025) -> int:
         month = month.previous()
         months.insert(0, month)
     entered = 0
+    if ws.store.get(submission_id(DEMO_AGENCIES[0], months[-1].code), read_only=True) is not None:
+        return entered  # loaded at an earlier start: its months are reviewed and locked
     for code in DEMO_AGENCIES:
         agency = ws.reference.agency(code)
         if agency.template is None:
