@@ -19,6 +19,7 @@ SCALES: dict[str, list[tuple[str, list[str]]]] = {
         ("bench.audit", ["--agencies", "100"]),
         ("bench.imports", ["--indicators", "400", "--months", "25", "--workbook-agencies", "5"]),
         ("bench.pages", ["--agencies", "500", "--requests", "50"]),
+        ("bench.boards", ["--agencies", "500", "--months", "3", "--requests", "30", "--rate", "300", "--seconds", "5"]),
         ("bench.backup", ["--agencies", "100"]),
     ],
     "full": [
@@ -29,6 +30,7 @@ SCALES: dict[str, list[tuple[str, list[str]]]] = {
         ("bench.audit", ["--agencies", "1000"]),
         ("bench.imports", ["--indicators", "400", "--months", "250", "--workbook-agencies", "34"]),
         ("bench.pages", ["--agencies", "10000", "--requests", "200"]),
+        ("bench.boards", ["--agencies", "10000", "--months", "12", "--rate", "1000", "--seconds", "20"]),
         ("bench.backup", ["--agencies", "1000"]),
     ],
 }
