@@ -84,6 +84,14 @@ def test_a_clerk_imports_the_template_workbook(page: Page, stack_factory: StackF
     expect(page.get_by_role("table").last.get_by_role("row")).to_have_count(4)  # header, 2 checks, 1 import
     screenshot(page, "import-month-after")
 
+    # The same values in the month's entry form, where the clerk would otherwise have typed them.
+    page.goto(f"{stack.web_url}/agencies/P01/periods/{period}")
+    expect(page.locator(f'input[name="v.{SUBSCRIBERS}"]')).to_have_value("8.450.123")
+    expect(page.locator(f'input[name="v.{FIBRE}"]')).to_have_value("93,5")
+    expect(page.get_by_role("link", name="Nhập số liệu từ tệp").last).to_have_attribute(
+        "href", f"/agencies/P01/periods/{period}/import"
+    )
+
 
 def test_the_upload_form_says_what_is_missing_next_to_the_field(page: Page, stack_factory: StackFactory) -> None:
     stack = stack_factory("web")
