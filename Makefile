@@ -26,7 +26,7 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 
 bench: $(STAMP)
-	$(BIN)/python -m bench.run --scale full
+	$(BIN)/reporting bench --scale full
 
 clean:
 	rm -rf $(VENV) .local

@@ -7,6 +7,7 @@ import getpass
 import logging
 import os
 import signal
+import subprocess
 import sys
 import tempfile
 import threading
@@ -253,6 +254,11 @@ def cmd_tokens(_settings: Settings, args: argparse.Namespace) -> int:
         return 1 if isinstance(error, NotFound) else 2
 
 
+def cmd_bench(_: Settings, args: argparse.Namespace) -> int:
+    """Run `bench.run` (the benchmarks live beside the code, not in the installed package)."""
+    return subprocess.run([sys.executable, "-m", "bench.run", "--scale", args.scale], check=False).returncode
+
+
 def cmd_probe(_: Settings, args: argparse.Namespace) -> int:
     """Exit 0 when `url` answers 200 within the timeout (compose health checks; the image has no curl)."""
     import urllib.error
@@ -338,6 +344,9 @@ def build_parser() -> argparse.ArgumentParser:
     probe.add_argument("url", help="e.g. http://127.0.0.1:8001/ready or http://127.0.0.1:9101/health")
     probe.add_argument("--timeout", type=float, default=3.0)
     probe.set_defaults(func=cmd_probe)
+    bench = sub.add_parser("bench", help="every benchmark of bench/ in turn, at one scale (from a checkout)")
+    bench.add_argument("--scale", choices=("small", "full"), default="small")
+    bench.set_defaults(func=cmd_bench)
     add_audit_commands(sub)
     add_backup_commands(sub)
     return parser
