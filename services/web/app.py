@@ -22,6 +22,7 @@ from domain.errors import DomainError, ErrorKind
 from services.http.health import add_health_routes
 from services.http.limits import BodySizeLimit
 from services.http.observability import instrument
+from services.http.problems import STATUS_BY_KIND
 from services.web.pages import (
     account,
     admin,
@@ -44,16 +45,6 @@ from services.web.templating import gettext, render
 from services.web.timing import ServerTiming
 from services.web.web_side import WebSide
 
-STATUS = {
-    ErrorKind.INVALID: 422,
-    ErrorKind.NOT_FOUND: 404,
-    ErrorKind.CONFLICT: 409,
-    ErrorKind.FORBIDDEN: 403,
-    ErrorKind.UNAUTHENTICATED: 401,
-    ErrorKind.TOO_LARGE: 413,
-    ErrorKind.MALFORMED: 400,
-    ErrorKind.RATE_LIMITED: 429,
-}
 FORM_OVERHEAD = 64 << 10  # a multipart form's own fields and boundaries
 # Each page module has its `router`, and `NAV`, its main-menu entries.
 PAGES: tuple[ModuleType, ...] = (account, home, entry, review, live, compliance, boards, reports, admin, imports)
@@ -110,11 +101,12 @@ def create_app(
             title = gettext(request, "Not found")
         headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else None
         message = gettext(request, exc.detail)
+        status = STATUS_BY_KIND[exc.kind]  # the API's status for the same refusal
         response: Response
         if request.headers.get("hx-request"):  # a fragment for the part of the page that asked
-            response = render(request, "_error_fragment.html", {"message": message}, status_code=STATUS[exc.kind])
+            response = render(request, "_error_fragment.html", {"message": message}, status_code=status)
         else:
-            response = error_page(request, STATUS[exc.kind], title, message)
+            response = error_page(request, status, title, message)
         if headers:
             response.headers.update(headers)
         return response
