@@ -27,7 +27,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from functools import lru_cache
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 MIN_YEAR = 2000
@@ -35,6 +35,15 @@ MAX_YEAR = 2100
 
 # Deadlines and cut-off windows are calendar dates in Vietnam, whatever the server's time zone.
 VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+class Clock(Protocol):
+    """What both sides read today from (the system clock, or a fixed day in tests and the demo)."""
+
+    def today(self) -> date:
+        """Today's calendar date in Vietnam (deadlines and cut-off windows are Vietnamese dates)."""
+        ...
+
 
 # Decree 09/2019/ND-CP: a window opens on the 15th of the month before the
 # period and closes on the 14th of the period's last month.

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
-from domain.periods import ReportingRegime
+from domain.periods import Clock, ReportingRegime
 from infra.clock import SystemClock
 from infra.db import UNAVAILABLE_ERRORS, Pool, new_pool, open_pool, ping
 from infra.electronic_codes import ElectronicCodeIndex, TopicSource
@@ -38,7 +38,7 @@ from services.http.platform import Platform
 from services.http.read_side import ReadSide
 from services.ingest.application.history import SubmissionHistory
 from services.ingest.application.imports.side import MAX_ATOMIC_VALUES, ImportSide
-from services.ingest.application.ports import Clock, EventStore, PasswordHasher, SignInThrottle, ValueHistory
+from services.ingest.application.ports import EventStore, PasswordHasher, SignInThrottle, ValueHistory
 from services.ingest.application.seed import reporting_regime
 from services.ingest.application.write_side import MAX_VALUES_PER_BATCH, WriteSide
 from services.interchange.mapping import CodeMapping

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from domain.identity import Role
+from domain.periods import Clock
 from entrypoints.bootstrap import migrate, postgres_write_side
 from infra.db import connect
 from infra.runtime.broker import LocalBroker
@@ -27,7 +28,6 @@ from infra.settings import Settings
 from services.ingest.application.access import create_account
 from services.ingest.application.commands import CreateAccount, IssueToken
 from services.ingest.application.outcomes import TokenIssued
-from services.ingest.application.ports import Clock
 from services.ingest.application.seed import SEED_ADMIN
 from services.ingest.application.tokens import issue_token
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from domain.periods import Clock
 from services.audit.transparency import TransparencyLog
-from services.ingest.application.ports import Clock
 from services.interchange.mapping import CodeMapping
 from services.readmodels.access.queries import AccessQueries
 from services.readmodels.audit_trail.queries import AuditTrailQueries

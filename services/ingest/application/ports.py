@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
 from typing import Protocol
 from uuid import UUID
 
@@ -122,9 +121,3 @@ def agency_of(codes: Mapping[str, str], electronic_code: str) -> str | None:
     """The agency holding an electronic identifier code; None when no agency, or more than one, holds it."""
     holders = [agency for agency, code in codes.items() if code == electronic_code]
     return holders[0] if len(holders) == 1 else None
-
-
-class Clock(Protocol):
-    def today(self) -> date:
-        """Today's calendar date in Vietnam (deadlines and cut-off windows are Vietnamese dates)."""
-        ...

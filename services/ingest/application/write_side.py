@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from domain.periods import ReportingRegime
+from domain.periods import Clock, ReportingRegime
 from services.ingest.application.ports import (
-    Clock,
     ElectronicCodes,
     EventStore,
     PasswordHasher,
