@@ -37,7 +37,7 @@ from services.http.limits import LimiterFactory
 from services.http.platform import Platform
 from services.http.read_side import ReadSide
 from services.ingest.application.history import SubmissionHistory
-from services.ingest.application.imports.side import MAX_ATOMIC_VALUES, ImportSide
+from services.ingest.application.imports.side import MAX_ATOMIC_VALUES, ImportSide, unwatched
 from services.ingest.application.ports import EventStore, PasswordHasher, SignInThrottle, ValueHistory
 from services.ingest.application.seed import reporting_regime
 from services.ingest.application.write_side import MAX_VALUES_PER_BATCH, WriteSide
@@ -209,8 +209,11 @@ def dhis2_mappings(settings: Settings) -> dict[str, CodeMapping]:
     return mappings
 
 
-def import_side(settings: Settings, write: WriteSide, pool: Pool) -> ImportSide:
-    """Imports over the write application, with their files and jobs in PostgreSQL on `pool`."""
+def import_side(
+    settings: Settings, write: WriteSide, pool: Pool, *, alive: Callable[[], None] = unwatched
+) -> ImportSide:
+    """Imports over the write application, with their files and jobs in PostgreSQL on `pool`;
+    `alive`: what a worker calls as it makes progress."""
     return ImportSide(
         write,
         PostgresFileStore(pool),
@@ -218,6 +221,7 @@ def import_side(settings: Settings, write: WriteSide, pool: Pool) -> ImportSide:
         dhis2_mappings(settings),
         max_atomic_values=settings.import_atomic_max_values,
         max_upload_bytes=settings.max_upload_bytes,
+        alive=alive,
     )
 
 
@@ -240,8 +244,8 @@ def import_worker(settings: Settings) -> Iterator[ImportSide]:
     try:
         store.open()
         write = write_side(store, throttle=shared_throttle(settings, pool))
-        side = import_side(settings, write, pool)
-        side.alive = heartbeat  # its /health on METRICS_PORT: stalled when no batch or claim moves
+        # Its /health on METRICS_PORT: stalled when no claim or batch moves.
+        side = import_side(settings, write, pool, alive=heartbeat)
         try:
             yield side
         finally:

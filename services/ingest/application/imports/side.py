@@ -19,7 +19,7 @@ MAX_BUFFERED = 10_000
 MAX_ATOMIC_VALUES = 20_000
 
 
-def _unwatched() -> None:
+def unwatched() -> None:
     """No one watches this side's liveness (the API's, the tests')."""
 
 
@@ -33,7 +33,7 @@ class ImportSide:
     max_buffered: int = MAX_BUFFERED
     max_atomic_values: int = MAX_ATOMIC_VALUES
     max_upload_bytes: int = 64 << 20
-    alive: Callable[[], None] = _unwatched  # called as a worker makes progress: what its /health reads
+    alive: Callable[[], None] = unwatched  # called as a worker makes progress: what its /health reads
 
     def mapping(self, data_set: str | None) -> CodeMapping:
         """The code mapping of a data set; without one named, the only one configured."""
