@@ -10,19 +10,21 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
 import psycopg
 from eventsourcing.application import Application
-from eventsourcing.persistence import InterfaceError, JSONTranscoder, Mapper, OperationalError
+from eventsourcing.persistence import IntegrityError, InterfaceError, JSONTranscoder, Mapper, OperationalError
 from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.utils import retry
 from psycopg import sql
 from psycopg.rows import DictRow, TupleRow
 from psycopg_pool import ConnectionPool
 
 from domain.access import PasswordHash, Secret, TokenDigest, TokenRevocation
-from infra.db import cap_reconnect_backoff
+from infra.db import cap_reconnect_backoff, check_connection
 from infra.event_store_base import (
     AnswerRecord,
     LibraryEventStore,
@@ -30,6 +32,7 @@ from infra.event_store_base import (
     construct_mapper,
     register_transcodings,
 )
+from infra.group_commit import GroupCommit
 from infra.metrics import heartbeat
 from infra.settings import Settings
 
@@ -41,16 +44,26 @@ EVENTS_TABLE = "reporting_events"
 UNREAD_STATUS = 0
 
 
-class ReportingRecorder(PostgresApplicationRecorder):
-    """The library's recorder, with two changes at the insert.
+@dataclass(frozen=True)
+class Insert:
+    """One save's events and what goes with them (`idempotency`, `secrets`: the keyword arguments of the save)."""
 
-    1. The Idempotency-Key record is written in the same transaction as the
-       events, so a retried request either finds its record (and the events
-       exist) or finds nothing (and nothing was stored): never one without the other.
-    2. Events go in as four arrays of plain types, sent in binary, instead of
-       one array of a composite type, which psycopg can only send as escaped
-       text: the same single INSERT under the same table lock, at a fraction
-       of the client CPU (see docs/PERFORMANCE.md).
+    stored_events: Sequence[Any]
+    options: dict[str, Any]
+
+
+class ReportingRecorder(PostgresApplicationRecorder):
+    """The library's recorder, with three changes at the insert.
+
+    1. Group commit: the saves of concurrent requests of a process go into one transaction (one
+       table lock, one commit), each in its own savepoint, so that a clash of one (a version
+       already taken, a key already answered) fails that one only; each save returns only once
+       the transaction holding it is committed (`infra/group_commit.py`).
+    2. The Idempotency-Key record is written in the same transaction (and savepoint) as the
+       events, so a retried request either finds its record (and the events exist) or finds
+       nothing (and nothing was stored): never one without the other.
+    3. Events go in as four arrays of plain types, sent in binary, instead of one array of a
+       composite type, which psycopg can only send as escaped text (see docs/PERFORMANCE.md).
     """
 
     INSERT_ARRAYS = (
@@ -59,15 +72,52 @@ class ReportingRecorder(PostgresApplicationRecorder):
         " RETURNING notification_id"
     )
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.group_commit: GroupCommit[Insert, Sequence[int]] = GroupCommit(
+            self.write_group, size=lambda insert: len(insert.stored_events)
+        )
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def insert_events(self, stored_events: Sequence[Any], **kwargs: Any) -> Sequence[int] | None:
+        if not stored_events:
+            return []
+        return self.group_commit.submit(Insert(stored_events, kwargs))
+
+    def write_group(self, inserts: Sequence[Insert]) -> list[Sequence[int] | BaseException]:
+        """Several saves in one transaction under the table lock, each in a savepoint of its own.
+
+        A save that clashes is rolled back to its savepoint and gets the clash as its outcome;
+        the others are committed. Any other error fails the transaction, hence every save.
+        """
+        outcomes: list[Sequence[int] | BaseException] = []
+        with (
+            self.datastore.get_connection() as conn,
+            conn.pipeline() as pipeline,
+            conn.transaction(),
+            conn.cursor() as curs,
+        ):
+            # The table lock keeps commit order equal to notification order (docs/DECISIONS.md, *One event store*).
+            self._lock_table(curs)
+            self._notify_channel(curs)
+            for insert in inserts:
+                try:
+                    with conn.transaction():
+                        self._insert_stored_events(curs, insert.stored_events)
+                        pipeline.sync()  # a clash raises here, inside this save's savepoint
+                        ids = self._fetch_ids_after_insert_events(curs, insert.stored_events, **insert.options)
+                except psycopg.IntegrityError as clash:
+                    outcomes.append(IntegrityError(str(clash)))
+                else:
+                    outcomes.append(ids or [])
+        return outcomes
+
     def _insert_stored_events(
         self,
         curs: psycopg.Cursor[DictRow],
         stored_events: Sequence[Any],
         **kwargs: Any,
     ) -> None:
-        # The table lock keeps commit order equal to notification order (docs/DECISIONS.md, *One event store*).
-        self._lock_table(curs)
-        self._notify_channel(curs)
         curs.execute(
             self.INSERT_ARRAYS,
             (
@@ -88,8 +138,7 @@ class ReportingRecorder(PostgresApplicationRecorder):
         ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
         record: AnswerRecord | None = kwargs.get("idempotency")
         if record is not None and ids:
-            # A plain INSERT: a duplicate key is a database error that aborts the
-            # transaction, so the events above are rolled back with it.
+            # A plain INSERT: a duplicate key is a database error that rolls this save back.
             curs.execute(
                 "INSERT INTO idempotency_keys (subject, key, fingerprint, status_code, response)"
                 " VALUES (%s, %s, %s, %s, %s) RETURNING 1",
@@ -143,6 +192,9 @@ class ReportingApplication(Application[UUID]):
         env["APPLICATION_RECORDER_TOPIC"] = f"{ReportingRecorder.__module__}:ReportingRecorder"
         env["AGGREGATE_CACHE_MAXSIZE"] = str(cache_size)
         super().__init__(env)
+        # The library's pool pings every connection it hands out (POSTGRES_PRE_PING): ours pings
+        # only a connection the server has closed (psycopg_pool has no setter for its check).
+        library_pool(self)._check = check_connection
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)

@@ -20,6 +20,7 @@ import kafka.producer.sender
 import kafka.producer.transaction_manager
 import prometheus_client
 import psycopg_pool.base
+import psycopg_pool.pool
 import pytest
 
 PINNED = {"eventsourcing": "9.5.6", "psycopg-pool": "3.3.3", "kafka-python": "3.0.12", "prometheus-client": "0.26.0"}
@@ -28,13 +29,23 @@ Recorder = eventsourcing.postgres.PostgresApplicationRecorder
 # (what, why we depend on it, the digest of its source)
 GUARDED: list[tuple[Callable[..., Any], str, str]] = [
     (
-        Recorder._insert_events,
-        "infra/event_store.py overrides the two steps it calls, inside its transaction",
-        "319d1ce6f3f9c86550bc6fcea010dde3785c41788e6743080376ba3bf07f41ff",
+        Recorder.insert_events,
+        "infra/event_store.py replaces it by a group commit that does what it does, per save in a savepoint",
+        "f1a98da0239e3ea7462c6b725cd66d0c932fc533814c92e04bf9802ac81ebddf",
+    ),
+    (
+        Recorder._lock_table,
+        "the group commit takes the table lock once per transaction through it",
+        "42bc9c135b4a93c1e1ba4b3788eab049b605e48f2e49657630037d16382d6d9c",
+    ),
+    (
+        Recorder._notify_channel,
+        "the group commit notifies once per transaction through it",
+        "9e5bab72ecfbcf2ec8060b6d5f87cc5c0cf02a59bd7671e3efdb3a4c540371fe",
     ),
     (
         Recorder._insert_stored_events,
-        "replaced by an insert of four binary arrays that keeps the table lock",
+        "replaced by an insert of four binary arrays (the group commit takes the table lock)",
         "139580714a6590854299f5b5c1630b9cf56c65825cb463eb287bbf97996b29f1",
     ),
     (
@@ -48,6 +59,11 @@ GUARDED: list[tuple[Callable[..., Any], str, str]] = [
         "5ba2be0b3d81f4c7a5a2e2b45edffd570d0d4616f98521c5b41a24bdfeb7e00f",
     ),
     (
+        psycopg_pool.pool.ConnectionPool._check_connection,
+        "infra/event_store.py sets the check it calls (`_check`) on the event store library's pool",
+        "d0215e9299029f4e64c280740beb954d094d93443ecbde267574fdfff2fc730e",
+    ),
+    (
         kafka.producer.sender.Sender.force_close,
         "infra/kafka.py abandons a producer's queue after a failed send",
         "7963a0d23bc94fc992ce1ff980af202af891b0f606046ba0f8292aa72532ce03",
@@ -56,6 +72,21 @@ GUARDED: list[tuple[Callable[..., Any], str, str]] = [
         kafka.producer.transaction_manager.TransactionManager.has_producer_id,
         "infra/kafka.py waits for the idempotent producer's id",
         "652a00c63818c8e067e2cadc39bdd4536cbd65613d694198e3abe3d431738e79",
+    ),
+    (
+        eventsourcing.persistence.JSONTranscoder.__init__,
+        "infra/event_store_base.py writes with orjson what this encoder writes (separators, no ASCII escapes)",
+        "fd17b3c098d3687c5124f5450fda91f25c5d5ae2c5b5ea36b66b1215865815f3",
+    ),
+    (
+        eventsourcing.persistence.JSONTranscoder._encode_obj,
+        "infra/event_store_base.py's transcoder gives it orjson's unknown types",
+        "e7a92650c9f989f4fceb129157efccec5ea1b3046bfe7b3a2dd614799d206a3b",
+    ),
+    (
+        eventsourcing.persistence.JSONTranscoder._decode_obj,
+        "infra/event_store_base.py's transcoder calls it on every object orjson read, innermost first",
+        "7c7c0e6064fd5d73f73f0d3b985850eddc07d661038679297bc74b8251fdde45",
     ),
     (
         eventsourcing.persistence.Mapper.to_stored_event,
