@@ -7,10 +7,12 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any, Protocol
 from uuid import UUID
 
+import orjson
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate, DomainEventProtocol
 from eventsourcing.persistence import JSONTranscoder, Mapper, StoredEvent, Transcoding
@@ -36,6 +38,57 @@ def register_transcodings(transcoder: JSONTranscoder) -> None:
     transcoder.register(DateAsISO())
 
 
+# Types whose orjson encoding is byte for byte the library's (the dates through its transcodings).
+_FLAT = frozenset({str, int, bool, type(None), Decimal, datetime, date})
+_ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME  # dates and datetimes go to the transcodings
+
+
+class ReportingTranscoder(JSONTranscoder):
+    """The library's JSON transcoder, with orjson where it gives the same result in a fraction of the time.
+
+    Encoding: the state of an event whose fields are all of plain types (every value event) is
+    written by orjson, which writes the same bytes as the library's encoder (a property test checks
+    it) about five times faster; anything else, or an integer beyond 64 bits, by the library's.
+    Decoding: orjson reads integers beyond 64 bits as floats, and no event field is a float, so a
+    state in which orjson finds a float is read again by the library's decoder.
+    """
+
+    def encode(self, obj: Any) -> bytes:
+        if type(obj) is dict and all(type(value) in _FLAT for value in obj.values()):
+            try:
+                return orjson.dumps(obj, default=self._encode_obj, option=_ORJSON_OPTIONS)
+            except orjson.JSONEncodeError:
+                pass
+        return super().encode(obj)
+
+    def decode(self, data: bytes) -> Any:
+        try:
+            return self._revive(orjson.loads(data))
+        except (_NotExact, orjson.JSONDecodeError):  # NaN, for one, is read by the library's decoder only
+            return super().decode(data)
+
+    def _revive(self, obj: Any) -> Any:
+        """What the library's decoder's object hook makes of each object, innermost first."""
+        kind = type(obj)
+        if kind is dict:
+            for key, value in obj.items():
+                if type(value) in _NESTED:
+                    obj[key] = self._revive(value)
+            return self._decode_obj(obj)
+        if kind is list:
+            return [self._revive(item) for item in obj]
+        if kind is float:
+            raise _NotExact
+        return obj
+
+
+_NESTED = frozenset({dict, list, float})
+
+
+class _NotExact(Exception):
+    """orjson read a number the library's decoder would read otherwise."""
+
+
 class ReportingMapper(Mapper[UUID]):
     """The library's mapper, writing the id of the request being served into each stored event.
 
@@ -54,8 +107,10 @@ class ReportingMapper(Mapper[UUID]):
 
 
 def construct_mapper(application: Application[UUID]) -> Mapper[UUID]:
-    """`Application.construct_mapper` with `ReportingMapper`."""
-    return application.factory.mapper(transcoder=application.construct_transcoder(), mapper_class=ReportingMapper)
+    """`Application.construct_mapper` with `ReportingMapper` and `ReportingTranscoder`."""
+    transcoder = ReportingTranscoder()
+    application.register_transcodings(transcoder)
+    return application.factory.mapper(transcoder=transcoder, mapper_class=ReportingMapper)
 
 
 class AnswerRecord(Protocol):
