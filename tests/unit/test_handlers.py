@@ -556,6 +556,18 @@ def test_a_template_version_starts_at_a_month_not_yet_open(ws: WriteSide) -> Non
     refused(ws, InvalidReference, lambda: publish_template(ws, ADMIN, base))
 
 
+def test_a_form_already_built_follows_a_new_template_version_and_a_catalogue_change(ws: WriteSide) -> None:
+    before = ws.reference.form(TEMPLATE, Period.parse("2025-10"))
+    assert ws.reference.form(TEMPLATE, Period.parse("2025-10")) is before, "built once while nothing changes"
+    indicators = tuple(before.indicators)[:5]
+    publish_template(ws, ADMIN, PublishTemplate(TEMPLATE, "2025-10", indicators))
+    after = ws.reference.form(TEMPLATE, Period.parse("2025-10"))
+    assert tuple(after.indicators) == indicators
+    renamed = {**before.indicators[indicators[0]].to_dict(), "name_vi": "Tên mới"}
+    define_indicators(ws, ADMIN, DefineIndicators.from_dicts([renamed]))
+    assert ws.reference.form(TEMPLATE, Period.parse("2025-10")).indicators[indicators[0]].name_vi == "Tên mới"
+
+
 def test_report_definitions_select_known_indicators(ws: WriteSide) -> None:
     spec = ReportSpec("TEST-REPORT", "Báo cáo thử", "", Period.parse("2025").kind, "national", ("POS.ITEMS",))
     defined = define_report(ws, ADMIN, DefineReport(spec))

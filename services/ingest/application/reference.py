@@ -2,12 +2,13 @@
 
 Reference data (the catalogue, agencies, templates) is read on every command: read-only access
 to the store's cached aggregates (brought up to their latest version), and forms are memoised
-by the versions of the definitions they were built from.
+with the versions of the definitions they were built from (one query tells they are current).
 """
 
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from typing import TypeVar
 from uuid import UUID
 
@@ -39,7 +40,7 @@ class Reference:
 
     def __init__(self, store: EventStore) -> None:
         self.store = store
-        self._forms: dict[tuple[object, ...], Form] = {}
+        self._built: dict[tuple[UUID, object, int | None], _Built] = {}
         self._lock = threading.Lock()
 
     def catalogue(self) -> Catalogue:
@@ -52,7 +53,28 @@ class Reference:
         return get(self.store, template_id(code), Template, f"template {code}", read_only=True)
 
     def form(self, template_code: str, period: Period, version: int | None = None) -> Form:
-        """The form of a template for a period (or of one of its versions): the base's indicators first."""
+        """The form of a template for a period (or of one of its versions): the base's indicators first.
+
+        One query tells whether the definitions it was built from are still current (the versions of
+        the template, the catalogue and the base template); only when one changed are they read.
+        """
+        tid = template_id(template_code)
+        request = (tid, period.months()[0], version)
+        built = self._built.get(request)
+        ids = [tid, CATALOGUE_ID] if built is None or built.base is None else [tid, CATALOGUE_ID, built.base]
+        versions = self.store.versions(ids)
+        if built is not None and built.versions == tuple(versions.get(i) for i in ids):
+            return built.form
+        form, base_id = self._build(template_code, period, version)
+        ids = [tid, CATALOGUE_ID] if base_id is None else [tid, CATALOGUE_ID, base_id]
+        with self._lock:
+            if len(self._built) > MAX_FORMS:
+                self._built.clear()
+            # The versions read before building: a change since then is seen by the next call.
+            self._built[request] = _Built(form, base_id, tuple(versions.get(i) for i in ids))
+        return form
+
+    def _build(self, template_code: str, period: Period, version: int | None) -> tuple[Form, UUID | None]:
         template = self.template(template_code)
         catalogue = self.catalogue()
         chosen = template.version_for(period) if version is None else template.version_number(version)
@@ -60,14 +82,14 @@ class Reference:
             raise PeriodNotOpen(f"template {template_code} has no version in force for {period}")
         base = self.template(template.base) if template.base is not None else None
         base_version = base.version_for(period) if base is not None else None
-        # Aggregate versions identify the definitions a form was built from.
-        key = (template.id, chosen.version, catalogue.version, base.version if base else 0, period.months()[0])
-        form = self._forms.get(key)
-        if form is None:
-            base_indicators = base_version.indicators if base_version is not None else ()
-            form = Form.build(template, chosen, catalogue, base_indicators)
-            with self._lock:
-                if len(self._forms) > MAX_FORMS:
-                    self._forms.clear()
-                self._forms[key] = form
-        return form
+        base_indicators = base_version.indicators if base_version is not None else ()
+        return Form.build(template, chosen, catalogue, base_indicators), None if base is None else base.id
+
+
+@dataclass(frozen=True)
+class _Built:
+    """A form, and the versions of the template, the catalogue and the base template it was built from."""
+
+    form: Form
+    base: UUID | None
+    versions: tuple[int | None, ...]
