@@ -24,6 +24,7 @@ from psycopg.rows import DictRow, TupleRow
 from psycopg_pool import ConnectionPool
 
 from domain.access import PasswordHash, Secret, TokenDigest, TokenRevocation
+from infra import metrics
 from infra.db import cap_reconnect_backoff, check_connection
 from infra.event_store_base import (
     AnswerRecord,
@@ -75,7 +76,9 @@ class ReportingRecorder(PostgresApplicationRecorder):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.group_commit: GroupCommit[Insert, Sequence[int]] = GroupCommit(
-            self.write_group, size=lambda insert: len(insert.stored_events)
+            self.write_group,
+            size=lambda insert: len(insert.stored_events),
+            written=metrics.group_committed,
         )
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)

@@ -39,18 +39,20 @@ class GroupCommit(Generic[T, R]):
     result, or the exception that request must raise (the others are not failed by it). An
     exception raised by `write` itself is every request's outcome. `size` weighs a request (e.g. its
     number of events); a group holds at most `max_requests` requests and, past its first request,
-    at most `max_size` of that weight.
+    at most `max_size` of that weight. `written` is told the size of each group written.
     """
 
     def __init__(
         self,
         write: Callable[[Sequence[T]], Sequence[R | BaseException]],
         *,
+        written: Callable[[int], None] = lambda _requests: None,
         size: Callable[[T], int] = lambda _request: 1,
         max_requests: int = 64,
         max_size: int = 20_000,
     ) -> None:
         self._write = write
+        self._written = written
         self._size = size
         self._max_requests = max_requests
         self._max_size = max_size
@@ -81,6 +83,7 @@ class GroupCommit(Generic[T, R]):
                     written.outcome = outcome
                 self.groups += 1
                 self.requests += len(group)
+                self._written(len(group))
                 self._changed.notify_all()
         if isinstance(entry.outcome, BaseException):
             raise entry.outcome

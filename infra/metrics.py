@@ -145,6 +145,14 @@ EVENTS_STORED: Final = Counter(
     "Domain events committed to the event store, by event type.",
     ["event_type"],
 )
+EVENT_STORE_COMMITS: Final = Counter(
+    "reporting_event_store_commits_total",
+    "Event store transactions written by group commit (each holds one save or more).",
+)
+EVENT_STORE_SAVES: Final = Counter(
+    "reporting_event_store_saves_total",
+    "Saves (one request's events each) written by group commit; divided by the commits: saves per transaction.",
+)
 
 # ---------------------------------------------------------------------------------------
 # Relay (event store -> Kafka). Gauges of one process: in multiprocess mode the live maximum.
@@ -290,6 +298,8 @@ CATALOGUE: Final[tuple[MetricWrapperBase, ...]] = (
     VALUES_ACCEPTED,
     VALUES_REJECTED,
     EVENTS_STORED,
+    EVENT_STORE_COMMITS,
+    EVENT_STORE_SAVES,
     RELAY_LAG_EVENTS,
     RELAY_LAG_SECONDS,
     RELAY_EVENTS_PUBLISHED,
@@ -651,6 +661,11 @@ def observe_many(histogram: Histogram, amounts: Iterable[float]) -> None:
     for bucket, count in zip(histogram._buckets, counts, strict=True):
         if count:
             bucket.inc(count)
+
+
+def group_committed(saves: int) -> None:
+    EVENT_STORE_COMMITS.inc()
+    EVENT_STORE_SAVES.inc(saves)
 
 
 def events_stored(event_types: Iterable[str]) -> None:

@@ -8,6 +8,7 @@ from uuid import UUID, uuid4
 
 import pytest
 from eventsourcing.persistence import IntegrityError, StoredEvent
+from prometheus_client import REGISTRY
 
 from infra.db import connect
 from infra.event_store import EVENTS_TABLE, Insert, ReportingApplication, ReportingRecorder
@@ -79,6 +80,7 @@ def test_saves_waiting_for_the_table_lock_are_written_in_one_transaction(
     app: ReportingApplication, settings: Settings
 ) -> None:
     group = _recorder(app).group_commit
+    commits, saves = _counted()
     originators = [uuid4() for _ in range(12)]
     errors: list[BaseException] = []
 
@@ -103,3 +105,9 @@ def test_saves_waiting_for_the_table_lock_are_written_in_one_transaction(
     assert errors == []
     assert _stored(settings, originators) == dict.fromkeys(originators, 5)
     assert (group.groups, group.requests) == (2, 12), "the eleven that waited were written together"
+    assert _counted() == (commits + 2, saves + 12), "and the metrics say so"
+
+
+def _counted() -> tuple[float, float]:
+    commits = REGISTRY.get_sample_value("reporting_event_store_commits_total") or 0.0
+    return commits, REGISTRY.get_sample_value("reporting_event_store_saves_total") or 0.0
