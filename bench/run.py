@@ -30,16 +30,16 @@ LATEST = Path(__file__).resolve().parent.parent / ".local" / "bench" / "latest.j
 # fmt: off
 SCALES: dict[str, list[tuple[str, list[str]]]] = {
     "small": [
-        ("bench.ingest", ["--agencies", "60", "--months", "1", "--clients", "4"]),
-        ("bench.freshness", ["--rate", "1000", "--seconds", "5", "--agencies", "50"]),
-        ("bench.projector", ["--agencies", "40"]),
-        ("bench.rollups", ["--agencies", "300", "--indicators", "2", "--months", "3", "--requests", "50"]),
-        ("bench.audit", ["--agencies", "60"]),
-        ("bench.imports", ["--indicators", "400", "--months", "10", "--workbook-agencies", "3"]),
-        ("bench.pages", ["--agencies", "200", "--requests", "20"]),
-        ("bench.boards", ["--agencies", "200", "--months", "2", "--requests", "20", "--rate", "300", "--seconds", "4",
-                          "--boards", "3"]),
-        ("bench.backup", ["--agencies", "60"]),
+        ("bench.ingest", ["--agencies", "30", "--months", "1", "--clients", "4"]),
+        ("bench.freshness", ["--rate", "1000", "--seconds", "3", "--agencies", "30"]),
+        ("bench.projector", ["--agencies", "20"]),
+        ("bench.rollups", ["--agencies", "100", "--indicators", "2", "--months", "3", "--requests", "20"]),
+        ("bench.audit", ["--agencies", "30"]),
+        ("bench.imports", ["--indicators", "400", "--months", "5", "--workbook-agencies", "2"]),
+        ("bench.pages", ["--agencies", "100", "--requests", "10"]),
+        ("bench.boards", ["--agencies", "100", "--months", "2", "--requests", "10", "--rate", "300", "--seconds", "3",
+                          "--boards", "2"]),
+        ("bench.backup", ["--agencies", "30"]),
         ("bench.national", ["--units", "200"]),
     ],
     "full": [

@@ -24,7 +24,7 @@ PAGES = [
     "review queue (every month, first page of 50)",
     "review queue (one month and one region)",
     "review queue (page 40)",
-    "reviewer home (queue, counts of 200 agencies x 6 months)",
+    "reviewer home (queue, counts of 100 agencies x 6 months)",
     "report read-only for the reviewer",
     "check of a typed value (htmx)",
     "save of a cell (a new value each time)",
