@@ -22,6 +22,7 @@ from tempfile import TemporaryDirectory
 
 from bench.environment import agency_codes, bench_settings, indicator_codes, load_national_reference
 from bench.projector import fill_store, publish_all
+from bench.report import record
 from domain.merkle import RootAccumulator
 from infra.canonical import CanonicalMapper, read_store
 from infra.db import connect
@@ -40,7 +41,9 @@ def build_log(settings: Settings) -> int:
             started = time.perf_counter()
             checkpointer.catch_up(conn)
             size = checkpointer.appender(conn).size
-            print(f"checkpointer appended {size:,} leaves at {size / (time.perf_counter() - started):,.0f}/s")
+            rate = size / (time.perf_counter() - started)
+            print(f"checkpointer appended {size:,} leaves at {rate:,.0f}/s")
+            record("checkpointer catch-up, leaves appended", rate, "leaves/s")
             checkpointer.sign(conn, "bench")
             stop = threading.Event()
             thread = threading.Thread(target=checkpointer.run, args=(stop,))  # publishes the checkpoint
@@ -78,11 +81,13 @@ def main() -> None:
         publish_all(settings)  # the checkpointer follows the relay
         size = build_log(settings)
         key = signing_key(settings).verifier
-        print(f"baseline RootAccumulator (bytes in memory) {baseline(settings):12,.0f} leaves/s")
-        for label, options in (
-            ("verify --from-store -w1", Options(from_store=True, workers=1)),
-            ("verify --from-store", Options(from_store=True)),
-            ("verify (Kafka)", Options(idle_seconds=1.0)),
+        tree = baseline(settings)
+        print(f"baseline RootAccumulator (bytes in memory) {tree:12,.0f} leaves/s")
+        record("baseline RootAccumulator over the bytes in memory", tree, "leaves/s")
+        for label, options, target in (
+            ("verify --from-store -w1", Options(from_store=True, workers=1), 200_000),
+            ("verify --from-store", Options(from_store=True), 200_000),
+            ("verify (Kafka)", Options(idle_seconds=1.0), None),
         ):
             out = io.StringIO()
             started = time.perf_counter()
@@ -91,6 +96,7 @@ def main() -> None:
             print_report(report, out)
             assert report.ok, out.getvalue()
             print(f"{label:<24} {size / elapsed:12,.0f} events/s end to end ({size:,} events, {elapsed:.2f} s)")
+            record(f"audit {label}, end to end", size / elapsed, "events/s", target=target)
             print("    " + out.getvalue().strip().replace("\n", "\n    "))
 
 

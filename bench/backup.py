@@ -20,6 +20,7 @@ from pathlib import Path
 from bench.audit import build_log
 from bench.environment import agency_codes, bench_settings, indicator_codes, load_national_reference
 from bench.projector import fill_store, publish_all
+from bench.report import record
 from entrypoints.bootstrap import migration_sources
 from infra.backup import backup, restore
 from infra.db import connect
@@ -60,12 +61,17 @@ def main() -> None:
         restore(replace(settings, postgres_dbname="restored"), target, migration_sources())
         restored = time.perf_counter() - started
         print(f"{events:,} events ({table_bytes / 1e6:,.0f} MB in PostgreSQL); backup {size / 1e6:,.1f} MB")
+        record("backup size / events table size in PostgreSQL", size / table_bytes, "x")
         print(f"baseline COPY out          {events / baseline:12,.0f} events/s ({baseline:.2f} s)")
+        record("baseline COPY of the events table out", events / baseline, "events/s")
         print(
             f"reporting backup           {events / backed_up:12,.0f} events/s ({backed_up:.2f} s,"
             f" {baseline / backed_up:.2f}x the baseline)"
         )
+        record("reporting backup", events / backed_up, "events/s")
+        record("reporting backup / COPY out", baseline / backed_up, "x")
         print(f"reporting restore          {events / restored:12,.0f} events/s ({restored:.2f} s)")
+        record("reporting restore", events / restored, "events/s")
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ import orjson
 
 from bench.environment import bench_settings, issue_tokens
 from bench.ingest import percentile
+from bench.report import record
 from bench.rollups import fill, load_reference
 from domain.identity import Role
 from domain.periods import Period
@@ -333,13 +334,21 @@ def main() -> None:
     print(f"server-side page times ({args.requests} requests each, one after the other):")
     for label, samples in {**pages, **baselines}.items():
         print(f"  {label:<72} {_quantiles(samples)}")
+        target = None if label in baselines else 300
+        record(f"{label}, p95", percentile(samples, 95) * 1000, "ms", target=target, better="lower")
     print(
         f"live: {sent:,} values sent at {reached:,.0f} values/s ({args.rate:,} offered), {BATCH} per request;"
         f" {args.boards} boards open"
     )
+    record("live load: rate offered", args.rate, "values/s")
+    record("live load: rate reached", reached, "values/s")
     print(f"  accepted -> visible on an open board (fragment re-fetched)       {_quantiles(visible)}")
+    visible_p99 = percentile(visible, 99) * 1000
+    record("accepted -> visible on an open board, p99", visible_p99, "ms", target=2_000, better="lower")
     print(f"  accepted -> the roll-ups' advance announced on the board's stream {_quantiles(announced)}")
+    record("accepted -> announced on the board's stream, p99", percentile(announced, 99) * 1000, "ms", better="lower")
     print(f"  the board's live fragment fetched under the load ({len(fetches)} fetches) {_quantiles(fetches)}")
+    record("live fragment fetched under the load, p95", percentile(fetches, 95) * 1000, "ms", better="lower")
 
 
 if __name__ == "__main__":

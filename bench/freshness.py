@@ -20,6 +20,7 @@ import httpx
 
 from bench.environment import agency_codes, bench_settings, indicator_codes, issue_tokens, load_national_reference
 from bench.ingest import percentile
+from bench.report import record
 from domain.identity import Role
 from entrypoints.stack import SERVICES
 from infra.db import connect
@@ -112,11 +113,16 @@ def main() -> None:
         visible = next(t for pos, t in seen[agency] if pos >= position)
         delays.append(max(0.0, visible - acked))
     print(f"sent {len(acks) * BATCH} values in {sent_seconds:.1f} s = {len(acks) * BATCH / sent_seconds:,.0f} values/s")
+    record("freshness: rate offered", args.rate, "values/s")
+    # The freshness target holds at 5,000 values/s: below that rate the p99 does not show it.
+    record("freshness: rate reached", len(acks) * BATCH / sent_seconds, "values/s", target=5_000)
     print(
         f"accepted -> visible in read model: p50 {percentile(delays, 50) * 1000:.0f} ms, "
         f"p99 {percentile(delays, 99) * 1000:.0f} ms, max {max(delays) * 1000:.0f} ms "
         f"(watcher resolution {WATCH_INTERVAL * 1000:.0f} ms)"
     )
+    record("freshness: accepted -> visible, p50", percentile(delays, 50) * 1000, "ms", better="lower")
+    record("freshness: accepted -> visible, p99", percentile(delays, 99) * 1000, "ms", target=1_000, better="lower")
 
 
 def _watch(settings: Settings, seen: dict[str, list[tuple[int, float]]], stop: threading.Event) -> None:

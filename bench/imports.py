@@ -25,6 +25,7 @@ import httpx
 import openpyxl
 
 from bench.environment import agency_codes, bench_settings, issue_tokens, load_form, load_national_reference
+from bench.report import record
 from domain.identity import Role
 from domain.periods import Period
 from infra.runtime.ports import free_port, wait_until
@@ -196,21 +197,30 @@ def main() -> None:
     workbook_values = len(agencies) * len(values)
     print(f"CSV: {total:,} values ({len(csv) / 2**20:.1f} MiB, {args.indicators} indicators x {args.months} months)")
     print(f"  import job (upload to end)       {total / csv_seconds:10,.0f} values/s  ({csv_seconds:.1f} s)")
+    record("CSV import job, upload to end", total / csv_seconds, "values/s")
     print(
         f"  JSON API, {args.indicators}-value requests  {total / json_seconds:10,.0f} values/s  ({json_seconds:.1f} s;"
         f" import = {json_seconds / csv_seconds:.2f}x)"
     )
+    record(f"baseline JSON API, {args.indicators}-value requests", total / json_seconds, "values/s")
+    record("CSV import job / JSON API", json_seconds / csv_seconds, "x")
     print(f"  import worker peak RSS after it  {csv_rss:10.0f} MiB")
+    record("import worker peak RSS after the CSV", csv_rss, "MiB", better="lower")
     print(f"workbooks: {len(agencies)} agencies x {len(values)} indicators = {workbook_values:,} values")
     print(
         f"  import jobs (upload to end)      {workbook_values / workbook_seconds:10,.0f} values/s"
         f"  ({workbook_seconds:.1f} s, {workbook_seconds / len(agencies) * 1000:.0f} ms a workbook)"
     )
+    record("workbook import jobs, upload to end", workbook_values / workbook_seconds, "values/s")
     print(
         f"  JSON API, one request a form     {workbook_values / workbook_json_seconds:10,.0f} values/s"
         f"  ({workbook_json_seconds:.1f} s; import = {workbook_json_seconds / workbook_seconds:.2f}x)"
     )
+    record("baseline JSON API, one request a form", workbook_values / workbook_json_seconds, "values/s")
+    record("workbook import jobs / JSON API", workbook_json_seconds / workbook_seconds, "x")
     print(f"peak RSS: import worker {worker_rss:.0f} MiB, ingest API {ingest_rss:.0f} MiB")
+    record("import worker peak RSS", worker_rss, "MiB", better="lower")
+    record("ingest API peak RSS", ingest_rss, "MiB", better="lower")
 
 
 if __name__ == "__main__":

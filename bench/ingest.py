@@ -33,6 +33,7 @@ from bench.environment import (
     issue_tokens,
     load_national_reference,
 )
+from bench.report import record
 from domain.identity import Principal, Role
 from domain.periods import Period
 from entrypoints.bootstrap import postgres_store, write_side
@@ -210,12 +211,20 @@ def main() -> None:
     )
     print(f"events in store: {stored[0] if stored else '?'}")
     print(f"HTTP ingest, durably stored     {http_rate:10,.0f} values/s")
+    record("HTTP ingest, durably stored", http_rate, "values/s", target=20_000)
     print(
         f"  latency per {args.indicators}-value form   p50 {percentile(form_latencies, 50) * 1000:6.1f} ms"
         f"   p99 {percentile(form_latencies, 99) * 1000:6.1f} ms"
     )
+    p50, p99 = percentile(form_latencies, 50) * 1000, percentile(form_latencies, 99) * 1000
+    record(f"HTTP ingest, p50 per {args.indicators}-value form", p50, "ms", better="lower")
+    record(f"HTTP ingest, p99 per {args.indicators}-value form", p99, "ms", target=250, better="lower")
     print(f"baseline Application.save       {save_rate:10,.0f} values/s  (HTTP ingest = {http_rate / save_rate:.2f}x)")
+    record("baseline Application.save, one transaction per form", save_rate, "values/s")
+    record("HTTP ingest / Application.save", http_rate / save_rate, "x", target=1.0)
     print(f"baseline PostgreSQL COPY        {copy_rate:10,.0f} rows/s    (HTTP ingest = {http_rate / copy_rate:.2f}x)")
+    record("baseline PostgreSQL COPY of the same rows", copy_rate, "rows/s")
+    record("HTTP ingest / PostgreSQL COPY", http_rate / copy_rate, "x")
 
 
 if __name__ == "__main__":

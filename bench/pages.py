@@ -33,6 +33,7 @@ from pathlib import Path
 import httpx
 
 from bench.environment import ADMIN, bench_settings
+from bench.report import record
 from domain.agencies import AgencyKind
 from domain.catalogue import Indicator, IndicatorGroup
 from domain.identity import Principal, Role
@@ -172,13 +173,13 @@ def measure(call: Callable[[], httpx.Response], repeat: int) -> tuple[list[float
     return server, client
 
 
-def percentiles(samples: list[float]) -> str:
+def at(samples: list[float], q: float) -> float:
     ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
 
-    def at(q: float) -> float:
-        return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
 
-    return f"p50 {statistics.median(ordered):6.1f}  p95 {at(0.95):6.1f}  p99 {at(0.99):6.1f} ms"
+def percentiles(samples: list[float]) -> str:
+    return f"p50 {statistics.median(samples):6.1f}  p95 {at(samples, 0.95):6.1f}  p99 {at(samples, 0.99):6.1f} ms"
 
 
 def main() -> None:
@@ -265,6 +266,8 @@ def main() -> None:
     print(f"{'page':<72} {'server-side (Server-Timing)':<40} client-side (loopback)")
     for label, (server, client) in results.items():
         print(f"{label:<72} {percentiles(server):<40} {percentiles(client)}")
+        record(f"{label}, server-side p95", at(server, 0.95), "ms", target=300, better="lower")
+        record(f"{label}, client-side p95", at(client, 0.95), "ms", better="lower")
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ import time
 from kafka import TopicPartition
 
 from bench.environment import BENCH_TEMPLATE, agency_codes, bench_settings, indicator_codes, load_national_reference
+from bench.report import record
 from domain.identity import Principal, Role
 from domain.periods import Period
 from domain.submission import Submission
@@ -101,12 +102,16 @@ def main() -> None:
             alone[projection.name] = summary.events / summary.seconds
     print(f"events on the topic: {events}")
     print(f"baseline raw consume     {events / consume_seconds:10,.0f} events/s")
+    record("baseline raw kafka-python consume of the topic", events / consume_seconds, "events/s")
     print(
         f"projector catch-up       {events / project_seconds:10,.0f} events/s "
         f"({len(all_projections())} projections; = {consume_seconds / project_seconds:.2f}x raw consume)"
     )
+    record("projector catch-up from Kafka, every projection", events / project_seconds, "events/s", target=30_000)
+    record("projector catch-up / raw consume", consume_seconds / project_seconds, "x")
     for name, rate in alone.items():
         print(f"rebuild of {name:<15}{rate:10,.0f} events/s (= {rate * consume_seconds / events:.2f}x raw consume)")
+        record(f"rebuild of {name} alone from Kafka", rate, "events/s", target=30_000)
 
 
 if __name__ == "__main__":

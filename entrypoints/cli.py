@@ -256,7 +256,8 @@ def cmd_tokens(_settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_bench(_: Settings, args: argparse.Namespace) -> int:
     """Run `bench.run` (the benchmarks live beside the code, not in the installed package)."""
-    return subprocess.run([sys.executable, "-m", "bench.run", "--scale", args.scale], check=False).returncode
+    command = [sys.executable, "-m", "bench.run", "--scale", args.scale, *(["--json", args.json] if args.json else [])]
+    return subprocess.run(command, check=False).returncode
 
 
 def cmd_probe(_: Settings, args: argparse.Namespace) -> int:
@@ -346,6 +347,7 @@ def build_parser() -> argparse.ArgumentParser:
     probe.set_defaults(func=cmd_probe)
     bench = sub.add_parser("bench", help="every benchmark of bench/ in turn, at one scale (from a checkout)")
     bench.add_argument("--scale", choices=("small", "full"), default="small")
+    bench.add_argument("--json", help="where the run's table is written (default .local/bench/latest.json)")
     bench.set_defaults(func=cmd_bench)
     add_audit_commands(sub)
     add_backup_commands(sub)
