@@ -228,32 +228,36 @@ def _value_topics() -> list[str]:
     return [topic for topic, model in TOPICS.items() if model.event_type in VALUE_EVENTS]
 
 
-# The store's value events folded in SQL, straight from the stored state (the library's JSON): the
-# latest value of each (agency, period, indicator) by position, and how many value events it had.
-FOLD = (
-    "WITH v AS ("
-    " SELECT s->>'agency' AS agency, s->>'period' AS period, s->>'indicator' AS indicator, s->'value' AS value,"
-    " notification_id AS position"
-    " FROM (SELECT convert_from(state, 'UTF8')::jsonb AS s, notification_id FROM reporting_events"
-    "  WHERE topic = ANY(%(topics)s)) e),"
-    " folded AS (SELECT agency, period, indicator, (array_agg(value ORDER BY position DESC))[1] AS value,"
-    " count(*) AS revision, max(position) AS position FROM v GROUP BY agency, period, indicator)"
-)
+def fold_store(conn: psycopg.Connection[TupleRow]) -> int:
+    """The store's value events folded in SQL into the temporary table `folded`, straight from the stored
+    state (the library's JSON): the latest value of each (agency, period, indicator) by position, and
+    how many value events it had. Returns the number of cells."""
+    conn.execute(
+        "CREATE TEMPORARY TABLE folded AS"
+        " WITH v AS ("
+        "  SELECT s->>'agency' AS agency, s->>'period' AS period, s->>'indicator' AS indicator,"
+        "  s->'value' AS value, notification_id AS position"
+        "  FROM (SELECT convert_from(state, 'UTF8')::jsonb AS s, notification_id FROM reporting_events"
+        "   WHERE topic = ANY(%s)) e)"
+        " SELECT agency, period, indicator, (array_agg(value ORDER BY position DESC))[1] AS value,"
+        " count(*)::int AS revision, max(position) AS position FROM v GROUP BY agency, period, indicator",
+        (_value_topics(),),
+    )
+    row = conn.execute("SELECT count(*) FROM folded").fetchone()
+    return int(row[0]) if row else 0
 
 
-def check_report_view(settings: Settings) -> list[str]:
+def check_report_view(conn: psycopg.Connection[TupleRow]) -> list[str]:
     """rm_report_values equals the fold of the store, cell by cell (value, revision, position)."""
-    query = (
-        FOLD + " SELECT coalesce(f.agency, r.agency), coalesce(f.period, r.period),"
-        " coalesce(f.indicator, r.indicator), f.value, f.revision, f.position, r.value, r.revision, r.position"
+    rows = conn.execute(
+        "SELECT coalesce(f.agency, r.agency), coalesce(f.period, r.period), coalesce(f.indicator, r.indicator),"
+        " f.value, f.revision, f.position, r.value, r.revision, r.position"
         " FROM folded f FULL JOIN rm_report_values r"
         " ON (r.agency, r.period, r.indicator) = (f.agency, f.period, f.indicator)"
-        " WHERE f.agency IS NULL OR r.agency IS NULL OR r.value <> f.value OR r.revision <> f.revision"
-        " OR r.position <> f.position"
-    )
-    with connect(settings) as conn:
-        rows = conn.execute(query, {"topics": _value_topics()}).fetchall()
-        cells = conn.execute("SELECT count(*) FROM rm_report_values").fetchone()
+        " WHERE (f.value, f.revision, f.position) IS DISTINCT FROM (r.value, r.revision, r.position)"
+        " OR f.agency IS NULL OR r.agency IS NULL"
+    ).fetchall()
+    cells = conn.execute("SELECT count(*) FROM rm_report_values").fetchone()
     problems = [f"report view {r[0]} {r[1]} {r[2]}: store {r[3:6]}, read model {r[6:9]}" for r in rows[:10]]
     if len(rows) > 10:
         problems.append(f"... {len(rows) - 10} more report-view cells differ")
@@ -261,16 +265,14 @@ def check_report_view(settings: Settings) -> list[str]:
     return problems
 
 
-def check_national_rollups(settings: Settings, codes: Sequence[str]) -> list[str]:
+def check_national_rollups(settings: Settings, conn: psycopg.Connection[TupleRow], codes: Sequence[str]) -> list[str]:
     """The national figures `/rollups` answers (month, quarter, half-year, year) equal sums over the fold."""
     periods = [PERIOD.containing(kind) for kind in PeriodKind]
-    with connect(settings) as conn:
-        # Every period here holds one month of values, summed over time and over agencies.
-        rows = conn.execute(
-            FOLD + " SELECT indicator, count(*), sum((value #>> '{}')::numeric) FROM folded WHERE period = %(p)s"
-            " GROUP BY indicator",
-            {"topics": _value_topics(), "p": PERIOD.code},
-        ).fetchall()
+    # Every period here holds the one month of values, summed over time and over agencies.
+    rows = conn.execute(
+        "SELECT indicator, count(*), sum((value #>> '{}')::numeric) FROM folded WHERE period = %s GROUP BY indicator",
+        (PERIOD.code,),
+    ).fetchall()
     expected = {str(r[0]): (int(r[1]), int(r[2])) for r in rows}
     pool = open_pool(settings, max_size=1)
     try:
@@ -296,14 +298,16 @@ def check_national_rollups(settings: Settings, codes: Sequence[str]) -> list[str
     return problems[:10] + ([f"... {len(problems) - 10} more figures differ"] if len(problems) > 10 else [])
 
 
-def count_topic(settings: Settings, idle: float = 3.0) -> tuple[int, int, int]:
+def count_topic(settings: Settings, last: int, idle: float = 3.0) -> tuple[int, int, int]:
     """(records, distinct positions, highest position) on the events topic, read from offset 0 of every
-    partition until no partition returned anything for `idle` seconds."""
+    partition until no partition returned anything for `idle` seconds. `last`: the store's last position
+    (positions seen are marked in a bitmap of that size; a higher one is counted apart)."""
     info = describe_topic(settings, settings.kafka_topic)
     if info is None:
         return 0, 0, 0
     consumer = assigned_consumer(settings, max_poll_records=50_000, fetch_max_wait_ms=100)
-    positions: set[int] = set()
+    seen = bytearray(last + 1)
+    beyond: set[int] = set()
     records = 0
     try:
         partitions = [TopicPartition(settings.kafka_topic, p) for p in info.partitions]
@@ -315,14 +319,20 @@ def count_topic(settings: Settings, idle: float = 3.0) -> tuple[int, int, int]:
             for batch in consumer.poll(timeout_ms=100).values():
                 quiet_since = time.monotonic()
                 records += len(batch)
-                positions.update(int(orjson.loads(r.value)["position"]) for r in batch)
+                for record_ in batch:
+                    position = int(orjson.loads(record_.value)["position"])
+                    if 0 < position <= last:
+                        seen[position] = 1
+                    else:
+                        beyond.add(position)
     finally:
         consumer.close()
-    return records, len(positions), max(positions, default=0)
+    highest = max(beyond, default=0) or max(seen.rfind(1), 0)
+    return records, seen.count(1) + len(beyond), highest
 
 
 def check_topic(settings: Settings, stored: int, last: int) -> list[str]:
-    records, distinct, highest = count_topic(settings)
+    records, distinct, highest = count_topic(settings, last)
     print(f"  topic: {records:,} records, {distinct:,} positions, last {highest:,} (store: {stored:,}, last {last:,})")
     if (records, distinct, highest) == (stored, stored, last):
         return []
@@ -465,7 +475,7 @@ def _run(
     load = os.getloadavg()
     print(f"workload: {args.units:,} units x {args.indicators} indicators + {args.correction_rate:.0%} corrections"
           f" = {values:,} values in {len(forms) + len(corrections):,} requests, {args.clients} client processes;"
-          f" {stored - before:,} events (log end {end:,}); load average at the end {load[0]:.2f} (2 cores)")  # fmt: skip
+          f" {stored - before:,} events (log end {end:,}); load average now {load[0]:.2f} (2 cores)")  # fmt: skip
     print("seconds from the first request:")
     for name, seconds in sorted(milestones.reached.items(), key=lambda item: item[1]):
         print(f"  {name:<40} {seconds:8.1f} s")
@@ -498,12 +508,17 @@ def _check(settings: Settings, codes: list[str], *, replay_too: bool) -> int:
     stored, end = store_end(settings)
     print("checks:", flush=True)
     problems: list[str] = []
-    problems += check_report_view(settings)
-    problems += check_national_rollups(settings, codes)
+    started = time.perf_counter()
+    with connect(settings) as conn:
+        cells = fold_store(conn)
+        print(f"  the store's value events folded into {cells:,} cells in {time.perf_counter() - started:.1f} s")
+        problems += check_report_view(conn)
+        problems += check_national_rollups(settings, conn, codes)
     problems += check_topic(settings, stored, end)
     problems += check_transparency_log(settings, stored)
     if replay_too:
         problems += check_replay(settings)
+    print(f"  checks took {time.perf_counter() - started:.0f} s")
     if problems:
         print("DIFFERENCES:")
         for problem in problems:
