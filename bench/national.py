@@ -469,8 +469,9 @@ def _run(
         milestones.wait(end, args.timeout)
         memory.sample()
     values = sum(sum(s.sizes) for s in sent)
-    forms = [lat for s in sent for lat, size in zip(s.latencies, s.sizes, strict=True) if size == args.indicators]
-    corrections = [lat for s in sent for lat, size in zip(s.latencies, s.sizes, strict=True) if size != args.indicators]
+    # Each client sends one form per unit of its share, then one correction request per unit.
+    forms = [lat for s in sent for lat in s.latencies[: len(s.latencies) // 2]]
+    corrections = [lat for s in sent for lat in s.latencies[len(s.latencies) // 2 :]]
     end_to_end = max(milestones.reached.values())
     load = os.getloadavg()
     print(f"workload: {args.units:,} units x {args.indicators} indicators + {args.correction_rate:.0%} corrections"
