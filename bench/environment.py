@@ -1,36 +1,51 @@
-"""A private PostgreSQL + broker for a benchmark run, and the synthetic national data set."""
+"""A private PostgreSQL + broker for a benchmark run, the synthetic national data set, and the
+client processes that post it over HTTP."""
 
 from __future__ import annotations
 
+import multiprocessing
 import tempfile
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
+from queue import Empty
 
-from domain.agencies import AgencyKind
+import httpx
+import orjson
+
+from domain.access import ApiToken
+from domain.agencies import Agency, AgencyKind
 from domain.catalogue import Indicator, IndicatorGroup
 from domain.identity import Principal, Role
 from domain.periods import Period
 from domain.values import Aggregation, ValueType
-from entrypoints.bootstrap import migrate, postgres_write_side
+from entrypoints.bootstrap import migrate, postgres_store, postgres_write_side
 from infra.runtime.broker import LocalBroker
 from infra.runtime.ports import free_port
 from infra.runtime.postgres import LocalPostgres
 from infra.settings import Settings
 from services.ingest.application.catalogue import define_indicators, publish_template
-from services.ingest.application.commands import DefineIndicators, IssueToken, PublishTemplate, RegisterAgency
-from services.ingest.application.outcomes import TokenIssued
-from services.ingest.application.registry import register_agency
-from services.ingest.application.tokens import issue_token
+from services.ingest.application.commands import DefineIndicators, PublishTemplate
+from services.ingest.application.tokens import new_secret, token_name
 
 BENCH_TEMPLATE = "BENCH-200"
 ADMIN = Principal("bench:admin", Role.ADMIN)
+SEED_BATCH = 500  # aggregates per transaction when seeding
+
+
+@dataclass(frozen=True)
+class BenchEnvironment:
+    settings: Settings
+    postgres: LocalPostgres
+    broker: LocalBroker
+    folder: Path  # scratch space, removed afterwards
 
 
 @contextmanager
-def bench_settings() -> Iterator[Settings]:
+def bench_environment() -> Iterator[BenchEnvironment]:
     """PostgreSQL and the broker on free ports in a scratch folder; removed afterwards."""
     with tempfile.TemporaryDirectory(prefix="reporting-bench-") as name:
         folder = Path(name)
@@ -45,7 +60,14 @@ def bench_settings() -> Iterator[Settings]:
                 postgres_pool_size=20,
             )
             migrate(settings)
-            yield settings
+            yield BenchEnvironment(settings, postgres, broker, folder)
+
+
+@contextmanager
+def bench_settings() -> Iterator[Settings]:
+    """The settings of a `bench_environment`."""
+    with bench_environment() as environment:
+        yield environment.settings
 
 
 def indicator_codes(count: int) -> list[str]:
@@ -105,23 +127,113 @@ def load_form(
             backfill=backfill,
         )
         publish_template(write_side, ADMIN, version)
-        for code in agencies:
-            agency = RegisterAgency(
-                code=code,
-                name_vi=f"Đơn vị {code}",
-                kind=AgencyKind.PROVINCIAL_DEPARTMENT,
-                effective_from=registered,
-                template=template,
-            )
-            register_agency(write_side, ADMIN, agency)
+    # The events `register_agency` records for a new agency, many agencies per transaction.
+    with postgres_store(settings) as store:
+        for start in range(0, len(agencies), SEED_BATCH):
+            batch = [
+                Agency.register(
+                    code=code,
+                    name_vi=f"Đơn vị {code}",
+                    name_en="",
+                    kind=AgencyKind.PROVINCIAL_DEPARTMENT,
+                    parent=None,
+                    region=None,
+                    template=template,
+                    effective_from=registered,
+                    actor=ADMIN.subject,
+                    role=ADMIN.role,
+                )
+                for code in agencies[start : start + SEED_BATCH]
+            ]
+            store.app.save(*batch)
 
 
 def issue_tokens(settings: Settings, role: Role, agencies: Sequence[str | None]) -> dict[str | None, str]:
-    """A token's secret per agency (None: a ministry token), issued through the write application."""
+    """A token's secret per agency (None: a ministry token): the events and digests `issue_token`
+    stores, many tokens per transaction."""
     secrets: dict[str | None, str] = {}
-    with postgres_write_side(settings) as write_side:
-        for agency in agencies:
-            issued = issue_token(write_side, ADMIN, IssueToken(role, agency, "benchmark"))
-            assert isinstance(issued, TokenIssued)
-            secrets[agency] = issued.secret
+    with postgres_store(settings) as store:
+        for start in range(0, len(agencies), SEED_BATCH):
+            tokens, digests = [], []
+            for agency in agencies[start : start + SEED_BATCH]:
+                secret = new_secret()
+                token = ApiToken.issue(token_name(role, agency), "benchmark", role, agency, None, ADMIN)
+                tokens.append(token)
+                digests.append(token.digest_row(secret))
+                secrets[agency] = secret
+            store.app.save(*tokens, secrets=tuple(digests))
     return secrets
+
+
+# ---- client processes posting values over HTTP ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class Job:
+    """One request of the write API: values of one agency's month."""
+
+    url: str
+    token: str
+    agency: str
+    period: str
+    values: list[dict[str, object]]
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Sent:
+    """What one client process sent: each request's latency and size, in order, and when it finished."""
+
+    latencies: list[float]
+    sizes: list[int]
+    finished: float  # time.time() of the last answer
+
+
+JobSource = Callable[[], Iterable[Job]]  # made in the client process: a top-level function or a partial
+
+
+def post_jobs(jobs: Iterable[Job]) -> Sent:
+    """Post each job in turn over one keep-alive connection; any answer but 200 stops the benchmark."""
+    latencies, sizes = [], []
+    with httpx.Client(timeout=60) as client:
+        for job in jobs:
+            # The body is encoded before the clock starts: the load generator shares the cores with the service.
+            body = orjson.dumps({"values": job.values, "reason": job.reason})
+            started = time.perf_counter()
+            response = client.post(
+                f"{job.url}/agencies/{job.agency}/periods/{job.period}/values",
+                content=body,
+                headers={"Authorization": f"Bearer {job.token}", "Content-Type": "application/json"},
+            )
+            if response.status_code != 200:
+                raise SystemExit(f"{response.status_code}: {response.text[:300]}")
+            latencies.append(time.perf_counter() - started)
+            sizes.append(len(job.values))
+    return Sent(latencies, sizes, time.time())
+
+
+def _client(source: JobSource, results: multiprocessing.Queue[Sent]) -> None:
+    results.put(post_jobs(source()))
+
+
+def run_clients(sources: Sequence[JobSource]) -> tuple[float, list[Sent]]:
+    """One process per source, all at once; (time.time() at the start, what each sent).
+
+    Each process makes its own jobs, so that a large workload is never held (or copied) whole.
+    """
+    queue: multiprocessing.Queue[Sent] = multiprocessing.Queue()
+    processes = [multiprocessing.Process(target=_client, args=(source, queue)) for source in sources]
+    started = time.time()
+    for process in processes:
+        process.start()
+    sent: list[Sent] = []
+    while len(sent) < len(processes):
+        try:
+            sent.append(queue.get(timeout=1))
+        except Empty:
+            if not any(p.is_alive() for p in processes) and queue.empty():
+                codes = [p.exitcode for p in processes]
+                raise SystemExit(f"a client process failed (exit codes {codes})") from None
+    for process in processes:
+        process.join()
+    return started, sent

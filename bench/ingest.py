@@ -13,25 +13,24 @@ events (its recorder, its transcoder, its own table), one transaction per
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import os
 import random
 import statistics
 import time
-from dataclasses import dataclass
+from functools import partial
 from uuid import UUID
 
-import httpx
-import orjson
 from eventsourcing.application import Application
 
 from bench.environment import (
     BENCH_TEMPLATE,
+    Job,
     agency_codes,
     bench_settings,
     indicator_codes,
     issue_tokens,
     load_national_reference,
+    run_clients,
 )
 from bench.report import record
 from domain.identity import Principal, Role
@@ -45,16 +44,6 @@ from infra.settings import Settings
 FIRST_MONTH = Period.parse("2025-01")
 
 
-@dataclass(frozen=True)
-class Job:
-    url: str
-    token: str
-    agency: str
-    period: str
-    values: list[dict[str, object]]
-    reason: str | None = None
-
-
 def months(count: int) -> list[str]:
     result, period = [], FIRST_MONTH
     for _ in range(count):
@@ -63,37 +52,9 @@ def months(count: int) -> list[str]:
     return result
 
 
-def _client(jobs: list[Job], results: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
-    latencies = []
-    # Bodies encoded before the clock starts: the load generator shares the cores with the service.
-    bodies = [orjson.dumps({"values": job.values, "reason": job.reason}) for job in jobs]
-    with httpx.Client(timeout=60) as client:
-        for job, body in zip(jobs, bodies, strict=True):
-            started = time.perf_counter()
-            response = client.post(
-                f"{job.url}/agencies/{job.agency}/periods/{job.period}/values",
-                content=body,
-                headers={"Authorization": f"Bearer {job.token}", "Content-Type": "application/json"},
-            )
-            if response.status_code != 200:
-                raise SystemExit(f"{response.status_code}: {response.text[:300]}")
-            latencies.append(time.perf_counter() - started)
-    results.put(latencies)
-
-
 def run_http(jobs: list[Job], clients: int) -> tuple[float, list[float]]:
-    queue: multiprocessing.Queue = multiprocessing.Queue()  # type: ignore[type-arg]
-    shares = [jobs[i::clients] for i in range(clients)]
-    processes = [multiprocessing.Process(target=_client, args=(share, queue)) for share in shares]
-    started = time.perf_counter()
-    for process in processes:
-        process.start()
-    latencies: list[float] = []
-    for _ in processes:
-        latencies += queue.get()
-    for process in processes:
-        process.join()
-    return time.perf_counter() - started, latencies
+    started, sent = run_clients([partial(iter, jobs[i::clients]) for i in range(clients)])
+    return max(s.finished for s in sent) - started, [latency for s in sent for latency in s.latencies]
 
 
 def baseline_copy(settings: Settings, rows: list[tuple[str, str, str, int]]) -> float:
