@@ -20,7 +20,9 @@ import time
 from functools import partial
 from uuid import UUID
 
+import httpx
 from eventsourcing.application import Application
+from prometheus_client.parser import text_string_to_metric_families
 
 from bench.environment import (
     BENCH_TEMPLATE,
@@ -55,6 +57,16 @@ def months(count: int) -> list[str]:
 def run_http(jobs: list[Job], clients: int) -> tuple[float, list[float]]:
     started, sent = run_clients([partial(iter, jobs[i::clients]) for i in range(clients)])
     return max(s.finished for s in sent) - started, [latency for s in sent for latency in s.latencies]
+
+
+def group_commits(url: str) -> tuple[float, float]:
+    """The event store transactions and the saves group commit wrote, from the service's metrics."""
+    found = {"reporting_event_store_commits_total": 0.0, "reporting_event_store_saves_total": 0.0}
+    for family in text_string_to_metric_families(httpx.get(f"{url}/metrics", timeout=10).text):
+        for sample in family.samples:
+            if sample.name in found:
+                found[sample.name] += sample.value
+    return found["reporting_event_store_commits_total"], found["reporting_event_store_saves_total"]
 
 
 def baseline_copy(settings: Settings, rows: list[tuple[str, str, str, int]]) -> float:
@@ -152,6 +164,7 @@ def main() -> None:
             values = sum(len(j.values) for j in jobs + corrections)
             elapsed, latencies = run_http(jobs + corrections, args.clients)
             form_latencies = latencies[: len(jobs)]
+            commits, saves = group_commits(url)
         finally:
             service.stop()
         with connect(settings) as conn:
@@ -183,6 +196,9 @@ def main() -> None:
     print(f"baseline Application.save       {save_rate:10,.0f} values/s  (HTTP ingest = {http_rate / save_rate:.2f}x)")
     record("baseline Application.save, one transaction per form", save_rate, "values/s")
     record("HTTP ingest / Application.save", http_rate / save_rate, "x", target=1.0)
+    per_commit = saves / max(commits, 1)
+    print(f"group commit: {saves:,.0f} saves in {commits:,.0f} transactions ({per_commit:.2f} per transaction)")
+    record("group commit, saves per transaction", per_commit, "saves")
     print(f"baseline PostgreSQL COPY        {copy_rate:10,.0f} rows/s    (HTTP ingest = {http_rate / copy_rate:.2f}x)")
     record("baseline PostgreSQL COPY of the same rows", copy_rate, "rows/s")
     record("HTTP ingest / PostgreSQL COPY", http_rate / copy_rate, "x")

@@ -49,6 +49,7 @@ EXPECTED: dict[str, dict[str, float | None]] = {
         "HTTP ingest, p99 per 200-value form": 250,
         "baseline Application.save, one transaction per form": None,
         "HTTP ingest / Application.save": 1.0,
+        "group commit, saves per transaction": None,
         "baseline PostgreSQL COPY of the same rows": None,
         "HTTP ingest / PostgreSQL COPY": None,
     },
