@@ -16,7 +16,15 @@ from uuid import UUID
 
 import psycopg
 from eventsourcing.application import Application
-from eventsourcing.persistence import IntegrityError, InterfaceError, JSONTranscoder, Mapper, OperationalError
+from eventsourcing.persistence import (
+    DataError,
+    IntegrityError,
+    InterfaceError,
+    JSONTranscoder,
+    Mapper,
+    OperationalError,
+    ProgrammingError,
+)
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.utils import retry
 from psycopg import sql
@@ -43,6 +51,20 @@ EVENTS_TABLE = "reporting_events"
 # The schema's `idempotency_keys.status_code` is not read: the stored body is the answer, and its
 # status is the success status of the route that answered it.
 UNREAD_STATUS = 0
+
+
+# Errors of one save's own content (a version or a key taken, a value the database refuses): that
+# save fails with the library's error of the same kind, and the others of its transaction go on.
+_LIBRARY_ERRORS: tuple[tuple[type[psycopg.Error], type[Exception]], ...] = (
+    (psycopg.IntegrityError, IntegrityError),
+    (psycopg.DataError, DataError),
+    (psycopg.ProgrammingError, ProgrammingError),
+)
+SAVE_ERRORS = tuple(theirs for theirs, _ in _LIBRARY_ERRORS)
+
+
+def _library_error(error: psycopg.Error) -> Exception:
+    return next(ours(str(error)) for theirs, ours in _LIBRARY_ERRORS if isinstance(error, theirs))
 
 
 @dataclass(frozen=True)
@@ -90,8 +112,9 @@ class ReportingRecorder(PostgresApplicationRecorder):
     def write_group(self, inserts: Sequence[Insert]) -> list[Sequence[int] | BaseException]:
         """Several saves in one transaction under the table lock, each in a savepoint of its own.
 
-        A save that clashes is rolled back to its savepoint and gets the clash as its outcome;
-        the others are committed. Any other error fails the transaction, hence every save.
+        A save that clashes, or that holds a value the database refuses, is rolled back to its
+        savepoint and gets that error as its outcome; the others are committed. Any other error
+        (the connection, the lock's timeout) fails the transaction, hence every save in it.
         """
         outcomes: list[Sequence[int] | BaseException] = []
         with (
@@ -109,8 +132,8 @@ class ReportingRecorder(PostgresApplicationRecorder):
                         self._insert_stored_events(curs, insert.stored_events)
                         pipeline.sync()  # a clash raises here, inside this save's savepoint
                         ids = self._fetch_ids_after_insert_events(curs, insert.stored_events, **insert.options)
-                except psycopg.IntegrityError as clash:
-                    outcomes.append(IntegrityError(str(clash)))
+                except SAVE_ERRORS as error:
+                    outcomes.append(_library_error(error))
                 else:
                     outcomes.append(ids or [])
         return outcomes

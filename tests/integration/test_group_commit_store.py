@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from uuid import UUID, uuid4
 
 import pytest
-from eventsourcing.persistence import IntegrityError, StoredEvent
+from eventsourcing.persistence import DataError, IntegrityError, StoredEvent
 from prometheus_client import REGISTRY
 
 from infra.db import connect
@@ -74,6 +74,21 @@ def test_a_clash_in_a_group_rolls_back_that_save_only(app: ReportingApplication,
     assert max(first_ids) < min(last_ids), "in order"
     assert _stored(settings, [taken, first, second]) == {taken: 2, first: 3, second: 2}
     assert _keys(settings) == {"k1": b"3 events", "k3": b"2 events"}, "each answer with its own events only"
+
+
+def test_a_value_the_database_refuses_fails_that_save_only(app: ReportingApplication, settings: Settings) -> None:
+    refused, kept = uuid4(), uuid4()
+    outcomes = _recorder(app).write_group(
+        [
+            Insert([StoredEvent(refused, 1, "nul\x00in:Topic", b"{}")], {}),  # text may not hold NUL
+            Insert(_events(kept, range(1, 3)), {"idempotency": _answer("k4")}),
+        ]
+    )
+    assert isinstance(outcomes[0], DataError)
+    assert not isinstance(outcomes[1], BaseException)
+    assert len(outcomes[1]) == 2
+    assert _stored(settings, [refused, kept]) == {kept: 2}
+    assert _keys(settings) == {"k4": b"2 events"}
 
 
 def test_saves_waiting_for_the_table_lock_are_written_in_one_transaction(
