@@ -179,6 +179,7 @@ class Milestones:
 
     settings: Settings
     started: float
+    services: Sequence[Service]  # a stage whose process ended will not get there
     reached: dict[str, float] = field(default_factory=dict)
 
     def positions(self, conn: psycopg.Connection[TupleRow]) -> dict[str, int]:
@@ -213,6 +214,9 @@ class Milestones:
                 if all(name in self.reached for name in found):
                     return
                 behind = ", ".join(f"{n} {p:,}" for n, p in found.items() if n not in self.reached)
+                ended = [f"{s.name} (log {s.log_path})" for s in self.services if not s.alive()]
+                if ended:
+                    raise SystemExit(f"ended before the log's end: {', '.join(ended)}; behind: {behind}")
                 if time.monotonic() > deadline:
                     raise SystemExit(f"not at position {end:,} after {timeout:.0f} s: {behind}")
                 if not quiet and time.monotonic() >= next_print:
@@ -417,12 +421,10 @@ def main() -> int:
         for service in services:
             service.start()
         try:
-            status = _run(environment, settings, services, tokens, codes, args)
+            _run(environment, settings, services, tokens, codes, args)
         finally:
             for service in services:
                 service.stop()
-        if status is not None:
-            return status
         return _check(settings, codes, replay_too=not args.no_replay)
 
 
@@ -433,11 +435,11 @@ def _run(
     tokens: dict[str | None, str],
     codes: list[str],
     args: argparse.Namespace,
-) -> int | None:
+) -> None:
     url = f"http://127.0.0.1:{settings.ingest_port}"
     wait_until(lambda: http_ready(url), 60, what="ingest ready")
     # The seed through the whole pipeline first: the month is measured alone.
-    Milestones(settings, time.time()).wait(store_end(settings)[1], args.timeout, quiet=True)
+    Milestones(settings, time.time(), services).wait(store_end(settings)[1], args.timeout, quiet=True)
     before, _ = store_end(settings)
     groups = {f"{s.name} ({' '.join(SERVICES[s.name])})": [s.process.pid] for s in services if s.process}
     postmaster, broker = environment.postgres.pid, environment.broker.pid
@@ -463,7 +465,7 @@ def _run(
         first_request, sent = run_clients(sources)
         accepted = max(s.finished for s in sent) - first_request
         stored, end = store_end(settings)
-        milestones = Milestones(settings, first_request)
+        milestones = Milestones(settings, first_request, services)
         milestones.reached["every value accepted"] = accepted
         print(f"every value accepted after {accepted:.1f} s; log end {end:,}", flush=True)
         milestones.wait(end, args.timeout)
@@ -502,7 +504,6 @@ def _run(
     record(f"national month: p99 per {args.indicators}-value form", percentile(forms, 99) * 1000, "ms", better="lower")
     for name, peak in memory.peaks.items():
         record(f"national month: peak RSS, {name}", _mib(peak), "MiB", better="lower")
-    return None
 
 
 def _check(settings: Settings, codes: list[str], *, replay_too: bool) -> int:
