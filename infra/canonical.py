@@ -97,31 +97,36 @@ def fast_event_id(originator_id: UUID | str, version: int) -> str:
 
 
 def _instant(text: str) -> str:
-    if len(text) == 32 and text.endswith("+00:00") and text[19] == ".":
+    # strftime's %Y does not pad years before 1000: those take the contract's own formatting.
+    if len(text) == 32 and text.endswith("+00:00") and text[19] == "." and text[0] != "0":
         return text[:26] + "Z"
     return datetime.fromisoformat(text).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _decode(value: Any) -> Any:
     """Undo the library's JSON transcodings and apply `to_json`, in one pass."""
-    if isinstance(value, dict):
+    kind = type(value)
+    if kind is dict:
         if len(value) == 2 and "_type_" in value and "_data_" in value:
-            kind, data = value["_type_"], value["_data_"]
-            if kind == "datetime_iso":
+            transcoding, data = value["_type_"], value["_data_"]
+            if transcoding == "datetime_iso":
                 return _instant(data)
-            if kind == "decimal_str":
+            if transcoding == "decimal_str":
                 return format(Decimal(data), "f")
-            if kind == "uuid_hex":
+            if transcoding == "uuid_hex":
                 return str(UUID(data))
-            if kind == "date_iso":
+            if transcoding == "date_iso":
                 return date.fromisoformat(data).isoformat()
-            raise Fallback(kind)
+            raise Fallback(transcoding)
         for v in value.values():
-            if type(v) is dict or type(v) is list:
+            inner = type(v)
+            if inner is dict or inner is list or inner is float:
                 return {k: _decode(v) for k, v in value.items()}
         return value  # nothing inside to decode (the common case): the same dict
-    if isinstance(value, list):
+    if kind is list:
         return [_decode(v) for v in value]
+    if kind is float:  # orjson reads an integer past 64 bits as a float; the contract cannot write it at all
+        raise Fallback("number")
     return value
 
 
