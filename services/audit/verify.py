@@ -297,26 +297,38 @@ def reference_leaves(conn: psycopg.Connection[TupleRow]) -> Leaves:
         return _reference_leaves_by_row(conn)
     leaves = Leaves()
     for start in range(0, total, REFERENCE_CHUNK):
+        end = min(start + REFERENCE_CHUNK, total)  # leaves appended meanwhile are not read
+        # Aggregates without ORDER BY (each would sort): the rows come in index order, and the
+        # aggregated leaf indexes, checked below, prove every column was gathered in that order.
         found = conn.execute(
-            "SELECT count(*), bool_and(octet_length(leaf_hash) = %s),"
-            " string_agg(int8send(position), '' ORDER BY leaf_index),"
-            " string_agg(uuid_send(event_id), '' ORDER BY leaf_index),"
-            " string_agg(leaf_hash, '' ORDER BY leaf_index)"
-            " FROM tlog_leaves WHERE leaf_index >= %s AND leaf_index < %s",
-            (HASH_SIZE, start, min(start + REFERENCE_CHUNK, total)),  # leaves appended meanwhile: not read
+            "SELECT count(*), bool_and(octet_length(leaf_hash) = %s), string_agg(int8send(leaf_index), ''),"
+            " string_agg(int8send(position), ''), string_agg(uuid_send(event_id), ''), string_agg(leaf_hash, '')"
+            " FROM (SELECT * FROM tlog_leaves WHERE leaf_index >= %s AND leaf_index < %s ORDER BY leaf_index) l",
+            (HASH_SIZE, start, end),
         ).fetchone()
         assert found is not None
-        count, hashes_ok, positions, event_ids, hashes = found
-        if count != min(REFERENCE_CHUNK, total - start) or not hashes_ok:
+        count, hashes_ok, indexes, positions, event_ids, hashes = found
+        sizes = (len(positions), len(event_ids), len(hashes))  # string_agg skips NULLs
+        if (
+            count != end - start
+            or not hashes_ok
+            or sizes != (8 * count, 16 * count, HASH_SIZE * count)
+            or _int8s(indexes) != array("q", range(start, end))
+        ):
             return _reference_leaves_by_row(conn)
-        chunk: array[int] = array("q")
-        chunk.frombytes(positions)
-        if sys.byteorder == "little":
-            chunk.byteswap()  # int8send is big-endian
-        leaves.positions.extend(chunk)
+        leaves.positions.extend(_int8s(positions))
         leaves.event_ids += event_ids
         leaves.hashes += hashes
     return leaves
+
+
+def _int8s(data: bytes) -> array[int]:
+    """PostgreSQL's int8send values, concatenated (big-endian), as an array."""
+    values: array[int] = array("q")
+    values.frombytes(data)
+    if sys.byteorder == "little":
+        values.byteswap()
+    return values
 
 
 def _reference_leaves_by_row(conn: psycopg.Connection[TupleRow]) -> Leaves:
