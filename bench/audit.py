@@ -7,7 +7,9 @@ builds the transparency log and signs a checkpoint (the checkpointer's code, in 
 lets the relay publish everything, then measures:
 - baseline: RootAccumulator over the same leaves' bytes (hashing + tree only, no reading);
 - `audit verify --from-store` (read the store, canonical bytes, hash, tree, compare with tlog);
-- `audit verify` from Kafka (read the topic, hash, tree, compare with tlog).
+- `audit verify` from Kafka (read the topic, hash, tree, compare with tlog);
+- baseline: kafka-python reading the same topic with the verifier's consumer, records only counted
+  (the ceiling of reading the topic with the services' client), and its ratio to the verifier's read.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from infra.db import connect
 from infra.event_store import ReportingApplication
 from infra.settings import Settings
 from services.audit.checkpointer import Checkpointer, signing_key
-from services.audit.verify import Options, print_report, verify
+from services.audit.verify import Options, _consume, print_report, verify
 
 
 def build_log(settings: Settings) -> int:
@@ -69,6 +71,19 @@ def baseline(settings: Settings) -> float:
     return len(data) / (time.perf_counter() - started)
 
 
+def raw_consume(settings: Settings, expected: int) -> float:
+    """Seconds for kafka-python to hand over `expected` records of the topic, read as the verifier reads it."""
+    seen = [0]  # read by `enough` while the loop counts
+    started = time.perf_counter()
+    finished = started
+    for _ in _consume(settings, settings.kafka_topic, idle=1.0, enough=lambda: seen[0] >= expected):
+        seen[0] += 1
+        if seen[0] == expected:
+            finished = time.perf_counter()
+    assert seen[0] >= expected, f"the topic holds {seen[0]} of {expected} events"
+    return finished - started
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--agencies", type=int, default=1000)
@@ -98,6 +113,12 @@ def main() -> None:
             print(f"{label:<24} {size / elapsed:12,.0f} events/s end to end ({size:,} events, {elapsed:.2f} s)")
             record(f"audit {label}, end to end", size / elapsed, "events/s", target=target)
             print("    " + out.getvalue().strip().replace("\n", "\n    "))
+            if not options.from_store:
+                raw = raw_consume(settings, size)
+                print(
+                    f"baseline raw consume     {size / raw:12,.0f} events/s (kafka-python, records only);"
+                    f" verify's read = {raw / report.read_seconds:.2f}x raw consume"
+                )
 
 
 if __name__ == "__main__":

@@ -39,7 +39,7 @@ from kafka import TopicPartition
 from psycopg.rows import TupleRow
 
 from domain.merkle import EMPTY_ROOT, HASH_SIZE, RootAccumulator, verify_consistency
-from infra.canonical import CanonicalMapper, fast_canonical, read_store
+from infra.canonical import CanonicalMapper, StoredRow, canonical_parts, read_store_rows
 from infra.db import connect
 from infra.kafka import assigned_consumer, describe_topic
 from infra.progress import Progress
@@ -121,22 +121,30 @@ def _mapper(settings: Settings) -> CanonicalMapper:
 def _read_store_range(task: tuple[Settings, int, int]) -> tuple[bytes, bytes, bytes, list[tuple[int, str, str]]]:
     """Leaves of positions (after, until]: (positions, hashes, event ids, unreadable rows) as flat bytes."""
     settings, after, until = task
-    leaves = Leaves()
-    add = leaves.add
+    positions: array[int] = array("q")
+    hashes = bytearray()
+    event_ids = bytearray()
     unreadable: list[tuple[int, str, str]] = []
     with connect(settings) as conn:
-        for batch in read_store(conn, after=after, until=until, batch=20_000):
-            for row in batch:
+        while rows := read_store_rows(conn, after, 20_000, until):
+            after = rows[-1][0]
+            for row in rows:
                 try:
-                    event_id, canonical = fast_canonical(row)
+                    id_bytes, _, canonical = canonical_parts(*row)
                 except Exception:  # the contract's own code decides (and names what is wrong)
-                    leaf = _mapper(settings).leaf(row)
+                    position, originator_id, version, topic, state = row
+                    stored = StoredRow(position, originator_id.decode(), version, topic, state)  # type: ignore[arg-type]
+                    leaf = _mapper(settings).leaf(stored)
                     if leaf.canonical is None:
                         unreadable.append((leaf.position, leaf.event_id, leaf.error or ""))
-                    add(leaf.position, leaf.leaf_hash, leaf.event_id)
+                    positions.append(leaf.position)
+                    hashes += leaf.leaf_hash
+                    event_ids += UUID(leaf.event_id).bytes
                     continue
-                add(row.position, sha256(b"\x00" + canonical).digest(), event_id)
-    return leaves.positions.tobytes(), bytes(leaves.hashes), bytes(leaves.event_ids), unreadable
+                positions.append(row[0])
+                hashes += sha256(b"\x00" + canonical).digest()
+                event_ids += id_bytes
+    return positions.tobytes(), bytes(hashes), bytes(event_ids), unreadable
 
 
 def store_leaves(settings: Settings, conn: psycopg.Connection[TupleRow], report: Report, workers: int = 0) -> Leaves:
@@ -270,8 +278,60 @@ def kafka_leaves(settings: Settings, report: Report, expected: tuple[int, int], 
     return leaves
 
 
+REFERENCE_CHUNK = 1_000_000  # leaves of tlog_leaves per query (each column aggregated into one value)
+
+
 def reference_leaves(conn: psycopg.Connection[TupleRow]) -> Leaves:
-    """The transparency log's own leaves (`tlog_leaves`), in leaf order (binary COPY: a whole-table read)."""
+    """The transparency log's own leaves (`tlog_leaves`), in leaf order.
+
+    PostgreSQL concatenates each column of a range of leaves into one value (a few queries for the
+    whole table instead of a row per leaf). Used when the leaves are indexes 0..n-1 with 32-byte
+    hashes; otherwise the row-by-row read below names the first leaf that is missing or malformed.
+    """
+    row = conn.execute(
+        "SELECT count(*), coalesce(min(leaf_index), 0), coalesce(max(leaf_index), -1) FROM tlog_leaves"
+    ).fetchone()
+    assert row is not None
+    total, low, high = int(row[0]), int(row[1]), int(row[2])
+    if low != 0 or high != total - 1:  # leaf_index is the primary key: unique, so this means 0..total-1
+        return _reference_leaves_by_row(conn)
+    leaves = Leaves()
+    for start in range(0, total, REFERENCE_CHUNK):
+        end = min(start + REFERENCE_CHUNK, total)  # leaves appended meanwhile are not read
+        # Aggregates without ORDER BY (each would sort): the rows come in index order, and the
+        # aggregated leaf indexes, checked below, prove every column was gathered in that order.
+        found = conn.execute(
+            "SELECT count(*), bool_and(octet_length(leaf_hash) = %s), string_agg(int8send(leaf_index), ''),"
+            " string_agg(int8send(position), ''), string_agg(uuid_send(event_id), ''), string_agg(leaf_hash, '')"
+            " FROM (SELECT * FROM tlog_leaves WHERE leaf_index >= %s AND leaf_index < %s ORDER BY leaf_index) l",
+            (HASH_SIZE, start, end),
+        ).fetchone()
+        assert found is not None
+        count, hashes_ok, indexes, positions, event_ids, hashes = found
+        sizes = (len(positions), len(event_ids), len(hashes))  # string_agg skips NULLs
+        if (
+            count != end - start
+            or not hashes_ok
+            or sizes != (8 * count, 16 * count, HASH_SIZE * count)
+            or _int8s(indexes) != array("q", range(start, end))
+        ):
+            return _reference_leaves_by_row(conn)
+        leaves.positions.extend(_int8s(positions))
+        leaves.event_ids += event_ids
+        leaves.hashes += hashes
+    return leaves
+
+
+def _int8s(data: bytes) -> array[int]:
+    """PostgreSQL's int8send values, concatenated (big-endian), as an array."""
+    values: array[int] = array("q")
+    values.frombytes(data)
+    if sys.byteorder == "little":
+        values.byteswap()
+    return values
+
+
+def _reference_leaves_by_row(conn: psycopg.Connection[TupleRow]) -> Leaves:
     leaves = Leaves()
     query = (
         "COPY (SELECT leaf_index, position, event_id, leaf_hash FROM tlog_leaves ORDER BY leaf_index)"
@@ -282,6 +342,8 @@ def reference_leaves(conn: psycopg.Connection[TupleRow]) -> Leaves:
         for index, position, event_id, h in copy.rows():
             if index != len(leaves):
                 raise MissingNode(f"tlog_leaves has no leaf {len(leaves)}")
+            if len(h) != HASH_SIZE:
+                raise MissingNode(f"tlog_leaves leaf {index} is not a {HASH_SIZE}-byte hash")
             leaves.positions.append(position)
             leaves.hashes += h
             leaves.event_ids += event_id.bytes
@@ -571,7 +633,7 @@ def verify(settings: Settings, key: VerifierKey, options: Options) -> Report:
         # Name what changed.
         if conn is not None:
             reference = reference_leaves(conn)
-            reference_roots = roots_at(reference, sizes)
+            reference_roots = _reference_roots(reference, log, roots, sizes)
             for size in sizes:
                 if size in reference_roots and reference_roots[size] != by_size[size].checkpoint.root_hash:
                     report.add(
@@ -591,6 +653,19 @@ def verify(settings: Settings, key: VerifierKey, options: Options) -> Report:
         if conn is not None:
             conn.close()
     return report
+
+
+def _reference_roots(reference: Leaves, log: Leaves, log_roots: dict[int, bytes], sizes: list[int]) -> dict[int, bytes]:
+    """`roots_at(reference, sizes)`; the log's roots where both hold the same leaf hashes up to that size."""
+    reach = [s for s in sizes if s <= len(reference)]
+    top = max(reach, default=0)
+    if (
+        top <= len(log)
+        and all(s in log_roots for s in reach)
+        and reference.hashes[: top * HASH_SIZE] == log.hashes[: top * HASH_SIZE]
+    ):
+        return {s: log_roots[s] for s in reach}  # the same hashes give the same roots
+    return roots_at(reference, sizes)
 
 
 def _narrow(
