@@ -119,6 +119,8 @@ def main() -> None:
                     f"baseline raw consume     {size / raw:12,.0f} events/s (kafka-python, records only);"
                     f" verify's read = {raw / report.read_seconds:.2f}x raw consume"
                 )
+                record("baseline raw kafka-python consume of the topic", size / raw, "events/s")
+                record("audit verify (Kafka), its read / raw consume", raw / report.read_seconds, "x")
 
 
 if __name__ == "__main__":
