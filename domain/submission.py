@@ -8,6 +8,7 @@ recalled or reopened.
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -51,6 +52,9 @@ class Status(StrEnum):
     @property
     def editable(self) -> bool:
         return self in (Status.DRAFT, Status.RETURNED, Status.RECALLED, Status.REOPENED)
+
+
+_CONTAINERS = (dict, list, set)
 
 
 @dataclass(frozen=True)
@@ -202,6 +206,17 @@ class Submission(Aggregate):
         self.values: dict[str, CurrentValue] = {}
         self.last_step: LifecycleStep | None = None
         self.days_late: int | None = None  # of the latest submission
+
+    def __deepcopy__(self, memo: dict[int, object]) -> Submission:
+        """The copy a command changes, made in microseconds: its containers are copied, what they hold
+        is immutable (frozen values and steps, strings, numbers, events), so nothing is shared that
+        could change. The store copies its cached aggregate so for every command.
+        """
+        copied = copy.copy(self)
+        for name, value in vars(self).items():
+            if type(value) in _CONTAINERS:
+                setattr(copied, name, type(value)(value))
+        return copied
 
     @staticmethod
     def create_id(agency: str, period: str) -> UUID:

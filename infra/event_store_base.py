@@ -158,13 +158,28 @@ class LibraryEventStore:
 
     def save(self, aggregate: Aggregate, answer: AnswerRecord | None = None, secrets: Sequence[Any] = ()) -> list[int]:
         recordings = self.application.save(aggregate, idempotency=answer, secrets=tuple(secrets))
+        self._cache(aggregate)
         metrics.events_stored(event_type_name(type(recording.domain_event)) for recording in recordings)
         return [recording.notification.id for recording in recordings]
 
     def save_all(self, aggregates: Sequence[Aggregate], answer: AnswerRecord | None = None) -> list[int]:
         """Several aggregates' pending events and the answer in one transaction (an all-or-nothing import)."""
         recordings = self.application.save(*aggregates, idempotency=answer)
+        self._cache(*aggregates)
         return [recording.notification.id for recording in recordings]
+
+    def _cache(self, *aggregates: Aggregate) -> None:
+        """Saved aggregates into the store's cache, so that the next command on one does not read its events again.
+
+        The library fills its cache only as it reads (with fast-forward on, a get brings a cached
+        aggregate up to date from the store, so a copy put here can never be served stale). A copy,
+        because the handler still reads the one it saved.
+        """
+        cache = self.application.repository.cache
+        if cache is None:
+            return
+        for aggregate in aggregates:
+            cache.put(aggregate.id, copy.deepcopy(aggregate))
 
     def topic_states(self, topic: str, after: int) -> list[tuple[int, bytes]]:
         """(position, stored state) of every event of one topic after `after`, in order."""

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 from datetime import date
 from decimal import Decimal
+from enum import Enum
+from uuid import UUID
 
 import pytest
 
@@ -378,3 +381,36 @@ def test_a_reviewed_report_cannot_be_recalled(form: Form) -> None:
             submission.recall(AGENCY, "x")
     with pytest.raises(InvalidTransition):
         new_submission(form).recall(AGENCY, "x")
+
+
+def _immutable(value: object) -> bool:
+    """Whether nothing reachable from `value` can change (what a command's copy may share with the store's)."""
+    if value is None or isinstance(value, (str, int, float, Decimal, date, UUID, Enum, bytes)):
+        return True
+    if isinstance(value, tuple):
+        return all(_immutable(item) for item in value)
+    params = getattr(type(value), "__dataclass_params__", None)
+    if params is not None and params.frozen:
+        return all(_immutable(item) for item in vars(value).values())
+    return False
+
+
+def test_a_commands_copy_shares_nothing_that_can_change(form: Form) -> None:
+    submission = submitted(form)
+    submission.return_for_revision(REVIEWER, "thiếu số liệu")
+    submission.enter_values([("TOTAL", 151), ("NOTE", "ghi chú")], form, AGENCY, reason="bổ sung")
+    for name, value in vars(submission).items():
+        contents = (
+            list(value.values())
+            if isinstance(value, dict)
+            else list(value)
+            if isinstance(value, (list, set))
+            else [value]
+        )
+        assert all(_immutable(item) for item in contents), f"{name} holds something mutable: the copy would share it"
+    cheap, full = copy.deepcopy(submission), copy.deepcopy(vars(submission))
+    assert vars(cheap) == full, "the same state as a full deep copy"
+    cheap.enter_values([("TOTAL", 152)], form, AGENCY, reason="sửa")
+    cheap.collect_events()
+    assert submission.values["TOTAL"].value == 151, "the original is untouched by a change to its copy"
+    assert len(submission.collect_events()) > 0, "and keeps its own pending events"
