@@ -43,6 +43,7 @@ from infra.event_store_base import (
 )
 from infra.group_commit import GroupCommit
 from infra.metrics import heartbeat
+from infra.pg_arrays import bytea_array, int8_array, text_array, uuid_array
 from infra.settings import Settings
 
 log = logging.getLogger("reporting.event_store")
@@ -85,8 +86,9 @@ class ReportingRecorder(PostgresApplicationRecorder):
     2. The Idempotency-Key record is written in the same transaction (and savepoint) as the
        events, so a retried request either finds its record (and the events exist) or finds
        nothing (and nothing was stored): never one without the other.
-    3. Events go in as four arrays of plain types, sent in binary, instead of one array of a
-       composite type, which psycopg can only send as escaped text (see docs/PERFORMANCE.md).
+    3. Events go in as four arrays of plain types, built in PostgreSQL's binary format
+       (`infra/pg_arrays.py`), instead of one array of a composite type, which psycopg can only
+       send as escaped text (see docs/PERFORMANCE.md).
     """
 
     INSERT_ARRAYS = (
@@ -147,10 +149,10 @@ class ReportingRecorder(PostgresApplicationRecorder):
         curs.execute(
             self.INSERT_ARRAYS,
             (
-                [e.originator_id for e in stored_events],
-                [e.originator_version for e in stored_events],
-                [e.topic for e in stored_events],
-                [e.state for e in stored_events],
+                uuid_array([e.originator_id for e in stored_events]),
+                int8_array([e.originator_version for e in stored_events]),
+                text_array([e.topic for e in stored_events]),
+                bytea_array([e.state for e in stored_events]),
             ),
             binary=True,
         )
