@@ -28,12 +28,15 @@ from infra.integration_events import IntegrationEvent
 from infra.kafka import TopicInfo, assigned_consumer, broker_errors, describe_topic, request_ids_of
 from infra.notifications import announce
 from infra.settings import Settings
+from services.projector.prefetch import Prefetch
 from services.projector.telemetry import Applied, RequestIds, Telemetry
 from services.readmodels.projection import Projection
 
 log = logging.getLogger("reporting.projector")
 
 TOPIC_CHECK_SECONDS = 1.0
+
+Polled = tuple[list[tuple[int, int, IntegrationEvent]], RequestIds]
 
 
 @dataclass
@@ -116,6 +119,19 @@ class Projector:
         `request_ids` are the messages' `request_id` headers, by (partition, offset), for the log line.
         """
         ordered = sorted(batch, key=lambda item: item[2].position)
+        # Once per batch, not per projection: each event once (a duplicate, same position, follows its
+        # original), and per partition the lowest and highest position and the offset after the last.
+        unique: list[tuple[int, IntegrationEvent]] = []
+        lowest: dict[int, int] = {}
+        highest: dict[int, int] = {}
+        for part, _, event in ordered:
+            if event.position > highest.get(part, -1):
+                unique.append((part, event))
+                highest[part] = event.position
+                lowest.setdefault(part, event.position)
+        after: dict[int, int] = {}
+        for part, offset, _ in batch:
+            after[part] = max(after.get(part, 0), offset + 1)
         new_events = 0
         applied: dict[str, Applied] = {}
         with conn.transaction(), conn.cursor() as cur:
@@ -128,30 +144,22 @@ class Projector:
             for projection in self.projections:
                 key = self.position_key(projection)
                 positions = self.positions[key]
-                # Ordered by position, so a duplicate (same position) follows its original.
-                last = {part: pos.position for part, pos in positions.items()}
-                fresh = []
-                for part, _, event in ordered:
-                    if event.position > last[part]:
-                        fresh.append(event)
-                        last[part] = event.position
+                if all(low > positions[part].position for part, low in lowest.items()):
+                    fresh = [event for _, event in unique]
+                else:
+                    fresh = [event for part, event in unique if event.position > positions[part].position]
                 if fresh:
                     started = time.perf_counter()
                     projection.apply(cur, fresh)
                     applied[projection.name] = Applied(fresh, time.perf_counter() - started)
                     new_events = max(new_events, len(fresh))
                     advanced[projection.name] = fresh[-1].position
-                reached: dict[int, Position] = {}
-                for part, offset, event in batch:
+                for part, next_offset in after.items():
                     stored = positions[part]
                     # An offset in another log (the topic was recreated) means nothing in this one.
                     start = stored.next_offset if stored.topic_id == info.topic_id else 0
-                    current = reached.get(part) or Position(start, stored.position, info.topic_id)
-                    reached[part] = Position(
-                        max(current.next_offset, offset + 1), max(current.position, event.position), info.topic_id
-                    )
-                for part, pos in reached.items():
-                    rows.append((key, self.topic, part, pos.topic_id, pos.next_offset, pos.position))
+                    reached = Position(max(start, next_offset), max(stored.position, highest[part]), info.topic_id)
+                    rows.append((key, self.topic, part, reached.topic_id, reached.next_offset, reached.position))
             cur.executemany(
                 "INSERT INTO projector_positions (projection, topic, partition, topic_id, next_offset, position)"
                 " VALUES (%s, %s, %s, %s, %s, %s)"
@@ -204,8 +212,8 @@ class Projector:
                 for partition, offset in self._start_offsets(info).items():
                     consumer.seek(tps[partition], offset)
                 next_check = time.monotonic() + TOPIC_CHECK_SECONDS
-                while not stop.is_set():
-                    metrics.heartbeat()
+
+                def poll() -> Polled:
                     with broker_errors("consume"):
                         polled = consumer.poll(timeout_ms=200)
                     batch = [
@@ -213,19 +221,29 @@ class Projector:
                         for tp, records in polled.items()
                         for record in records
                     ]
-                    if batch:
-                        self.apply_batch(conn, info, batch, request_ids_of(polled))
-                    # Checked after full polls too: while writes go on, a poll is rarely empty.
-                    if until_caught_up and self._caught_up(target):
-                        return True
-                    if time.monotonic() >= next_check:
-                        if self.telemetry is not None:
-                            self.telemetry.refresh(conn)
-                        current = describe_topic(self.settings, self.topic)
-                        if current is None or current.topic_id != info.topic_id:
-                            log.warning("topic %s was recreated; re-reading it, skipping what was applied", self.topic)
-                            return False
-                        next_check = time.monotonic() + TOPIC_CHECK_SECONDS
+                    return batch, request_ids_of(polled)
+
+                # The consumer is used by the reading thread only, until it is closed.
+                with Prefetch(poll, name="projector-poll") as reads:
+                    for batch, request_ids in reads:
+                        if stop.is_set():
+                            break
+                        metrics.heartbeat()
+                        if batch:
+                            self.apply_batch(conn, info, batch, request_ids)
+                        # Checked after full polls too: while writes go on, a poll is rarely empty.
+                        if until_caught_up and self._caught_up(target):
+                            return True
+                        if time.monotonic() >= next_check:
+                            if self.telemetry is not None:
+                                self.telemetry.refresh(conn)
+                            current = describe_topic(self.settings, self.topic)
+                            if current is None or current.topic_id != info.topic_id:
+                                log.warning(
+                                    "topic %s was recreated; re-reading it, skipping what was applied", self.topic
+                                )
+                                return False
+                            next_check = time.monotonic() + TOPIC_CHECK_SECONDS
         finally:
             consumer.close()
         return True
