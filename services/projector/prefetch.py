@@ -30,7 +30,7 @@ class Prefetch(Generic[T]):
     stops the thread (and must be called, e.g. by `with`, before the source is closed).
     """
 
-    def __init__(self, produce: Callable[[], T | None], *, depth: int = 2, name: str = "prefetch") -> None:
+    def __init__(self, produce: Callable[[], T | None], *, depth: int = 1, name: str = "prefetch") -> None:
         self._produce = produce
         self._items: queue.Queue[object] = queue.Queue(maxsize=depth)
         self._stop = threading.Event()
