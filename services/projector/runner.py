@@ -129,6 +129,7 @@ class Projector:
                 unique.append((part, event))
                 highest[part] = event.position
                 lowest.setdefault(part, event.position)
+        everything = [event for _, event in unique]  # one list for the projections that take all (telemetry shares it)
         after: dict[int, int] = {}
         for part, offset, _ in batch:
             after[part] = max(after.get(part, 0), offset + 1)
@@ -145,7 +146,7 @@ class Projector:
                 key = self.position_key(projection)
                 positions = self.positions[key]
                 if all(low > positions[part].position for part, low in lowest.items()):
-                    fresh = [event for _, event in unique]
+                    fresh = everything
                 else:
                     fresh = [event for part, event in unique if event.position > positions[part].position]
                 if fresh:
