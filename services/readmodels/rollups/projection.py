@@ -206,9 +206,12 @@ class RollupsProjection:
             },
             binary=True,  # no text quoting of every array element
         )
+        # New cells by plain insert (no speculative insertion), the others by upsert (each one conflicts).
         cur.execute(
-            f"INSERT INTO {self.cells} AS t (agency, indicator, period, months, figure, value)"
-            " SELECT agency, indicator, month, 1, new_number, new_value FROM rollup_change"
+            f"INSERT INTO {self.cells} (agency, indicator, period, months, figure, value)"
+            " SELECT agency, indicator, month, 1, new_number, new_value FROM rollup_change WHERE NOT existed;"
+            f" INSERT INTO {self.cells} AS t (agency, indicator, period, months, figure, value)"
+            " SELECT agency, indicator, month, 1, new_number, new_value FROM rollup_change WHERE existed"
             " ON CONFLICT (agency, indicator, period) DO UPDATE SET figure = EXCLUDED.figure, value = EXCLUDED.value"
         )
         state = ", ".join(STATE)
@@ -290,8 +293,10 @@ class RollupsProjection:
             )
         state = ", ".join(STATE)
         cur.execute(
-            f"INSERT INTO {self.cells} AS t (agency, indicator, period, figure, value, {state})"
-            f" SELECT agency, indicator, period, figure, value, {state} FROM rollup_derived"
+            f"INSERT INTO {self.cells} (agency, indicator, period, figure, value, {state})"
+            f" SELECT agency, indicator, period, figure, value, {state} FROM rollup_derived WHERE NOT existed;"
+            f" INSERT INTO {self.cells} AS t (agency, indicator, period, figure, value, {state})"
+            f" SELECT agency, indicator, period, figure, value, {state} FROM rollup_derived WHERE existed"
             " ON CONFLICT (agency, indicator, period) DO UPDATE SET figure = EXCLUDED.figure, value = EXCLUDED.value, "
             + ", ".join(f"{c} = EXCLUDED.{c}" for c in STATE)
         )
