@@ -44,12 +44,11 @@ from psycopg.rows import TupleRow
 from infra import metrics
 from infra.db import PROJECTION_SWAP_LOCK, connect
 from infra.event_store import ReportingApplication
-from infra.integration_events import IntegrationEvent, from_domain_event
+from infra.integration_events import from_domain_event
 from infra.kafka import TopicInfo, describe_topic
 from infra.notifications import announce
 from infra.progress import Progress
 from infra.settings import Settings
-from services.projector.prefetch import Prefetch
 from services.projector.projections import all_projections
 from services.projector.runner import Projector
 from services.readmodels.projection import Projection
@@ -241,33 +240,19 @@ class Rebuild:
         app = ReportingApplication(self.settings, cache_size=0)
         try:
             end = app.recorder.max_notification_id() or 0
-            read_to = self._store_cursor
-
-            def read() -> tuple[int, list[IntegrationEvent]] | None:
-                nonlocal read_to
-                if read_to >= end:
-                    return None
+            cursor = self._store_cursor
+            while cursor < end and not stop.is_set():
                 notifications = app.recorder.select_notifications(
-                    start=read_to, limit=self.settings.projector_batch_size, inclusive_of_start=False, stop=end
+                    start=cursor, limit=self.settings.projector_batch_size, inclusive_of_start=False, stop=end
                 )
                 if not notifications:
-                    return None
-                read_to = notifications[-1].id
-                return read_to, [from_domain_event(app.mapper.to_domain_event(n), n.id) for n in notifications]
-
-            cursor = self._store_cursor
-            # The next batch is read and mapped in a thread while this one is applied (prefetch.py).
-            with Prefetch(read, name="rebuild-read") as reads:
-                for last, events in reads:
-                    if stop.is_set():
-                        break
-                    # No Kafka offsets here (-1): the positions carry the truth, per partition.
-                    self.projector.apply_batch(
-                        conn, info, [(partition_for(e.key, info.partitions), -1, e) for e in events]
-                    )
-                    cursor = last
-                    if progress is not None:
-                        progress.update(cursor, end)
+                    break
+                events = [from_domain_event(app.mapper.to_domain_event(n), n.id) for n in notifications]
+                # No Kafka offsets here (-1): the positions carry the truth, per partition.
+                self.projector.apply_batch(conn, info, [(partition_for(e.key, info.partitions), -1, e) for e in events])
+                cursor = notifications[-1].id
+                if progress is not None:
+                    progress.update(cursor, end)
             self._store_cursor = cursor
             if progress is not None:
                 progress.update(cursor, end, final=True)

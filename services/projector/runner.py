@@ -28,15 +28,12 @@ from infra.integration_events import IntegrationEvent
 from infra.kafka import TopicInfo, assigned_consumer, broker_errors, describe_topic, request_ids_of
 from infra.notifications import announce
 from infra.settings import Settings
-from services.projector.prefetch import Prefetch
 from services.projector.telemetry import Applied, RequestIds, Telemetry
 from services.readmodels.projection import Projection
 
 log = logging.getLogger("reporting.projector")
 
 TOPIC_CHECK_SECONDS = 1.0
-
-Polled = tuple[list[tuple[int, int, IntegrationEvent]], RequestIds]
 
 
 @dataclass
@@ -213,8 +210,8 @@ class Projector:
                 for partition, offset in self._start_offsets(info).items():
                     consumer.seek(tps[partition], offset)
                 next_check = time.monotonic() + TOPIC_CHECK_SECONDS
-
-                def poll() -> Polled:
+                while not stop.is_set():
+                    metrics.heartbeat()
                     with broker_errors("consume"):
                         polled = consumer.poll(timeout_ms=200)
                     batch = [
@@ -222,29 +219,19 @@ class Projector:
                         for tp, records in polled.items()
                         for record in records
                     ]
-                    return batch, request_ids_of(polled)
-
-                # The consumer is used by the reading thread only, until it is closed.
-                with Prefetch(poll, name="projector-poll") as reads:
-                    for batch, request_ids in reads:
-                        if stop.is_set():
-                            break
-                        metrics.heartbeat()
-                        if batch:
-                            self.apply_batch(conn, info, batch, request_ids)
-                        # Checked after full polls too: while writes go on, a poll is rarely empty.
-                        if until_caught_up and self._caught_up(target):
-                            return True
-                        if time.monotonic() >= next_check:
-                            if self.telemetry is not None:
-                                self.telemetry.refresh(conn)
-                            current = describe_topic(self.settings, self.topic)
-                            if current is None or current.topic_id != info.topic_id:
-                                log.warning(
-                                    "topic %s was recreated; re-reading it, skipping what was applied", self.topic
-                                )
-                                return False
-                            next_check = time.monotonic() + TOPIC_CHECK_SECONDS
+                    if batch:
+                        self.apply_batch(conn, info, batch, request_ids_of(polled))
+                    # Checked after full polls too: while writes go on, a poll is rarely empty.
+                    if until_caught_up and self._caught_up(target):
+                        return True
+                    if time.monotonic() >= next_check:
+                        if self.telemetry is not None:
+                            self.telemetry.refresh(conn)
+                        current = describe_topic(self.settings, self.topic)
+                        if current is None or current.topic_id != info.topic_id:
+                            log.warning("topic %s was recreated; re-reading it, skipping what was applied", self.topic)
+                            return False
+                        next_check = time.monotonic() + TOPIC_CHECK_SECONDS
         finally:
             consumer.close()
         return True
