@@ -191,8 +191,10 @@ class RollupsProjection:
             " FROM (SELECT a AS agency, i AS indicator, p AS period, v::jsonb AS value, q AS quarter,"
             " s AS half_year, y AS year FROM unnest(%(a)s::text[], %(i)s::text[], %(p)s::text[], %(v)s::text[],"
             " %(q)s::text[], %(s)s::text[], %(y)s::text[]) AS u(a, i, p, v, q, s, y)) i"
+            # LIMIT 1 (a primary-key lookup anyway) keeps it a lookup per month: the planner would
+            # otherwise hash the whole cells table for a batch whose size it cannot see.
             f" LEFT JOIN LATERAL (SELECT true AS existed, figure FROM {self.cells}"
-            " WHERE agency = i.agency AND indicator = i.indicator AND period = i.period) c ON true"
+            " WHERE agency = i.agency AND indicator = i.indicator AND period = i.period LIMIT 1) c ON true"
             f" LEFT JOIN {self.indicators} d ON d.indicator = i.indicator",
             {
                 "numeric": list(NUMERIC_TYPES),
