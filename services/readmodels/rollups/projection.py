@@ -241,7 +241,7 @@ class RollupsProjection:
             " CASE WHEN c.last_month IS NULL OR g.latest >= c.last_month THEN g.latest_number ELSE c.last_number END,"
             " CASE WHEN c.last_month IS NULL OR g.latest >= c.last_month THEN g.latest_value ELSE c.last_value END"
             f" FROM grouped g LEFT JOIN LATERAL (SELECT * FROM {self.cells}"
-            " WHERE agency = g.agency AND indicator = g.indicator AND period = g.period) c ON true"
+            " WHERE agency = g.agency AND indicator = g.indicator AND period = g.period LIMIT 1) c ON true"
             f" LEFT JOIN {self.indicators} d ON d.indicator = g.indicator)"
             f" AS r(agency, indicator, period, existed, old_figure, stale, value_type, aggregation_time, {state})",
             {"numeric": list(NUMERIC_TYPES)},
