@@ -116,6 +116,20 @@ class Projector:
         `request_ids` are the messages' `request_id` headers, by (partition, offset), for the log line.
         """
         ordered = sorted(batch, key=lambda item: item[2].position)
+        # Once per batch, not per projection: each event once (a duplicate, same position, follows its
+        # original), and per partition the lowest and highest position and the offset after the last.
+        unique: list[tuple[int, IntegrationEvent]] = []
+        lowest: dict[int, int] = {}
+        highest: dict[int, int] = {}
+        for part, _, event in ordered:
+            if event.position > highest.get(part, -1):
+                unique.append((part, event))
+                highest[part] = event.position
+                lowest.setdefault(part, event.position)
+        everything = [event for _, event in unique]  # one list for the projections that take all (telemetry shares it)
+        after: dict[int, int] = {}
+        for part, offset, _ in batch:
+            after[part] = max(after.get(part, 0), offset + 1)
         new_events = 0
         applied: dict[str, Applied] = {}
         with conn.transaction(), conn.cursor() as cur:
@@ -128,30 +142,22 @@ class Projector:
             for projection in self.projections:
                 key = self.position_key(projection)
                 positions = self.positions[key]
-                # Ordered by position, so a duplicate (same position) follows its original.
-                last = {part: pos.position for part, pos in positions.items()}
-                fresh = []
-                for part, _, event in ordered:
-                    if event.position > last[part]:
-                        fresh.append(event)
-                        last[part] = event.position
+                if all(low > positions[part].position for part, low in lowest.items()):
+                    fresh = everything
+                else:
+                    fresh = [event for part, event in unique if event.position > positions[part].position]
                 if fresh:
                     started = time.perf_counter()
                     projection.apply(cur, fresh)
                     applied[projection.name] = Applied(fresh, time.perf_counter() - started)
                     new_events = max(new_events, len(fresh))
                     advanced[projection.name] = fresh[-1].position
-                reached: dict[int, Position] = {}
-                for part, offset, event in batch:
+                for part, next_offset in after.items():
                     stored = positions[part]
                     # An offset in another log (the topic was recreated) means nothing in this one.
                     start = stored.next_offset if stored.topic_id == info.topic_id else 0
-                    current = reached.get(part) or Position(start, stored.position, info.topic_id)
-                    reached[part] = Position(
-                        max(current.next_offset, offset + 1), max(current.position, event.position), info.topic_id
-                    )
-                for part, pos in reached.items():
-                    rows.append((key, self.topic, part, pos.topic_id, pos.next_offset, pos.position))
+                    reached = Position(max(start, next_offset), max(stored.position, highest[part]), info.topic_id)
+                    rows.append((key, self.topic, part, reached.topic_id, reached.next_offset, reached.position))
             cur.executemany(
                 "INSERT INTO projector_positions (projection, topic, partition, topic_id, next_offset, position)"
                 " VALUES (%s, %s, %s, %s, %s, %s)"

@@ -65,8 +65,11 @@ class Telemetry:
             return
         now = time.time()
         behind = len(batch) >= self.batch_size
+        ages_of: dict[int, list[float]] = {}  # projections given the same list of events share their ages
         for name, part in applied.items():
-            ages = [now - event.occurred_at.timestamp() for event in part.events]
+            ages = ages_of.get(id(part.events))
+            if ages is None:
+                ages = ages_of[id(part.events)] = [now - event.occurred_at.timestamp() for event in part.events]
             metrics.PROJECTOR_EVENTS_APPLIED.labels(name).inc(len(part.events))
             metrics.PROJECTOR_BATCH_DURATION.labels(name).observe(part.seconds + commit_seconds)
             metrics.observe_many(metrics.PROJECTOR_FRESHNESS.labels(name), ages)

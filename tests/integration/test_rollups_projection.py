@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -205,3 +205,20 @@ def test_projection_equals_the_specification_whatever_the_delivery_order(empty_s
     assert {Period.parse(p).kind for _, p, _ in statistics} == {
         Period.parse(c).kind for c in ("2025-01", "2025Q1", "2025S1", "2025")
     }
+
+
+def test_a_whole_batch_gives_the_rows_of_its_events_applied_one_by_one(empty_settings: Settings) -> None:
+    reference, values = stream(4)
+    in_order = sorted(reference + values, key=lambda e: e.position)
+    # The whole log in one batch: many months, and the same cells corrected again and again in it.
+    repeated = Counter((e.agency, e.indicator, e.period) for e in values)
+    assert max(repeated.values()) >= 3
+    assert any(e.event_type is EventType.VALUE_CORRECTED and repeated[(e.agency, e.indicator, e.period)] > 1
+               for e in values)  # fmt: skip
+    _apply(empty_settings, "", [in_order])
+    _apply(empty_settings, "__one", [[event] for event in in_order])
+    for table in Rollups().tables:
+        assert _rows(empty_settings, table) == _rows(empty_settings, table + "__one"), table
+    cells, statistics = reference_model(values)
+    assert {(r[0], r[1], r[2]): (r[3], r[4]) for r in _rows(empty_settings, "rm_rollup_cells")} == cells
+    assert {(r[0], r[1], r[2]): list(r[3:]) for r in _rows(empty_settings, "rm_rollups")} == statistics

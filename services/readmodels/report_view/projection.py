@@ -62,6 +62,7 @@ class ReportViewProjection:
                     [e.event_id for _, e in rows],
                     [e.position for _, e in rows],
                 ),
+                binary=True,  # psycopg's text form of arrays (timestamps most) costs more than the rest of the batch
             )
         if agency_positions:
             cur.execute(
@@ -70,4 +71,5 @@ class ReportViewProjection:
                 " ON CONFLICT (agency) DO UPDATE SET position = EXCLUDED.position"
                 " WHERE t.position < EXCLUDED.position",
                 (list(agency_positions), list(agency_positions.values())),
+                binary=True,
             )

@@ -64,6 +64,11 @@ FIGURE = (
 )
 # The JSON of a numeric figure: integers as numbers, others as plain decimal strings (like the events).
 FIGURE_JSON = "CASE WHEN {f} IS NULL THEN NULL WHEN scale({f}) = 0 THEN to_jsonb({f}) ELSE to_jsonb({f}::text) END"
+# The JSON of a longer period's figure, or for a non-numeric indicator kept by `last` its last value.
+VALUE = (
+    f"CASE WHEN value_type = ANY(%(numeric)s) THEN {FIGURE_JSON.format(f=f'({FIGURE})')}"
+    " WHEN aggregation_time = 'last' THEN last_value END"
+)
 STATE = ("months", "numbers", "total", "least", "greatest", "last_month", "last_number", "last_value")
 
 
@@ -177,38 +182,41 @@ class RollupsProjection:
         self._temp_tables(cur)
         keys = list(values)
         derived = [periods_of_month(month)[1:] for _, _, month in keys]
-        cur.execute(
-            "INSERT INTO rollup_input (agency, indicator, period, value, quarter, half_year, year)"
-            " SELECT a, i, p, v::jsonb, q, s, y FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[],"
-            " %s::text[], %s::text[], %s::text[]) AS u(a, i, p, v, q, s, y)",
-            (
-                [k[0] for k in keys],
-                [k[1] for k in keys],
-                [k[2] for k in keys],
-                [orjson.dumps(values[k]).decode() for k in keys],
-                [d[0] for d in derived],
-                [d[1] for d in derived],
-                [d[2] for d in derived],
-            ),
-        )
-        cur.execute("ANALYZE rollup_input")  # temporary tables have no statistics until analysed
-        # Each month changed: whether it existed, its old and new number.
+        # Each month changed: whether it existed, its old and new number (straight from the arrays:
+        # the month cells are looked up by primary key, a staging table would only be written and read).
         number = NUMBER.format(d="d", v="i.value")
         cur.execute(
             "INSERT INTO rollup_change SELECT i.agency, i.indicator, i.period, i.quarter, i.half_year, i.year,"
-            f" c.existed IS NOT NULL, c.figure, {number}, i.value FROM rollup_input i"
+            f" c.existed IS NOT NULL, c.figure, {number}, i.value"
+            " FROM (SELECT a AS agency, i AS indicator, p AS period, v::jsonb AS value, q AS quarter,"
+            " s AS half_year, y AS year FROM unnest(%(a)s::text[], %(i)s::text[], %(p)s::text[], %(v)s::text[],"
+            " %(q)s::text[], %(s)s::text[], %(y)s::text[]) AS u(a, i, p, v, q, s, y)) i"
+            # LIMIT 1 (a primary-key lookup anyway) keeps it a lookup per month: the planner would
+            # otherwise hash the whole cells table for a batch whose size it cannot see.
             f" LEFT JOIN LATERAL (SELECT true AS existed, figure FROM {self.cells}"
-            " WHERE agency = i.agency AND indicator = i.indicator AND period = i.period) c ON true"
+            " WHERE agency = i.agency AND indicator = i.indicator AND period = i.period LIMIT 1) c ON true"
             f" LEFT JOIN {self.indicators} d ON d.indicator = i.indicator",
-            {"numeric": list(NUMERIC_TYPES)},
+            {
+                "numeric": list(NUMERIC_TYPES),
+                "a": [k[0] for k in keys],
+                "i": [k[1] for k in keys],
+                "p": [k[2] for k in keys],
+                "v": [orjson.dumps(values[k]).decode() for k in keys],
+                "q": [d[0] for d in derived],
+                "s": [d[1] for d in derived],
+                "y": [d[2] for d in derived],
+            },
+            binary=True,  # no text quoting of every array element
         )
+        # New cells by plain insert (no speculative insertion), the others by upsert (each one conflicts).
         cur.execute(
-            f"INSERT INTO {self.cells} AS t (agency, indicator, period, months, figure, value)"
-            " SELECT agency, indicator, month, 1, new_number, new_value FROM rollup_change"
-            " ON CONFLICT (agency, indicator, period) DO UPDATE SET figure = EXCLUDED.figure, value = EXCLUDED.value;"
-            " INSERT INTO rollup_delta SELECT agency, indicator, month, existed, old_number, new_number"
-            " FROM rollup_change"
+            f"INSERT INTO {self.cells} (agency, indicator, period, months, figure, value)"
+            " SELECT agency, indicator, month, 1, new_number, new_value FROM rollup_change WHERE NOT existed;"
+            f" INSERT INTO {self.cells} AS t (agency, indicator, period, months, figure, value)"
+            " SELECT agency, indicator, month, 1, new_number, new_value FROM rollup_change WHERE existed"
+            " ON CONFLICT (agency, indicator, period) DO UPDATE SET figure = EXCLUDED.figure, value = EXCLUDED.value"
         )
+        state = ", ".join(STATE)
         # Quarter, half-year and year cells: their running state moves by the months changed in them;
         # a least or greatest whose month got worse is recomputed from the months (stale).
         cur.execute(
@@ -223,7 +231,9 @@ class RollupsProjection:
             " max(month) AS latest, (array_agg(new_number ORDER BY month DESC))[1] AS latest_number,"
             " (array_agg(new_value ORDER BY month DESC))[1] AS latest_value"
             " FROM changes GROUP BY agency, indicator, period)"
-            " INSERT INTO rollup_derived SELECT g.agency, g.indicator, g.period, c.months IS NOT NULL, c.figure,"
+            # The figure is given here (stale rows get theirs once recomputed): no second pass over the rows.
+            f" INSERT INTO rollup_derived SELECT r.*, {FIGURE}, {VALUE} FROM ("
+            " SELECT g.agency, g.indicator, g.period, c.months IS NOT NULL, c.figure,"
             " coalesce(g.worse_low = c.least OR g.worse_high = c.greatest, false), d.value_type, d.aggregation_time,"
             " coalesce(c.months, 0) + g.added, coalesce(c.numbers, 0) + g.numbers_delta,"
             " trim_scale(coalesce(c.total, 0) + g.total_delta), least(c.least, g.low), greatest(c.greatest, g.high),"
@@ -231,21 +241,18 @@ class RollupsProjection:
             " CASE WHEN c.last_month IS NULL OR g.latest >= c.last_month THEN g.latest_number ELSE c.last_number END,"
             " CASE WHEN c.last_month IS NULL OR g.latest >= c.last_month THEN g.latest_value ELSE c.last_value END"
             f" FROM grouped g LEFT JOIN LATERAL (SELECT * FROM {self.cells}"
-            " WHERE agency = g.agency AND indicator = g.indicator AND period = g.period) c ON true"
-            f" LEFT JOIN {self.indicators} d ON d.indicator = g.indicator"
+            " WHERE agency = g.agency AND indicator = g.indicator AND period = g.period LIMIT 1) c ON true"
+            f" LEFT JOIN {self.indicators} d ON d.indicator = g.indicator)"
+            f" AS r(agency, indicator, period, existed, old_figure, stale, value_type, aggregation_time, {state})",
+            {"numeric": list(NUMERIC_TYPES)},
         )
         self._finish_derived(cur)
-        cur.execute(
-            "INSERT INTO rollup_delta SELECT agency, indicator, period, existed, old_figure, figure FROM rollup_derived"
-        )
         self._move_statistics(cur)
 
     def _temp_tables(self, cur: psycopg.Cursor[TupleRow]) -> None:
         """Scratch tables of this transaction (emptied here too: a rebuild's swap applies several batches in one)."""
         cur.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS rollup_input (agency text, indicator text, period text, value jsonb,"
-            " quarter text, half_year text, year text) ON COMMIT DELETE ROWS;"
-            " CREATE TEMP TABLE IF NOT EXISTS rollup_change (agency text, indicator text, month text, quarter text,"
+            "CREATE TEMP TABLE IF NOT EXISTS rollup_change (agency text, indicator text, month text, quarter text,"
             " half_year text, year text, existed boolean, old_number numeric, new_number numeric, new_value jsonb)"
             " ON COMMIT DELETE ROWS;"
             " CREATE TEMP TABLE IF NOT EXISTS rollup_derived (agency text, indicator text, period text,"
@@ -254,13 +261,11 @@ class RollupsProjection:
             " last_number numeric, last_value jsonb, figure numeric, value jsonb) ON COMMIT DELETE ROWS;"
             " CREATE TEMP TABLE IF NOT EXISTS rollup_spans (period text PRIMARY KEY, first_month text,"
             " last_month text) ON COMMIT DELETE ROWS;"
-            " CREATE TEMP TABLE IF NOT EXISTS rollup_delta (agency text, indicator text, period text,"
-            " existed boolean, old_figure numeric, new_figure numeric) ON COMMIT DELETE ROWS;"
-            " TRUNCATE rollup_input, rollup_change, rollup_derived, rollup_spans, rollup_delta"
+            " TRUNCATE rollup_change, rollup_derived, rollup_spans"
         )
 
     def _finish_derived(self, cur: psycopg.Cursor[TupleRow]) -> None:
-        """Recompute stale rows of `rollup_derived` from the months, give every row its figure, write the cells."""
+        """Recompute stale rows of `rollup_derived` from the months (and their figure), write the cells."""
         periods = [str(row[0]) for row in cur.execute("SELECT DISTINCT period FROM rollup_derived WHERE stale")]
         if periods:
             spans = [(p, months_of(p)[0], months_of(p)[-1]) for p in periods]
@@ -284,16 +289,16 @@ class RollupsProjection:
                 " last_value = s.last_value FROM state s"
                 " WHERE x.agency = s.agency AND x.indicator = s.indicator AND x.period = s.period"
             )
-        cur.execute(
-            f"UPDATE rollup_derived SET figure = {FIGURE},"
-            f" value = CASE WHEN value_type = ANY(%(numeric)s) THEN {FIGURE_JSON.format(f=f'({FIGURE})')}"
-            " WHEN aggregation_time = 'last' THEN last_value END",
-            {"numeric": list(NUMERIC_TYPES)},
-        )
+            cur.execute(
+                f"UPDATE rollup_derived SET figure = {FIGURE}, value = {VALUE} WHERE stale",
+                {"numeric": list(NUMERIC_TYPES)},
+            )
         state = ", ".join(STATE)
         cur.execute(
-            f"INSERT INTO {self.cells} AS t (agency, indicator, period, figure, value, {state})"
-            f" SELECT agency, indicator, period, figure, value, {state} FROM rollup_derived"
+            f"INSERT INTO {self.cells} (agency, indicator, period, figure, value, {state})"
+            f" SELECT agency, indicator, period, figure, value, {state} FROM rollup_derived WHERE NOT existed;"
+            f" INSERT INTO {self.cells} AS t (agency, indicator, period, figure, value, {state})"
+            f" SELECT agency, indicator, period, figure, value, {state} FROM rollup_derived WHERE existed"
             " ON CONFLICT (agency, indicator, period) DO UPDATE SET figure = EXCLUDED.figure, value = EXCLUDED.value, "
             + ", ".join(f"{c} = EXCLUDED.{c}" for c in STATE)
         )
@@ -301,7 +306,11 @@ class RollupsProjection:
     def _move_statistics(self, cur: psycopg.Cursor[TupleRow]) -> None:
         """Move each scope's statistics by the changed cells (old figure out, new figure in)."""
         scoped = (
-            f"FROM rollup_delta d JOIN {self.agencies} a ON a.agency = d.agency"
+            # Every changed cell: the months, then the quarters, half-years and years.
+            "FROM (SELECT agency, indicator, month AS period, existed, old_number AS old_figure,"
+            " new_number AS new_figure FROM rollup_change UNION ALL"
+            " SELECT agency, indicator, period, existed, old_figure, figure FROM rollup_derived) d"
+            f" JOIN {self.agencies} a ON a.agency = d.agency"
             f" LEFT JOIN {self.indicators} i ON i.indicator = d.indicator"
             " CROSS JOIN LATERAL (VALUES (%(national)s), ('kind:' || a.kind), ('region:' || a.region)) AS s(scope)"
             " WHERE s.scope IS NOT NULL AND (NOT d.existed OR d.old_figure IS DISTINCT FROM d.new_figure)"
