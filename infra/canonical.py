@@ -3,7 +3,7 @@
 `IntegrationEvent.to_bytes(from_domain_event(...))` (`infra.integration_events`) is the contract;
 it builds domain event objects and a pydantic model per event (~12,000 events/s here). The
 checkpointer, `audit verify --from-store` and `audit replay --from-store` read whole logs, so
-`canonical_bytes` builds the same JSON straight from the stored row (~10x faster). It handles the
+`canonical_parts` builds the same JSON straight from the stored row (~10x faster). It handles the
 transcodings our events use; anything else (an unknown topic or transcoding, an upcast, a field
 of an unexpected type) goes through the contract's own code, so the result is the contract's bytes
 or the contract's error. tests/unit/test_audit_canonical.py checks both paths give the same bytes.
