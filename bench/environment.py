@@ -23,6 +23,7 @@ from domain.identity import Principal, Role
 from domain.periods import Period
 from domain.values import Aggregation, ValueType
 from entrypoints.bootstrap import migrate, postgres_store, postgres_write_side
+from infra.garbage_collection import tune_for_service
 from infra.runtime.broker import LocalBroker
 from infra.runtime.ports import free_port
 from infra.runtime.postgres import LocalPostgres
@@ -60,6 +61,7 @@ def bench_environment() -> Iterator[BenchEnvironment]:
                 postgres_pool_size=20,
             )
             migrate(settings)
+            tune_for_service()  # what runs in this process (a projector, a verification) runs as `reporting` runs it
             yield BenchEnvironment(settings, postgres, broker, folder)
 
 

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from entrypoints import bootstrap
 from infra.db import UNAVAILABLE_ERRORS
 from infra.event_store import open_event_store
+from infra.garbage_collection import tune_for_service
 from infra.logs import configure_logging
 from infra.settings import Settings
 from services.audit.checkpointer import Checkpointer, signing_key
@@ -29,7 +30,9 @@ def ingest_app(settings: Settings) -> FastAPI:
 
 def ingest_app_from_env() -> FastAPI:
     configure_logging("ingest")  # in each uvicorn worker process
-    return ingest_app(Settings.from_env())
+    app = ingest_app(Settings.from_env())
+    tune_for_service()  # the app is built: freeze it
+    return app
 
 
 def reports_app(settings: Settings) -> FastAPI:
@@ -40,7 +43,9 @@ def reports_app(settings: Settings) -> FastAPI:
 
 def reports_app_from_env() -> FastAPI:
     configure_logging("reports")  # in each uvicorn worker process
-    return reports_app(Settings.from_env())
+    app = reports_app(Settings.from_env())
+    tune_for_service()  # the app is built: freeze it
+    return app
 
 
 def web_app(settings: Settings) -> FastAPI:
@@ -51,7 +56,9 @@ def web_app(settings: Settings) -> FastAPI:
 
 def web_app_from_env() -> FastAPI:
     configure_logging("web")  # in each uvicorn worker process
-    return web_app(Settings.from_env())
+    app = web_app(Settings.from_env())
+    tune_for_service()  # the app is built: freeze it
+    return app
 
 
 def projector(settings: Settings, names: Sequence[str] = (), *, exclude: Sequence[str] = ()) -> Projector:

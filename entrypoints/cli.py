@@ -20,6 +20,7 @@ from domain.identity import Principal, Role
 from domain.periods import VIETNAM
 from entrypoints.audit_cli import add_audit_commands
 from entrypoints.backup_cli import add_backup_commands
+from infra.garbage_collection import tune_for_service
 from infra.logs import configure_logging
 from infra.settings import DEFAULT_STACK_SETTINGS, Settings
 
@@ -365,6 +366,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     configure_logging(_service_name(args))
     settings = Settings.from_env()
+    tune_for_service()  # every command may run long: a service, a rebuild, a verification of the whole log
     result: int = args.func(settings, args)
     return result
 

@@ -9,6 +9,20 @@ from psycopg.rows import TupleRow
 
 from infra.canonical import event_bytes
 from infra.integration_events import IntegrationEvent
+from infra.pg_copy import Column, stage_rows
+
+STAGED: tuple[Column, ...] = (
+    ("position", "bigint"),
+    ("event_id", "uuid"),
+    ("event_type", "text"),
+    ("agency", "text"),
+    ("period", "text"),
+    ("indicator", "text"),
+    ("actor", "text"),
+    ("role", "text"),
+    ("occurred_at", "timestamptz"),
+    ("canonical", "bytea"),
+)
 
 
 class AuditTrailProjection:
@@ -21,23 +35,27 @@ class AuditTrailProjection:
     def apply(self, cur: psycopg.Cursor[TupleRow], events: Sequence[IntegrationEvent]) -> None:
         if not events:
             return
-        cur.execute(
-            f"INSERT INTO {self.table}"
-            " (position, event_id, event_type, agency, period, indicator, actor, role, occurred_at, canonical)"
-            " SELECT * FROM unnest(%s::bigint[], %s::uuid[], %s::text[], %s::text[], %s::text[], %s::text[],"
-            " %s::text[], %s::text[], %s::timestamptz[], %s::bytea[])"
-            " ON CONFLICT (position) DO NOTHING",
+        stage_rows(
+            cur,
+            "audit_trail_batch",
+            STAGED,
             (
-                [e.position for e in events],
-                [e.event_id for e in events],
-                [e.event_type for e in events],
-                [e.agency for e in events],
-                [e.period for e in events],
-                [e.indicator for e in events],
-                [e.actor for e in events],
-                [e.role for e in events],
-                [e.occurred_at for e in events],
-                [event_bytes(e) for e in events],
+                (
+                    e.position,
+                    e.event_id,
+                    e.event_type.value,
+                    e.agency,
+                    e.period,
+                    e.indicator,
+                    e.actor,
+                    e.role,
+                    e.occurred_at,
+                    event_bytes(e),
+                )
+                for e in events
             ),
-            binary=True,
+        )
+        cur.execute(
+            f"INSERT INTO {self.table} ({', '.join(name for name, _ in STAGED)})"
+            " SELECT * FROM audit_trail_batch ON CONFLICT (position) DO NOTHING"
         )

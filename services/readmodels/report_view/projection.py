@@ -9,6 +9,20 @@ import psycopg
 from psycopg.rows import TupleRow
 
 from infra.integration_events import VALUE_EVENTS, IntegrationEvent
+from infra.pg_copy import Column, stage_rows
+
+STAGED: tuple[Column, ...] = (
+    ("agency", "text"),
+    ("period", "text"),
+    ("indicator", "text"),
+    ("value", "text"),  # JSON, cast when written
+    ("revision", "integer"),  # value events of the indicator in this batch
+    ("actor", "text"),
+    ("role", "text"),
+    ("recorded_at", "timestamptz"),
+    ("event_id", "uuid"),
+    ("position", "bigint"),
+)
 
 
 def _dumps(value: object) -> str:
@@ -36,33 +50,37 @@ class ReportViewProjection:
                 latest[key] = event
                 counts[key] = counts.get(key, 0) + 1
         if latest:
-            rows = list(latest.items())
-            # One statement for the whole batch (arrays), not one round trip per row.
+            stage_rows(
+                cur,
+                "report_view_batch",
+                STAGED,
+                (
+                    (
+                        e.agency,
+                        e.period,
+                        e.indicator,
+                        _dumps(e.value),
+                        counts[key],
+                        e.actor,
+                        e.role,
+                        e.occurred_at,
+                        e.event_id,
+                        e.position,
+                    )
+                    for key, e in latest.items()
+                ),
+            )
             cur.execute(
                 f"INSERT INTO {self.values_table} AS t"
                 " (agency, period, indicator, value, revision, actor, role, recorded_at, event_id, position)"
-                " SELECT a, p, i, v::jsonb, r, ac, ro, at, e, pos FROM unnest("
-                " %s::text[], %s::text[], %s::text[], %s::text[], %s::int[], %s::text[], %s::text[],"
-                " %s::timestamptz[], %s::uuid[], %s::bigint[]) AS u(a, p, i, v, r, ac, ro, at, e, pos)"
+                " SELECT agency, period, indicator, value::jsonb, revision, actor, role, recorded_at, event_id,"
+                " position FROM report_view_batch"
                 " ON CONFLICT (agency, period, indicator) DO UPDATE SET"
                 " value = EXCLUDED.value, revision = t.revision + EXCLUDED.revision,"
                 " actor = EXCLUDED.actor, role = EXCLUDED.role,"
                 " recorded_at = EXCLUDED.recorded_at, event_id = EXCLUDED.event_id,"
                 " position = EXCLUDED.position"
-                " WHERE t.position < EXCLUDED.position",
-                (
-                    [e.agency for _, e in rows],
-                    [e.period for _, e in rows],
-                    [e.indicator for _, e in rows],
-                    [_dumps(e.value) for _, e in rows],
-                    [counts[key] for key, _ in rows],
-                    [e.actor for _, e in rows],
-                    [e.role for _, e in rows],
-                    [e.occurred_at for _, e in rows],
-                    [e.event_id for _, e in rows],
-                    [e.position for _, e in rows],
-                ),
-                binary=True,  # psycopg's text form of arrays (timestamps most) costs more than the rest of the batch
+                " WHERE t.position < EXCLUDED.position"
             )
         if agency_positions:
             cur.execute(
