@@ -106,7 +106,7 @@ class Report:
 # ---- reading the log -------------------------------------------------------------------------
 
 
-CHUNK = 100_000  # positions per worker task when reading the store in parallel
+CHUNK = 25_000  # positions per worker task when reading the store in parallel (small tasks share out evenly)
 _worker_mapper: CanonicalMapper | None = None
 
 
@@ -116,6 +116,12 @@ def _mapper(settings: Settings) -> CanonicalMapper:
     if _worker_mapper is None:
         _worker_mapper = CanonicalMapper(_event_store(settings))
     return _worker_mapper
+
+
+def _forget_parent_mapper() -> None:
+    """In a forked worker: the parent's mapper (and its connections) stay the parent's."""
+    global _worker_mapper
+    _worker_mapper = None
 
 
 def _read_store_range(task: tuple[Settings, int, int]) -> tuple[bytes, bytes, bytes, list[tuple[int, str, str]]]:
@@ -157,13 +163,14 @@ def store_leaves(settings: Settings, conn: psycopg.Connection[TupleRow], report:
     ).fetchone()
     assert row is not None
     total, low, high = int(row[0]), int(row[1]), int(row[2])
-    if workers <= 0:  # PostgreSQL needs a core too: on two cores a second worker did not help (bench.audit)
-        cores = os.cpu_count() or 1
-        workers = min(cores - 1, 4) if cores >= 4 and total >= 2 * CHUNK else 1
+    if workers <= 0:  # PostgreSQL's share of the work is small: a worker per core (bench.audit, 1 and 2 workers)
+        workers = min(os.cpu_count() or 1, 4) if total >= 2 * CHUNK else 1
     tasks = [(settings, start, min(start + CHUNK, high)) for start in range(low - 1, high, CHUNK)]
     progress = Progress(sys.stderr, "reading the event store")
     leaves = Leaves()
-    pool = multiprocessing.get_context("spawn").Pool(workers) if workers > 1 else None
+    # Forked, not spawned: a spawned worker imports everything again (about half a second each), longer than
+    # it takes to read 100,000 events. The workers open their own connections and never touch `conn`.
+    pool = multiprocessing.get_context("fork").Pool(workers, initializer=_forget_parent_mapper) if workers > 1 else None
     try:
         results = pool.imap(_read_store_range, tasks) if pool is not None else map(_read_store_range, tasks)
         for positions, hashes, event_ids, unreadable in results:

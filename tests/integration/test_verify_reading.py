@@ -79,8 +79,9 @@ def test_a_gap_or_a_malformed_hash_in_tlog_leaves_is_named(settings: Settings) -
 
 @pytest.mark.parametrize("workers", [1, 2])
 def test_verify_from_store_passes_then_names_an_unreadable_and_an_altered_event(
-    settings: Settings, workers: int
+    settings: Settings, workers: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(verify_module, "CHUNK", 100)  # several ranges, shared out among the (forked) workers
     report = verify(settings, key(settings), Options(from_store=True, workers=workers))
     assert report.ok, report.findings
     assert report.events == report.covered > 300
