@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+import services.audit.verify as verify_module
 from infra.canonical import read_store_rows
 from infra.db import connect
 from infra.settings import Settings
@@ -58,8 +59,6 @@ def test_store_rows_are_the_rows_psycopg_reads(settings: Settings) -> None:
 def test_the_aggregated_tlog_read_equals_the_row_by_row_read(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import services.audit.verify as verify_module
-
     monkeypatch.setattr(verify_module, "REFERENCE_CHUNK", 64)  # several chunks
     with connect(settings) as conn:
         fast, slow = reference_leaves(conn), _reference_leaves_by_row(conn)
