@@ -14,7 +14,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from hashlib import sha1, sha256
 from typing import Any
@@ -373,32 +373,44 @@ _EVENT_FIELDS = (
 _FAST_EVENT_BYTES = tuple(IntegrationEvent.model_fields) == _EVENT_FIELDS
 
 
+def _instant_json(value: datetime) -> datetime | str:
+    """`format_instant`, or the datetime itself where orjson writes the same text (UTC, microseconds, "Z")."""
+    if value.microsecond and value.year >= 1000 and value.utcoffset() == _ZERO:
+        return value
+    return format_instant(value)
+
+
+_ZERO = timedelta(0)
+
+
 def event_bytes(event: IntegrationEvent) -> bytes:
     """`event.to_bytes()`, without pydantic's serializer (the projector calls this for every event)."""
     if not _FAST_EVENT_BYTES:
         return event.to_bytes()
+    data = event.data
     try:
+        # Keys in sorted order (orjson writes UUIDs in their canonical text): only `data` may need sorting.
         return orjson.dumps(
             {
-                "schema_version": event.schema_version,
-                "event_id": str(event.event_id),
-                "position": event.position,
-                "event_type": event.event_type.value,
-                "aggregate": event.aggregate,
-                "aggregate_id": str(event.aggregate_id),
-                "aggregate_version": event.aggregate_version,
-                "agency": event.agency,
-                "period": event.period,
-                "indicator": event.indicator,
-                "value": event.value,
-                "previous_value": event.previous_value,
                 "actor": event.actor,
-                "role": event.role,
+                "agency": event.agency,
+                "aggregate": event.aggregate,
+                "aggregate_id": event.aggregate_id,
+                "aggregate_version": event.aggregate_version,
+                "data": data,
+                "event_id": event.event_id,
+                "event_type": event.event_type.value,
+                "indicator": event.indicator,
+                "occurred_at": _instant_json(event.occurred_at),
+                "period": event.period,
+                "position": event.position,
+                "previous_value": event.previous_value,
                 "reason": event.reason,
-                "occurred_at": format_instant(event.occurred_at),
-                "data": event.data,
+                "role": event.role,
+                "schema_version": event.schema_version,
+                "value": event.value,
             },
-            option=orjson.OPT_SORT_KEYS,
+            option=(orjson.OPT_SORT_KEYS | orjson.OPT_UTC_Z) if data else orjson.OPT_UTC_Z,
         )
     except TypeError:  # something in `data` orjson cannot write natively: the model knows how
         return event.to_bytes()

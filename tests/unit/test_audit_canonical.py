@@ -308,3 +308,35 @@ def test_a_truncated_or_padded_copy_is_an_error(rows: list[RawRow], cut: int) ->
         _parse_copy([data + b"\x00\x05"])
     with pytest.raises(ValueError, match="COPY"):
         _parse_copy([b"PGCOPX" + data[6:]])
+
+
+@pytest.mark.parametrize(
+    "occurred_at",
+    [
+        "2025-01-03T10:00:00.123456Z",
+        "2025-01-03T10:00:00Z",  # no microseconds: orjson would leave them out
+        "2025-01-03T17:00:00.000001+07:00",  # not UTC: orjson would keep the offset
+        "0999-01-03T10:00:00.5Z",  # before the year 1000
+    ],
+)
+@pytest.mark.parametrize("data", [{}, {"z": 1, "a": {"y": 2, "b": [1, {"d": 1, "c": 2}]}}])
+def test_the_projectors_fast_bytes_equal_the_models_for_any_instant_and_data(
+    occurred_at: str, data: dict[str, Any]
+) -> None:
+    event = IntegrationEvent.model_validate(
+        {
+            "event_id": str(uuid4()),
+            "position": 5,
+            "event_type": EventType.VALUE_SUBMITTED.value,
+            "aggregate": "submission",
+            "aggregate_id": str(uuid4()),
+            "aggregate_version": 2,
+            "agency": "A1",
+            "period": "2025-01",
+            "indicator": "I1",
+            "value": 3,
+            "occurred_at": occurred_at,
+            "data": data,
+        }
+    )
+    assert event_bytes(event) == event.to_bytes()
