@@ -220,7 +220,9 @@ class Projector:
                         for record in records
                     ]
                     if batch:
-                        self.apply_batch(conn, info, batch, request_ids_of(polled))
+                        # The request ids only serve the telemetry's log line (a rebuild has none).
+                        request_ids = request_ids_of(polled) if self.telemetry is not None else None
+                        self.apply_batch(conn, info, batch, request_ids)
                     # Checked after full polls too: while writes go on, a poll is rarely empty.
                     if until_caught_up and self._caught_up(target):
                         return True
