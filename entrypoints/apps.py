@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from fastapi import FastAPI
 
@@ -22,6 +22,14 @@ from services.reports.app import create_app as create_reports_app
 from services.web.app import create_app as create_web_app
 
 
+def _in_worker(service: str, build: Callable[[Settings], FastAPI]) -> FastAPI:
+    """What a uvicorn worker process serves: its logging set, its app built from the env, then frozen."""
+    configure_logging(service)
+    app = build(Settings.from_env())
+    tune_for_service()
+    return app
+
+
 def ingest_app(settings: Settings) -> FastAPI:
     """The write API for `settings`; it connects to the database as it starts."""
     built = bootstrap.ingest_api(settings)
@@ -29,10 +37,7 @@ def ingest_app(settings: Settings) -> FastAPI:
 
 
 def ingest_app_from_env() -> FastAPI:
-    configure_logging("ingest")  # in each uvicorn worker process
-    app = ingest_app(Settings.from_env())
-    tune_for_service()  # the app is built: freeze it
-    return app
+    return _in_worker("ingest", ingest_app)
 
 
 def reports_app(settings: Settings) -> FastAPI:
@@ -42,10 +47,7 @@ def reports_app(settings: Settings) -> FastAPI:
 
 
 def reports_app_from_env() -> FastAPI:
-    configure_logging("reports")  # in each uvicorn worker process
-    app = reports_app(Settings.from_env())
-    tune_for_service()  # the app is built: freeze it
-    return app
+    return _in_worker("reports", reports_app)
 
 
 def web_app(settings: Settings) -> FastAPI:
@@ -55,10 +57,7 @@ def web_app(settings: Settings) -> FastAPI:
 
 
 def web_app_from_env() -> FastAPI:
-    configure_logging("web")  # in each uvicorn worker process
-    app = web_app(Settings.from_env())
-    tune_for_service()  # the app is built: freeze it
-    return app
+    return _in_worker("web", web_app)
 
 
 def projector(settings: Settings, names: Sequence[str] = (), *, exclude: Sequence[str] = ()) -> Projector:

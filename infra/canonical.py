@@ -14,7 +14,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from hashlib import sha1, sha256
 from typing import Any
@@ -100,7 +100,7 @@ def _instant(text: str) -> str:
     # strftime's %Y does not pad years before 1000: those take the contract's own formatting.
     if len(text) == 32 and text.endswith("+00:00") and text[19] == "." and text[0] != "0":
         return text[:26] + "Z"
-    return datetime.fromisoformat(text).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return format_instant(datetime.fromisoformat(text))
 
 
 def _decode(value: Any) -> Any:
@@ -373,14 +373,14 @@ _EVENT_FIELDS = (
 _FAST_EVENT_BYTES = tuple(IntegrationEvent.model_fields) == _EVENT_FIELDS
 
 
+_ZERO = timedelta(0)
+
+
 def _instant_json(value: datetime) -> datetime | str:
     """`format_instant`, or the datetime itself where orjson writes the same text (UTC, microseconds, "Z")."""
     if value.microsecond and value.year >= 1000 and value.utcoffset() == _ZERO:
         return value
     return format_instant(value)
-
-
-_ZERO = timedelta(0)
 
 
 def event_bytes(event: IntegrationEvent) -> bytes:
