@@ -24,9 +24,9 @@ figure recomputed from scratch are the same number with the same digits.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Context, Decimal, localcontext
 from functools import lru_cache
+from typing import NamedTuple
 
 from domain.periods import Period, PeriodKind
 from domain.values import Aggregation, ValueType, normalize_decimal
@@ -40,8 +40,7 @@ JsonValue = int | str | bool | None
 DERIVED_KINDS = (PeriodKind.QUARTER, PeriodKind.HALF_YEAR, PeriodKind.YEAR)
 
 
-@dataclass(frozen=True)
-class Cell:
+class Cell(NamedTuple):  # immutable, and built for every cell a value changes: cheaper than a frozen dataclass
     """An agency's figure for one indicator and period.
 
     `months`: how many months of the period the agency reported; `figure`: the
@@ -59,6 +58,8 @@ def to_number(value_type: ValueType | None, raw: JsonValue) -> Decimal | None:
     """A reported value as a number, for numeric indicators; None otherwise."""
     if value_type is None or not value_type.is_numeric or raw is None or isinstance(raw, bool):
         return None
+    if type(raw) is int:  # a 64-bit integer (domain.values): already in the normal form
+        return Decimal(raw)
     return normalize_decimal(Decimal(str(raw)))
 
 
@@ -102,18 +103,19 @@ def time_cell(
     if not present:
         return Cell(months, None, None)
     figure: Decimal
-    with localcontext(EXACT):
-        if aggregation is Aggregation.SUM:
-            figure = sum(present, Decimal(0))
-        elif aggregation is Aggregation.AVERAGE:
-            figure = average(sum(present, Decimal(0)), len(present))
-        elif aggregation is Aggregation.LAST:
-            figure = present[-1]
-        elif aggregation is Aggregation.MIN:
-            figure = min(present)
-        else:
-            figure = max(present)
-    figure = normalize_decimal(figure)
+    # The numbers are in the normal form: a figure that is one of them needs no normalizing again.
+    if aggregation is Aggregation.LAST:
+        figure = present[-1]
+    elif aggregation is Aggregation.MIN:
+        figure = min(present)
+    elif aggregation is Aggregation.MAX:
+        figure = max(present)
+    elif aggregation is Aggregation.SUM and len(present) == 1:
+        figure = present[0]
+    else:
+        with localcontext(EXACT):
+            total = sum(present, Decimal(0))
+        figure = normalize_decimal(total) if aggregation is Aggregation.SUM else average(total, len(present))
     return Cell(months, figure, number_to_json(figure))
 
 

@@ -134,6 +134,9 @@ def normalize_decimal(number: Decimal) -> Decimal:
 
     Exact or refused: a number that needs more than MAX_DIGITS digits raises `Inexact` (never rounded).
     """
+    sign, digits, exponent = number.as_tuple()
+    if exponent == 0 and len(digits) <= MAX_DIGITS and (sign == 0 or number):
+        return number  # a plain integer (not -0) is its own normal form; the common case, kept cheap
     with localcontext() as context:
         context.prec = MAX_DIGITS
         context.traps[Inexact] = True

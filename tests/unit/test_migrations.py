@@ -30,6 +30,7 @@ def test_the_read_models_migrations_keep_their_names_and_order() -> None:
         "0081_agency_electronic_codes",
         "0082_rate_limit_buckets",
         "0090_audit_trail_no_event_index",
+        "0091_rollup_years",
     ]
 
 

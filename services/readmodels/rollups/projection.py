@@ -2,74 +2,138 @@
 
 Two tables (the arithmetic is specified, in Python, by `domain.rollups`):
 
-- `rm_rollup_cells`: each agency's figure per indicator and period, for its
-  months as reported and for the quarters, half-years and years they make up
-  (combined over time by the indicator's `aggregation_time`);
-- `rm_rollups`: per scope (`national`, `region:<region>`, `kind:<agency kind>`),
-  period and indicator, running statistics of the agencies' figures (how many
-  agencies, how many numeric figures, their sum; min and max for indicators
-  aggregated by min or max). The figure a
-  reader sees is chosen from them by `aggregation_agencies`, so a national
-  12-month series is 12 primary-key reads.
+- `rm_rollup_years`: one row per agency, indicator and year holding the agency's cells of that
+  year (`cells.py`): each month as reported, and the quarters, half-years and year the months
+  make up (combined over time by the indicator's `aggregation_time`). A new or corrected month
+  rewrites one row, whatever the longer periods it changes;
+- `rm_rollups`: per scope (`national`, `region:<region>`, `kind:<agency kind>`), period and
+  indicator, running statistics of the agencies' figures (how many agencies, how many numeric
+  figures, their sum; min and max for indicators aggregated by min or max). The figure a
+  reader sees is chosen from them by `aggregation_agencies`, so a national 12-month series is
+  12 primary-key reads.
 
-Per batch, set-based in PostgreSQL (a handful of statements, whatever the
-batch size): the latest value of each agency, indicator and month is written
-to its month cell; each quarter, half-year and year cell it belongs to is
-recomputed from the agency's month cells of that period; the old and new
-figure of every changed cell move each scope's statistics by the difference
-(subtract the old figure, add the new one: `agencies`, `figures` and `total`
-are additive, min and max too unless their holder got worse, in which case
-that period and indicator is recounted from the cells).
+Per batch: the year rows the batch touches are read in one statement; the cells each changed
+month gives are computed here, in Python, by `domain.rollups`; the rows are written back from a
+staging table; the old and new figure of every changed cell move each scope's statistics by
+the difference (subtract the old figure, add the new one: `agencies`, `figures` and `total` are
+additive, min and max too unless their holder got worse, in which case that period and
+indicator is recounted from the cells).
 
-Order independence. Values, agencies and the catalogue travel on different
-partitions, so a value may be applied before the definition of its indicator
-or the registration of its agency (in a rebuild from Kafka, say). The tables
-are kept equal, after every batch, to one function of (the latest value of
-each agency, indicator and month; the agencies and indicator definitions seen
-so far): a value of an unknown indicator is kept without a figure, an agency
-not yet registered contributes to no scope, and when the definition or the
-registration arrives, the cells and statistics it affects are recomputed. So
-a rebuild, whatever the interleaving, ends equal to the live tables.
+Order independence. Values, agencies and the catalogue travel on different partitions, so a
+value may be applied before the definition of its indicator or the registration of its agency
+(in a rebuild from Kafka, say). The tables are kept equal, after every batch, to one function of
+(the latest value of each agency, indicator and month; the agencies and indicator definitions
+seen so far): a value of an unknown indicator is kept without a figure, an agency not yet
+registered contributes to no scope, and when the definition or the registration arrives, the
+cells and statistics it affects are recomputed. So a rebuild, whatever the interleaving, ends
+equal to the live tables.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal, localcontext
 
 import orjson
 import psycopg
 from psycopg.rows import TupleRow
 
-from domain.rollups import JsonValue, months_of, periods_of_month
-from domain.scope import Scope
+from domain.rollups import EXACT, JsonValue
+from domain.scope import Scope, scopes_of
 from domain.values import Aggregation, ValueType
 from infra.integration_events import VALUE_EVENTS, AgencyRegistered, EventType, IndicatorDefined, IntegrationEvent
-
-NATIONAL = str(Scope.NATIONAL)  # the SQL below writes the other scopes' text as `kind:<kind>`, `region:<region>`
-NUMERIC_TYPES = tuple(str(t) for t in ValueType if t.is_numeric)
-
-Definition = tuple[ValueType, Aggregation, Aggregation]  # value type, over time, over agencies
-CellKey = tuple[str, str, str]  # agency, indicator, period
-
-# A reported value as a number (numeric indicators only), in one normal form (trim_scale).
-NUMBER = (
-    "CASE WHEN {d}.value_type = ANY(%(numeric)s) AND jsonb_typeof({v}) IN ('number', 'string')"
-    " THEN trim_scale(({v} #>> '{{}}')::numeric) END"
+from infra.pg_copy import Column, stage_rows
+from services.readmodels.rollups.cells import (
+    Cells,
+    Definition,
+    Entry,
+    figure_of,
+    recomputed_cells,
+    updated_cells,
+    year_of,
 )
-# A longer period's figure from its running state, by aggregation_time (domain.rollups.time_cell).
-FIGURE = (
-    "CASE WHEN value_type = ANY(%(numeric)s) AND numbers > 0 THEN CASE aggregation_time"
-    " WHEN 'sum' THEN total WHEN 'average' THEN trim_scale(round(total / numbers, 6))"
-    " WHEN 'last' THEN last_number WHEN 'min' THEN least WHEN 'max' THEN greatest END END"
+
+YearKey = tuple[str, str, str]  # agency, indicator, year
+StatsKey = tuple[str, str, str]  # scope, period, indicator
+NATIONAL = str(Scope.NATIONAL)  # the SQL writes the other scopes' text as `kind:<kind>`, `region:<region>`
+EXTREMES = (Aggregation.MIN, Aggregation.MAX)  # min and max are kept only where they are the figure
+
+YEAR_ROWS: tuple[Column, ...] = (
+    ("agency", "text"),
+    ("indicator", "text"),
+    ("year", "text"),
+    ("existed", "boolean"),
+    ("cells", "text"),  # JSON, cast when written
 )
-# The JSON of a numeric figure: integers as numbers, others as plain decimal strings (like the events).
-FIGURE_JSON = "CASE WHEN {f} IS NULL THEN NULL WHEN scale({f}) = 0 THEN to_jsonb({f}) ELSE to_jsonb({f}::text) END"
-# The JSON of a longer period's figure, or for a non-numeric indicator kept by `last` its last value.
-VALUE = (
-    f"CASE WHEN value_type = ANY(%(numeric)s) THEN {FIGURE_JSON.format(f=f'({FIGURE})')}"
-    " WHEN aggregation_time = 'last' THEN last_value END"
+MOVES: tuple[Column, ...] = (
+    ("scope", "text"),
+    ("period", "text"),
+    ("indicator", "text"),
+    ("agencies", "integer"),
+    ("figures", "integer"),
+    ("total", "numeric"),
+    ("min_figure", "numeric"),
+    ("max_figure", "numeric"),
 )
-STATE = ("months", "numbers", "total", "least", "greatest", "last_month", "last_number", "last_value")
+
+
+class _Move:
+    """How a batch moves one scope's statistics of one period and indicator."""
+
+    __slots__ = ("agencies", "figures", "high", "low", "total", "worse_high", "worse_low")
+
+    def __init__(self) -> None:
+        self.agencies = 0
+        self.figures = 0
+        self.total = Decimal(0)
+        self.low: Decimal | None = None  # the least and greatest new figures (extremes only)
+        self.high: Decimal | None = None
+        self.worse_low: Decimal | None = None  # the least old figure that rose or went away (extremes only)
+        self.worse_high: Decimal | None = None  # the greatest old figure that fell or went away
+
+
+def _minimum(a: Decimal | None, b: Decimal) -> Decimal:
+    return b if a is None or b < a else a
+
+
+def _maximum(a: Decimal | None, b: Decimal) -> Decimal:
+    return b if a is None or b > a else a
+
+
+def _move(
+    moves: dict[StatsKey, _Move],
+    scopes: Sequence[str],
+    indicator: str,
+    old: Mapping[str, Entry],
+    new: Mapping[str, Entry],
+    extremes: bool,
+) -> None:
+    """Move the statistics of each of `scopes` by the cells changed from `old` to `new`."""
+    for period, entry in new.items():
+        before = old.get(period)
+        old_figure, new_figure = figure_of(before), figure_of(entry)
+        if before is not None and old_figure == new_figure:
+            continue
+        for scope in scopes:
+            key = (scope, period, indicator)
+            move = moves.get(key)
+            if move is None:
+                move = moves[key] = _Move()
+            if before is None:
+                move.agencies += 1
+            if new_figure is not None:
+                move.figures += 1
+                move.total += new_figure
+                if extremes:
+                    move.low = _minimum(move.low, new_figure)
+                    move.high = _maximum(move.high, new_figure)
+            if old_figure is not None:
+                move.figures -= 1
+                move.total -= old_figure
+                if extremes and (new_figure is None or new_figure > old_figure):
+                    move.worse_low = _minimum(move.worse_low, old_figure)
+                if extremes and (new_figure is None or new_figure < old_figure):
+                    move.worse_high = _maximum(move.worse_high, old_figure)
 
 
 class RollupsProjection:
@@ -78,19 +142,20 @@ class RollupsProjection:
     def __init__(self, suffix: str = "") -> None:
         self.agencies = "rm_rollup_agencies" + suffix
         self.indicators = "rm_rollup_indicators" + suffix
-        self.cells = "rm_rollup_cells" + suffix
+        self.years = "rm_rollup_years" + suffix
         self.figures = "rm_rollups" + suffix
-        self.tables: tuple[str, ...] = (self.agencies, self.indicators, self.cells, self.figures)
+        self.tables: tuple[str, ...] = (self.agencies, self.indicators, self.years, self.figures)
 
     def apply(self, cur: psycopg.Cursor[TupleRow], events: Sequence[IntegrationEvent]) -> None:
         registered: dict[str, tuple[str, str | None]] = {}
         defined: dict[str, Definition] = {}
-        values: dict[CellKey, JsonValue] = {}
+        values: dict[YearKey, dict[str, JsonValue]] = {}
         for event in events:
             if event.event_type in VALUE_EVENTS:
                 if event.agency and event.period and event.indicator:
                     # In position order: the last value of a month wins.
-                    values[(event.agency, event.indicator, event.period)] = event.value
+                    key = (event.agency, event.indicator, year_of(event.period))
+                    values.setdefault(key, {})[event.period] = event.value
             elif event.event_type is EventType.AGENCY_REGISTERED:
                 agency = event.details(AgencyRegistered)
                 registered[agency.code] = (agency.kind, agency.region)
@@ -126,18 +191,10 @@ class RollupsProjection:
             (new, [registered[c][0] for c in new], [registered[c][1] for c in new]),
         )
         # Values of these agencies applied before their registration now count in their scopes.
-        keys = cur.execute(
-            f"SELECT DISTINCT indicator, period FROM {self.cells} WHERE agency = ANY(%s)", (new,)
-        ).fetchall()
-        self._recount(cur, [(str(i), str(p)) for i, p in keys])
+        self._recount(cur, self._periods_where(cur, "agency", new))
 
     def _define_indicators(self, cur: psycopg.Cursor[TupleRow], defined: Mapping[str, Definition]) -> None:
-        rows = cur.execute(
-            f"SELECT indicator, value_type, aggregation_time, aggregation_agencies FROM {self.indicators}"
-            " WHERE indicator = ANY(%s)",
-            (list(defined),),
-        ).fetchall()
-        stored = {str(code): (ValueType(vt), Aggregation(at), Aggregation(aa)) for code, vt, at, aa in rows}
+        stored = self._definitions(cur, defined)
         changed = [code for code, definition in defined.items() if stored.get(code) != definition]
         if not changed:
             return
@@ -148,200 +205,135 @@ class RollupsProjection:
             " aggregation_time = EXCLUDED.aggregation_time, aggregation_agencies = EXCLUDED.aggregation_agencies",
             (changed, *([str(defined[c][n]) for c in changed] for n in range(3))),
         )
-        cells = [code for code in changed if stored.get(code, (None, None))[:2] != defined[code][:2]]
-        if not cells:  # only the aggregation across agencies changed: the cells stand, recount
-            keys = cur.execute(
-                f"SELECT DISTINCT indicator, period FROM {self.cells} WHERE indicator = ANY(%s)", (changed,)
+        # Values applied before this definition (or under another one): their cells again. (When
+        # only the aggregation across agencies changed, the cells stand.)
+        recompute = [code for code in changed if stored.get(code, (None, None))[:2] != defined[code][:2]]
+        if recompute:
+            rows = cur.execute(
+                f"SELECT agency, indicator, year, cells::text FROM {self.years} WHERE indicator = ANY(%s)",
+                (recompute,),
             ).fetchall()
-            self._recount(cur, [(str(i), str(p)) for i, p in keys])
-            return
-        # Values applied before this definition (or under another one): recompute their cells.
-        number = NUMBER.format(d="d", v="c.value")
-        cur.execute(
-            f"UPDATE {self.cells} c SET figure = {number} FROM {self.indicators} d"
-            " WHERE d.indicator = c.indicator AND c.indicator = ANY(%(changed)s) AND length(c.period) = 7",
-            {"numeric": list(NUMERIC_TYPES), "changed": changed},
+            self._write_years(
+                cur,
+                (
+                    (str(a), str(i), str(y), True, recomputed_cells(orjson.loads(c), defined[str(i)]))
+                    for a, i, y, c in rows
+                ),
+            )
+        self._recount(cur, self._periods_where(cur, "indicator", changed))
+
+    def _definitions(self, cur: psycopg.Cursor[TupleRow], codes: Iterable[str]) -> dict[str, Definition]:
+        rows = cur.execute(
+            f"SELECT indicator, value_type, aggregation_time, aggregation_agencies FROM {self.indicators}"
+            " WHERE indicator = ANY(%s)",
+            (list(codes),),
         )
-        self._temp_tables(cur)
-        cur.execute(
-            "INSERT INTO rollup_derived (agency, indicator, period, existed, stale, value_type, aggregation_time)"
-            f" SELECT c.agency, c.indicator, c.period, true, true, d.value_type, d.aggregation_time"
-            f" FROM {self.cells} c JOIN {self.indicators} d ON d.indicator = c.indicator"
-            " WHERE c.indicator = ANY(%s) AND length(c.period) <> 7",
-            (changed,),
+        return {str(code): (ValueType(vt), Aggregation(at), Aggregation(aa)) for code, vt, at, aa in rows}
+
+    def _periods_where(self, cur: psycopg.Cursor[TupleRow], column: str, codes: Sequence[str]) -> list[tuple[str, str]]:
+        """(indicator, period) of every cell of the year rows whose `column` is one of `codes`."""
+        rows = cur.execute(
+            f"SELECT DISTINCT y.indicator, p.period FROM {self.years} y"
+            f" CROSS JOIN LATERAL jsonb_object_keys(y.cells) AS p(period) WHERE y.{column} = ANY(%s)",
+            (list(codes),),
         )
-        self._finish_derived(cur)
-        keys = cur.execute(
-            f"SELECT DISTINCT indicator, period FROM {self.cells} WHERE indicator = ANY(%s)", (changed,)
-        ).fetchall()
-        self._recount(cur, [(str(i), str(p)) for i, p in keys])
+        return [(str(i), str(p)) for i, p in rows]
 
     # ---- values ------------------------------------------------------------------
 
-    def _apply_values(self, cur: psycopg.Cursor[TupleRow], values: Mapping[CellKey, JsonValue]) -> None:
-        self._temp_tables(cur)
-        keys = list(values)
-        derived = [periods_of_month(month)[1:] for _, _, month in keys]
-        # Each month changed: whether it existed, its old and new number (straight from the arrays:
-        # the month cells are looked up by primary key, a staging table would only be written and read).
-        number = NUMBER.format(d="d", v="i.value")
-        cur.execute(
-            "INSERT INTO rollup_change SELECT i.agency, i.indicator, i.period, i.quarter, i.half_year, i.year,"
-            f" c.existed IS NOT NULL, c.figure, {number}, i.value"
-            " FROM (SELECT a AS agency, i AS indicator, p AS period, v::jsonb AS value, q AS quarter,"
-            " s AS half_year, y AS year FROM unnest(%(a)s::text[], %(i)s::text[], %(p)s::text[], %(v)s::text[],"
-            " %(q)s::text[], %(s)s::text[], %(y)s::text[]) AS u(a, i, p, v, q, s, y)) i"
-            # LIMIT 1 (a primary-key lookup anyway) keeps it a lookup per month: the planner would
-            # otherwise hash the whole cells table for a batch whose size it cannot see.
-            f" LEFT JOIN LATERAL (SELECT true AS existed, figure FROM {self.cells}"
-            " WHERE agency = i.agency AND indicator = i.indicator AND period = i.period LIMIT 1) c ON true"
-            f" LEFT JOIN {self.indicators} d ON d.indicator = i.indicator",
-            {
-                "numeric": list(NUMERIC_TYPES),
-                "a": [k[0] for k in keys],
-                "i": [k[1] for k in keys],
-                "p": [k[2] for k in keys],
-                "v": [orjson.dumps(values[k]).decode() for k in keys],
-                "q": [d[0] for d in derived],
-                "s": [d[1] for d in derived],
-                "y": [d[2] for d in derived],
-            },
-            binary=True,  # no text quoting of every array element
-        )
-        # New cells by plain insert (no speculative insertion), the others by upsert (each one conflicts).
-        cur.execute(
-            f"INSERT INTO {self.cells} (agency, indicator, period, months, figure, value)"
-            " SELECT agency, indicator, month, 1, new_number, new_value FROM rollup_change WHERE NOT existed;"
-            f" INSERT INTO {self.cells} AS t (agency, indicator, period, months, figure, value)"
-            " SELECT agency, indicator, month, 1, new_number, new_value FROM rollup_change WHERE existed"
-            " ON CONFLICT (agency, indicator, period) DO UPDATE SET figure = EXCLUDED.figure, value = EXCLUDED.value"
-        )
-        state = ", ".join(STATE)
-        # Quarter, half-year and year cells: their running state moves by the months changed in them;
-        # a least or greatest whose month got worse is recomputed from the months (stale).
-        cur.execute(
-            "WITH changes AS (SELECT c.*, p.period FROM rollup_change c"
-            " CROSS JOIN LATERAL (VALUES (c.quarter), (c.half_year), (c.year)) AS p(period)),"
-            " grouped AS (SELECT agency, indicator, period, count(*) FILTER (WHERE NOT existed) AS added,"
-            " count(new_number) - count(old_number) AS numbers_delta,"
-            " coalesce(sum(new_number), 0) - coalesce(sum(old_number), 0) AS total_delta,"
-            " min(new_number) AS low, max(new_number) AS high,"
-            " min(old_number) FILTER (WHERE new_number IS NULL OR new_number > old_number) AS worse_low,"
-            " max(old_number) FILTER (WHERE new_number IS NULL OR new_number < old_number) AS worse_high,"
-            " max(month) AS latest, (array_agg(new_number ORDER BY month DESC))[1] AS latest_number,"
-            " (array_agg(new_value ORDER BY month DESC))[1] AS latest_value"
-            " FROM changes GROUP BY agency, indicator, period)"
-            # The figure is given here (stale rows get theirs once recomputed): no second pass over the rows.
-            f" INSERT INTO rollup_derived SELECT r.*, {FIGURE}, {VALUE} FROM ("
-            " SELECT g.agency, g.indicator, g.period, c.months IS NOT NULL, c.figure,"
-            " coalesce(g.worse_low = c.least OR g.worse_high = c.greatest, false), d.value_type, d.aggregation_time,"
-            " coalesce(c.months, 0) + g.added, coalesce(c.numbers, 0) + g.numbers_delta,"
-            " trim_scale(coalesce(c.total, 0) + g.total_delta), least(c.least, g.low), greatest(c.greatest, g.high),"
-            " CASE WHEN c.last_month IS NULL OR g.latest >= c.last_month THEN g.latest ELSE c.last_month END,"
-            " CASE WHEN c.last_month IS NULL OR g.latest >= c.last_month THEN g.latest_number ELSE c.last_number END,"
-            " CASE WHEN c.last_month IS NULL OR g.latest >= c.last_month THEN g.latest_value ELSE c.last_value END"
-            f" FROM grouped g LEFT JOIN LATERAL (SELECT * FROM {self.cells}"
-            " WHERE agency = g.agency AND indicator = g.indicator AND period = g.period LIMIT 1) c ON true"
-            f" LEFT JOIN {self.indicators} d ON d.indicator = g.indicator)"
-            f" AS r(agency, indicator, period, existed, old_figure, stale, value_type, aggregation_time, {state})",
-            {"numeric": list(NUMERIC_TYPES)},
-        )
-        self._finish_derived(cur)
-        self._move_statistics(cur)
+    def _apply_values(self, cur: psycopg.Cursor[TupleRow], values: Mapping[YearKey, Mapping[str, JsonValue]]) -> None:
+        keys = sorted(values)
+        definitions = self._definitions(cur, {indicator for _, indicator, _ in keys})
+        scopes = self._scopes(cur, {agency for agency, _, _ in keys})
+        stored = self._stored(cur, keys)
+        moves: dict[StatsKey, _Move] = {}
+        rows: list[tuple[str, str, str, bool, Cells]] = []
+        with localcontext(EXACT):  # sums and differences of reported numbers are never rounded
+            for key in keys:
+                agency, indicator, year = key
+                old = stored.get(key)
+                definition = definitions.get(indicator)
+                new = updated_cells(old or {}, definition, values[key])
+                rows.append((agency, indicator, year, old is not None, {**old, **new} if old else new))
+                in_scopes = scopes.get(agency)
+                if in_scopes:  # an agency not registered yet counts in no scope
+                    extremes = definition is not None and definition[2] in EXTREMES
+                    _move(moves, in_scopes, indicator, old or {}, new, extremes)
+        self._write_years(cur, rows)
+        self._move_statistics(cur, moves)
 
-    def _temp_tables(self, cur: psycopg.Cursor[TupleRow]) -> None:
-        """Scratch tables of this transaction (emptied here too: a rebuild's swap applies several batches in one)."""
+    def _scopes(self, cur: psycopg.Cursor[TupleRow], codes: Iterable[str]) -> dict[str, list[str]]:
+        """The scopes (their text) each registered agency of `codes` counts in."""
+        rows = cur.execute(f"SELECT agency, kind, region FROM {self.agencies} WHERE agency = ANY(%s)", (list(codes),))
+        return {str(a): [str(s) for s in scopes_of(str(k), None if r is None else str(r))] for a, k, r in rows}
+
+    def _stored(self, cur: psycopg.Cursor[TupleRow], keys: Sequence[YearKey]) -> dict[YearKey, Cells]:
+        """The cells stored for `keys` (those that have a row)."""
+        stage_rows(cur, "rollup_keys", YEAR_ROWS[:3], keys)
+        # LIMIT 1 (a primary-key lookup anyway) keeps it a lookup per key: the planner would
+        # otherwise hash the whole table for a batch whose size it cannot see.
+        rows = cur.execute(
+            "SELECT y.agency, y.indicator, y.year, y.cells::text FROM rollup_keys k"
+            f" CROSS JOIN LATERAL (SELECT agency, indicator, year, cells FROM {self.years}"
+            " WHERE agency = k.agency AND indicator = k.indicator AND year = k.year LIMIT 1) y"
+        )
+        return {(str(a), str(i), str(y)): orjson.loads(c) for a, i, y, c in rows}
+
+    def _write_years(self, cur: psycopg.Cursor[TupleRow], rows: Iterable[tuple[str, str, str, bool, Cells]]) -> None:
+        """Write year rows (agency, indicator, year, whether it existed, its cells)."""
+        stage_rows(
+            cur,
+            "rollup_year_rows",
+            YEAR_ROWS,
+            ((a, i, y, existed, orjson.dumps(cells).decode()) for a, i, y, existed, cells in rows),
+        )
+        # New rows by plain insert (no speculative insertion), the others by upsert (each one conflicts).
         cur.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS rollup_change (agency text, indicator text, month text, quarter text,"
-            " half_year text, year text, existed boolean, old_number numeric, new_number numeric, new_value jsonb)"
-            " ON COMMIT DELETE ROWS;"
-            " CREATE TEMP TABLE IF NOT EXISTS rollup_derived (agency text, indicator text, period text,"
-            " existed boolean, old_figure numeric, stale boolean, value_type text, aggregation_time text,"
-            " months integer, numbers integer, total numeric, least numeric, greatest numeric, last_month text,"
-            " last_number numeric, last_value jsonb, figure numeric, value jsonb) ON COMMIT DELETE ROWS;"
-            " CREATE TEMP TABLE IF NOT EXISTS rollup_spans (period text PRIMARY KEY, first_month text,"
-            " last_month text) ON COMMIT DELETE ROWS;"
-            " TRUNCATE rollup_change, rollup_derived, rollup_spans"
+            f"INSERT INTO {self.years} (agency, indicator, year, cells)"
+            " SELECT agency, indicator, year, cells::jsonb FROM rollup_year_rows WHERE NOT existed;"
+            f" INSERT INTO {self.years} AS t (agency, indicator, year, cells)"
+            " SELECT agency, indicator, year, cells::jsonb FROM rollup_year_rows WHERE existed"
+            " ON CONFLICT (agency, indicator, year) DO UPDATE SET cells = EXCLUDED.cells"
         )
 
-    def _finish_derived(self, cur: psycopg.Cursor[TupleRow]) -> None:
-        """Recompute stale rows of `rollup_derived` from the months (and their figure), write the cells."""
-        periods = [str(row[0]) for row in cur.execute("SELECT DISTINCT period FROM rollup_derived WHERE stale")]
-        if periods:
-            spans = [(p, months_of(p)[0], months_of(p)[-1]) for p in periods]
-            cur.execute(
-                "INSERT INTO rollup_spans SELECT * FROM unnest(%s::text[], %s::text[], %s::text[])",
-                ([s[0] for s in spans], [s[1] for s in spans], [s[2] for s in spans]),
+    def _move_statistics(self, cur: psycopg.Cursor[TupleRow], moves: Mapping[StatsKey, _Move]) -> None:
+        """Move each scope's statistics (a min or max whose holder got worse: a recount of its cells)."""
+        worse = [key for key, move in moves.items() if move.worse_low is not None or move.worse_high is not None]
+        stale: set[tuple[str, str]] = set()
+        if worse:
+            rows = cur.execute(
+                "SELECT k.s, k.p, k.i, f.min_figure, f.max_figure"
+                " FROM unnest(%s::text[], %s::text[], %s::text[]) AS k(s, p, i)"
+                f" CROSS JOIN LATERAL (SELECT min_figure, max_figure FROM {self.figures}"
+                " WHERE scope = k.s AND period = k.p AND indicator = k.i LIMIT 1) f",
+                ([k[0] for k in worse], [k[1] for k in worse], [k[2] for k in worse]),
             )
-            cur.execute("ANALYZE rollup_derived")
-            cur.execute(
-                "WITH state AS (SELECT x.agency, x.indicator, x.period, count(*) AS months,"
-                " count(m.figure) AS numbers, coalesce(trim_scale(sum(m.figure)), 0) AS total,"
-                " min(m.figure) AS least, max(m.figure) AS greatest, max(m.period) AS last_month,"
-                " (array_agg(m.figure ORDER BY m.period DESC))[1] AS last_number,"
-                " (array_agg(m.value ORDER BY m.period DESC))[1] AS last_value"
-                " FROM rollup_derived x JOIN rollup_spans s ON s.period = x.period"
-                f" CROSS JOIN LATERAL (SELECT figure, value, period FROM {self.cells} WHERE agency = x.agency"
-                " AND indicator = x.indicator AND period BETWEEN s.first_month AND s.last_month) m"
-                " WHERE x.stale GROUP BY x.agency, x.indicator, x.period)"
-                " UPDATE rollup_derived x SET months = s.months, numbers = s.numbers, total = s.total,"
-                " least = s.least, greatest = s.greatest, last_month = s.last_month, last_number = s.last_number,"
-                " last_value = s.last_value FROM state s"
-                " WHERE x.agency = s.agency AND x.indicator = s.indicator AND x.period = s.period"
-            )
-            cur.execute(
-                f"UPDATE rollup_derived SET figure = {FIGURE}, value = {VALUE} WHERE stale",
-                {"numeric": list(NUMERIC_TYPES)},
-            )
-        state = ", ".join(STATE)
-        cur.execute(
-            f"INSERT INTO {self.cells} (agency, indicator, period, figure, value, {state})"
-            f" SELECT agency, indicator, period, figure, value, {state} FROM rollup_derived WHERE NOT existed;"
-            f" INSERT INTO {self.cells} AS t (agency, indicator, period, figure, value, {state})"
-            f" SELECT agency, indicator, period, figure, value, {state} FROM rollup_derived WHERE existed"
-            " ON CONFLICT (agency, indicator, period) DO UPDATE SET figure = EXCLUDED.figure, value = EXCLUDED.value, "
-            + ", ".join(f"{c} = EXCLUDED.{c}" for c in STATE)
+            for scope, period, indicator, low, high in rows:
+                move = moves[(str(scope), str(period), str(indicator))]
+                if (move.worse_low is not None and move.worse_low == low) or (
+                    move.worse_high is not None and move.worse_high == high
+                ):
+                    stale.add((str(indicator), str(period)))
+        stage_rows(
+            cur,
+            "rollup_moves",
+            MOVES,
+            (
+                (s, p, i, m.agencies, m.figures, m.total, m.low, m.high)
+                for (s, p, i), m in moves.items()
+                if (i, p) not in stale
+            ),
         )
-
-    def _move_statistics(self, cur: psycopg.Cursor[TupleRow]) -> None:
-        """Move each scope's statistics by the changed cells (old figure out, new figure in)."""
-        scoped = (
-            # Every changed cell: the months, then the quarters, half-years and years.
-            "FROM (SELECT agency, indicator, month AS period, existed, old_number AS old_figure,"
-            " new_number AS new_figure FROM rollup_change UNION ALL"
-            " SELECT agency, indicator, period, existed, old_figure, figure FROM rollup_derived) d"
-            f" JOIN {self.agencies} a ON a.agency = d.agency"
-            f" LEFT JOIN {self.indicators} i ON i.indicator = d.indicator"
-            " CROSS JOIN LATERAL (VALUES (%(national)s), ('kind:' || a.kind), ('region:' || a.region)) AS s(scope)"
-            " WHERE s.scope IS NOT NULL AND (NOT d.existed OR d.old_figure IS DISTINCT FROM d.new_figure)"
-        )
-        # A min or max whose holder got worse: only a recount knows the new one. (Min and max
-        # are kept only where they are the figure: indicators aggregated by min or max.)
-        stale = cur.execute(
-            f"SELECT DISTINCT d.indicator, d.period {scoped} AND i.aggregation_agencies IN ('min', 'max')"
-            f" AND EXISTS (SELECT 1 FROM {self.figures} r"
-            " WHERE r.scope = s.scope AND r.period = d.period AND r.indicator = d.indicator"
-            " AND ((d.old_figure = r.min_figure AND (d.new_figure IS NULL OR d.new_figure > d.old_figure))"
-            " OR (d.old_figure = r.max_figure AND (d.new_figure IS NULL OR d.new_figure < d.old_figure))))",
-            {"national": NATIONAL},
-        ).fetchall()
-        stale_keys = [(str(i), str(p)) for i, p in stale]
         cur.execute(
             f"INSERT INTO {self.figures} AS t (scope, period, indicator, agencies, figures, total, min_figure,"
-            " max_figure) SELECT s.scope, d.period, d.indicator, count(*) FILTER (WHERE NOT d.existed),"
-            " count(d.new_figure) - count(d.old_figure),"
-            " trim_scale(coalesce(sum(d.new_figure), 0) - coalesce(sum(d.old_figure), 0)),"
-            " min(d.new_figure) FILTER (WHERE i.aggregation_agencies IN ('min', 'max')),"
-            f" max(d.new_figure) FILTER (WHERE i.aggregation_agencies IN ('min', 'max')) {scoped}"
-            " AND (d.indicator, d.period) NOT IN (SELECT * FROM unnest(%(si)s::text[], %(sp)s::text[]))"
-            " GROUP BY s.scope, d.period, d.indicator"
+            " max_figure) SELECT scope, period, indicator, agencies, figures, trim_scale(total), min_figure,"
+            " max_figure FROM rollup_moves"
             " ON CONFLICT (scope, period, indicator) DO UPDATE SET agencies = t.agencies + EXCLUDED.agencies,"
             " figures = t.figures + EXCLUDED.figures, total = trim_scale(t.total + EXCLUDED.total),"
             " min_figure = least(t.min_figure, EXCLUDED.min_figure),"
-            " max_figure = greatest(t.max_figure, EXCLUDED.max_figure)",
-            {"national": NATIONAL, "si": [k[0] for k in stale_keys], "sp": [k[1] for k in stale_keys]},
+            " max_figure = greatest(t.max_figure, EXCLUDED.max_figure)"
         )
-        self._recount(cur, stale_keys)
+        self._recount(cur, sorted(stale))
 
     def _recount(self, cur: psycopg.Cursor[TupleRow], keys: Sequence[tuple[str, str]]) -> None:
         """Recompute every scope's statistics of these (indicator, period) from the cells."""
@@ -355,17 +347,16 @@ class RollupsProjection:
         )
         cur.execute(
             f"INSERT INTO {self.figures} (scope, period, indicator, agencies, figures, total, min_figure, max_figure)"
-            " SELECT s.scope, c.period, c.indicator, count(*), count(c.figure),"
-            " coalesce(trim_scale(sum(c.figure)), 0),"
-            " min(c.figure) FILTER (WHERE i.aggregation_agencies IN ('min', 'max')),"
-            " max(c.figure) FILTER (WHERE i.aggregation_agencies IN ('min', 'max'))"
-            " FROM unnest(%s::text[], %s::text[]) AS k(i, p)"
-            f" CROSS JOIN LATERAL (SELECT agency, period, indicator, figure FROM {self.cells}"
-            " WHERE indicator = k.i AND period = k.p) c"
+            " SELECT s.scope, k.p, k.i, count(*), count(c.figure), coalesce(trim_scale(sum(c.figure)), 0),"
+            " min(c.figure) FILTER (WHERE d.aggregation_agencies IN ('min', 'max')),"
+            " max(c.figure) FILTER (WHERE d.aggregation_agencies IN ('min', 'max'))"
+            " FROM unnest(%s::text[], %s::text[], %s::text[]) AS k(i, p, y)"
+            f" CROSS JOIN LATERAL (SELECT agency, (cells -> k.p ->> 1)::numeric AS figure FROM {self.years}"
+            " WHERE indicator = k.i AND year = k.y AND cells ? k.p) c"
             f" JOIN {self.agencies} a ON a.agency = c.agency"
-            f" LEFT JOIN {self.indicators} i ON i.indicator = c.indicator"
+            f" LEFT JOIN {self.indicators} d ON d.indicator = k.i"
             " CROSS JOIN LATERAL (VALUES (%s), ('kind:' || a.kind), ('region:' || a.region)) AS s(scope)"
             " WHERE s.scope IS NOT NULL"
-            " GROUP BY s.scope, c.period, c.indicator",
-            (indicators, periods, NATIONAL),
+            " GROUP BY s.scope, k.p, k.i",
+            (indicators, periods, [year_of(p) for p in periods], NATIONAL),
         )

@@ -1,4 +1,4 @@
-"""Reading the roll-ups (`rm_rollups`, `rm_rollup_cells`) with the reference data they need."""
+"""Reading the roll-ups (`rm_rollups`, `rm_rollup_years`) with the reference data they need."""
 
 from __future__ import annotations
 
@@ -9,11 +9,13 @@ from typing import Any
 import orjson
 
 from domain.periods import Period
+from domain.rollups import JsonValue
 from domain.scope import Scope
 from services.readmodels import Pool
 from services.readmodels.freshness import Freshness, projections_position, wait_for_position
 from services.readmodels.reference.queries import ReferenceQueries
 from services.readmodels.reference.snapshot import Reference
+from services.readmodels.rollups.cells import Entry, months_of_entry, shown_value, year_of
 from services.readmodels.rollups.figures import (
     AgencyFigureRow,
     FigureRow,
@@ -59,19 +61,17 @@ class RollupQueries:
         self, ref: Reference, indicators: Sequence[str], period: Period, agency: str | None
     ) -> list[AgencyFigureRow]:
         """Each agency's own figures for the period (or one agency's), months as reported, longer periods combined."""
-        params: list[Any] = [period.code, list(indicators)]
-        where = "period = %s AND indicator = ANY(%s)"
+        params: dict[str, Any] = {"period": period.code, "year": year_of(period.code), "indicators": list(indicators)}
+        where = "year = %(year)s AND indicator = ANY(%(indicators)s) AND cells ? %(period)s"
         if agency is not None:
-            where += " AND agency = %s"
-            params.append(agency)
+            where += " AND agency = %(agency)s"
+            params["agency"] = agency
         with self.pool.connection() as conn:
             # The JSON as text, parsed by orjson: a national read parses 10,000 of them.
-            cells = {
-                (r[0], r[1]): (int(r[2]), None if r[3] is None else orjson.loads(r[3]))
-                for r in conn.execute(
-                    f"SELECT agency, indicator, months, value::text FROM rm_rollup_cells WHERE {where}", params
-                )
-            }
+            rows = conn.execute(
+                f"SELECT agency, indicator, (cells -> %(period)s)::text FROM rm_rollup_years WHERE {where}", params
+            ).fetchall()
+        cells = {(str(a), str(i)): _shown(period.code, orjson.loads(entry)) for a, i, entry in rows}
         return agency_figure_rows(ref, cells, indicators, period, agency)
 
     def agency_series(
@@ -80,14 +80,16 @@ class RollupQueries:
         """One agency's figure of one indicator for each of `periods` (one read), as `agency_figures` gives it."""
         with self.pool.connection() as conn:
             rows = conn.execute(
-                "SELECT period, months, value FROM rm_rollup_cells"
-                " WHERE agency = %s AND indicator = %s AND period = ANY(%s)",
-                (agency, indicator, [p.code for p in periods]),
+                "SELECT cells::text FROM rm_rollup_years WHERE agency = %s AND indicator = %s AND year = ANY(%s)",
+                (agency, indicator, sorted({year_of(p.code) for p in periods})),
             ).fetchall()
-        cells = {period: (int(months), value) for period, months, value in rows}
+        cells: dict[str, Entry] = {}
+        for (text,) in rows:
+            cells.update(orjson.loads(text))
         series: list[AgencyFigureRow] = []
         for period in periods:
-            found = {(agency, indicator): cells[period.code]} if period.code in cells else {}
+            entry = cells.get(period.code)
+            found = {(agency, indicator): _shown(period.code, entry)} if entry is not None else {}
             series += agency_figure_rows(ref, found, [indicator], period, agency)
         return series
 
@@ -97,15 +99,26 @@ class RollupQueries:
         """The agencies with the largest figures of `indicator` for `period` (in one region, if given), at most
         `limit` after the first `offset`, as (agency, figure, months reported), largest first; and how many
         agencies have a figure."""
-        join, params = "", [indicator, period.code]
+        join = ""
+        params: dict[str, Any] = {"indicator": indicator, "period": period.code, "year": year_of(period.code)}
         if region is not None:
-            join = " JOIN rm_rollup_agencies a ON a.agency = c.agency AND a.region = %s"
-            params.insert(0, region)
-        where = f"FROM rm_rollup_cells c{join} WHERE c.indicator = %s AND c.period = %s AND c.figure IS NOT NULL"
+            join = " JOIN rm_rollup_agencies a ON a.agency = c.agency AND a.region = %(region)s"
+            params["region"] = region
+        where = (
+            f"FROM (SELECT agency, (cells -> %(period)s ->> 1)::numeric AS figure, (cells -> %(period)s ->> 0)::int"
+            " AS months FROM rm_rollup_years WHERE indicator = %(indicator)s AND year = %(year)s) c"
+            f"{join} WHERE c.figure IS NOT NULL"
+        )
         with self.pool.connection() as conn:
             top = conn.execute(
-                f"SELECT c.agency, c.figure, c.months {where} ORDER BY c.figure DESC, c.agency LIMIT %s OFFSET %s",
-                [*params, limit, offset],
+                f"SELECT c.agency, c.figure, c.months {where} ORDER BY c.figure DESC, c.agency"
+                " LIMIT %(limit)s OFFSET %(offset)s",
+                {**params, "limit": limit, "offset": offset},
             ).fetchall()
             counted = conn.execute(f"SELECT count(*) {where}", params).fetchone()
         return [(str(a), Decimal(f), int(m)) for a, f, m in top], int(counted[0]) if counted else 0
+
+
+def _shown(period: str, entry: Entry) -> tuple[int, JsonValue]:
+    """(months reported, the value shown) of a cell."""
+    return months_of_entry(entry), shown_value(period, entry)

@@ -1,0 +1,87 @@
+"""An agency's cells of one indicator and year, as the roll-ups keep them (pure, no I/O).
+
+One row of `rm_rollup_years` holds them as a JSON object, period code -> entry:
+
+- a month reported: `[1, figure, value]`, the value as reported;
+- a quarter, half-year or year with a month reported: `[months, figure, value]`, combined over
+  time by `domain.rollups.time_cell`; `value` is kept only where there is no figure (the last
+  value of a non-numeric indicator aggregated by `last`), the figure being its own JSON otherwise.
+
+`figure` is the number as plain decimal text (null where there is none): exact, whatever its size,
+and castable to `numeric` by the reads and recounts in SQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from functools import lru_cache
+
+from domain.periods import Period
+from domain.rollups import Cell, JsonValue, month_cell, months_of, number_to_json, periods_of_month, time_cell
+from domain.values import Aggregation, ValueType
+
+Definition = tuple[ValueType, Aggregation, Aggregation]  # value type, over time, over agencies
+Entry = list[JsonValue]  # [months, figure text | None, value]
+Cells = dict[str, Entry]  # period code -> entry
+
+
+@lru_cache(maxsize=8192)
+def year_of(period: str) -> str:
+    """The code of the year a period lies in (every period lies in one calendar year)."""
+    return f"{Period.parse(period).year:04d}"
+
+
+def is_month(period: str) -> bool:
+    return len(period) == 7  # YYYY-MM; quarters, half-years and years are shorter
+
+
+def _entry(cell: Cell, *, month: bool) -> Entry:
+    figure = None if cell.figure is None else format(cell.figure, "f")
+    return [cell.months, figure, cell.value if month or cell.figure is None else None]
+
+
+def figure_of(entry: Entry | None) -> Decimal | None:
+    if entry is None or entry[1] is None:
+        return None
+    return Decimal(str(entry[1]))
+
+
+def months_of_entry(entry: Entry) -> int:
+    months = entry[0]
+    assert isinstance(months, int)
+    return months
+
+
+def shown_value(period: str, entry: Entry) -> JsonValue:
+    """What a reader sees of a cell: a month's value as reported, a longer period's figure or value."""
+    figure = figure_of(entry)
+    if is_month(period) or figure is None:
+        return entry[2]
+    return number_to_json(figure)
+
+
+def updated_cells(cells: Mapping[str, Entry], definition: Definition | None, changes: Mapping[str, JsonValue]) -> Cells:
+    """The entries that `changes` (month -> value, months of this year) give: the months themselves and
+    the quarters, half-years and year they lie in, recomputed from every month reported in them."""
+    value_type, over_time = (definition[0], definition[1]) if definition else (None, None)
+    # Each month's value and number, the stored ones kept under the definition they were made with
+    # (a new definition recomputes every row of its indicator first).
+    reported = {period: entry[2] for period, entry in cells.items() if is_month(period)}
+    numbers = {period: figure_of(entry) for period, entry in cells.items() if is_month(period)}
+    result: Cells = {}
+    for month, raw in changes.items():
+        cell = month_cell(value_type, raw)
+        reported[month], numbers[month] = raw, cell.figure
+        result[month] = _entry(cell, month=True)
+    for period in {p for month in changes for p in periods_of_month(month)[1:]}:
+        months = [m for m in months_of(period) if m in reported]
+        combined = time_cell(over_time, value_type, [reported[m] for m in months], [numbers[m] for m in months])
+        assert combined is not None  # a month of it has just been reported
+        result[period] = _entry(combined, month=False)
+    return result
+
+
+def recomputed_cells(cells: Mapping[str, Entry], definition: Definition | None) -> Cells:
+    """Every entry again from the months reported (under a new or changed definition)."""
+    return updated_cells({}, definition, {period: entry[2] for period, entry in cells.items() if is_month(period)})
