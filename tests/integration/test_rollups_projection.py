@@ -167,15 +167,17 @@ def reference_model(values: list[IntegrationEvent]) -> tuple[dict[Any, Any], dic
         code: ["national", f"kind:{kind}", *([f"region:{region}"] if region else [])] for code, kind, region in AGENCIES
     }
     for (agency, indicator, period), (_, figure) in cells.items():
-        extremes = definitions[indicator][2] in (Aggregation.MIN, Aggregation.MAX)
+        over_agencies = definitions[indicator][2]
         for scope in scopes[agency]:
             row = statistics.setdefault((scope, period, indicator), [0, 0, Decimal(0), None, None])
             row[0] += 1
             if figure is not None:
                 row[1] += 1
                 row[2] += figure
-                if extremes:
+                # Each extreme is kept only where it is the figure.
+                if over_agencies is Aggregation.MIN:
                     row[3] = figure if row[3] is None else min(row[3], figure)
+                if over_agencies is Aggregation.MAX:
                     row[4] = figure if row[4] is None else max(row[4], figure)
     return cells, statistics
 

@@ -8,7 +8,7 @@ Two tables (the arithmetic is specified, in Python, by `domain.rollups`):
   rewrites one row, whatever the longer periods it changes;
 - `rm_rollups`: per scope (`national`, `region:<region>`, `kind:<agency kind>`), period and
   indicator, running statistics of the agencies' figures (how many agencies, how many numeric
-  figures, their sum; min and max for indicators aggregated by min or max). The figure a
+  figures, their sum; the min for indicators aggregated by min, the max for those by max). The figure a
   reader sees is chosen from them by `aggregation_agencies`, so a national 12-month series is
   12 primary-key reads.
 
@@ -56,7 +56,6 @@ from services.readmodels.rollups.cells import (
 YearKey = tuple[str, str, str]  # agency, indicator, year
 StatsKey = tuple[str, str, str]  # scope, period, indicator
 NATIONAL = str(Scope.NATIONAL)  # the SQL writes the other scopes' text as `kind:<kind>`, `region:<region>`
-EXTREMES = (Aggregation.MIN, Aggregation.MAX)  # min and max are kept only where they are the figure
 
 YEAR_ROWS: tuple[Column, ...] = (
     ("agency", "text"),
@@ -86,10 +85,10 @@ class _Move:
         self.agencies = 0
         self.figures = 0
         self.total = Decimal(0)
-        self.low: Decimal | None = None  # the least and greatest new figures (extremes only)
-        self.high: Decimal | None = None
-        self.worse_low: Decimal | None = None  # the least old figure that rose or went away (extremes only)
-        self.worse_high: Decimal | None = None  # the greatest old figure that fell or went away
+        self.low: Decimal | None = None  # the least new figure (indicators aggregated by min only)
+        self.high: Decimal | None = None  # the greatest new figure (by max only)
+        self.worse_low: Decimal | None = None  # the least old figure that rose or went away (by min only)
+        self.worse_high: Decimal | None = None  # the greatest old figure that fell or went away (by max only)
 
 
 def _minimum(a: Decimal | None, b: Decimal) -> Decimal:
@@ -106,9 +105,14 @@ def _move(
     indicator: str,
     old: Mapping[str, Entry],
     new: Mapping[str, Entry],
-    extremes: bool,
+    over_agencies: Aggregation | None,
 ) -> None:
-    """Move the statistics of each of `scopes` by the cells changed from `old` to `new`."""
+    """Move the statistics of each of `scopes` by the cells changed from `old` to `new`.
+
+    A min is kept only where it is the figure (aggregation across agencies `min`), a max likewise:
+    a holder getting worse means a recount, and for the other extreme it would be one for nothing.
+    """
+    lows, highs = over_agencies is Aggregation.MIN, over_agencies is Aggregation.MAX
     for period, entry in new.items():
         before = old.get(period)
         old_figure, new_figure = figure_of(before), figure_of(entry)
@@ -124,15 +128,16 @@ def _move(
             if new_figure is not None:
                 move.figures += 1
                 move.total += new_figure
-                if extremes:
+                if lows:
                     move.low = _minimum(move.low, new_figure)
+                if highs:
                     move.high = _maximum(move.high, new_figure)
             if old_figure is not None:
                 move.figures -= 1
                 move.total -= old_figure
-                if extremes and (new_figure is None or new_figure > old_figure):
+                if lows and (new_figure is None or new_figure > old_figure):
                     move.worse_low = _minimum(move.worse_low, old_figure)
-                if extremes and (new_figure is None or new_figure < old_figure):
+                if highs and (new_figure is None or new_figure < old_figure):
                     move.worse_high = _maximum(move.worse_high, old_figure)
 
 
@@ -257,8 +262,7 @@ class RollupsProjection:
                 rows.append((agency, indicator, year, old is not None, {**old, **new} if old else new))
                 in_scopes = scopes.get(agency)
                 if in_scopes:  # an agency not registered yet counts in no scope
-                    extremes = definition is not None and definition[2] in EXTREMES
-                    _move(moves, in_scopes, indicator, old or {}, new, extremes)
+                    _move(moves, in_scopes, indicator, old or {}, new, definition[2] if definition else None)
         self._write_years(cur, rows)
         self._move_statistics(cur, moves)
 
@@ -348,8 +352,8 @@ class RollupsProjection:
         cur.execute(
             f"INSERT INTO {self.figures} (scope, period, indicator, agencies, figures, total, min_figure, max_figure)"
             " SELECT s.scope, k.p, k.i, count(*), count(c.figure), coalesce(trim_scale(sum(c.figure)), 0),"
-            " min(c.figure) FILTER (WHERE d.aggregation_agencies IN ('min', 'max')),"
-            " max(c.figure) FILTER (WHERE d.aggregation_agencies IN ('min', 'max'))"
+            " min(c.figure) FILTER (WHERE d.aggregation_agencies = 'min'),"
+            " max(c.figure) FILTER (WHERE d.aggregation_agencies = 'max')"
             " FROM unnest(%s::text[], %s::text[], %s::text[]) AS k(i, p, y)"
             f" CROSS JOIN LATERAL (SELECT agency, (cells -> k.p ->> 1)::numeric AS figure FROM {self.years}"
             " WHERE indicator = k.i AND year = k.y AND cells ? k.p) c"

@@ -5,6 +5,8 @@ DROP TABLE rm_rollup_cells;
 DROP TABLE IF EXISTS rm_rollup_cells__rebuild, rm_rollups__rebuild, rm_rollup_agencies__rebuild,
     rm_rollup_indicators__rebuild;
 TRUNCATE rm_rollups, rm_rollup_agencies, rm_rollup_indicators;
+-- From now on rm_rollups keeps min_figure only for indicators aggregated by min across agencies and
+-- max_figure only for those by max: the other extreme is read by no one and cost recounts.
 DELETE FROM projector_positions WHERE projection IN ('rollups', 'rollups__rebuild');
 
 CREATE TABLE rm_rollup_years (
