@@ -24,11 +24,13 @@ from domain.catalogue import Indicator, IndicatorGroup
 from domain.periods import Period
 from domain.rollups import JsonValue, months_of, periods_of_month, time_cell, to_number
 from domain.values import Aggregation, ValueType
-from infra.db import connect
+from infra.db import connect, open_pool
 from infra.integration_events import AgencyRegistered, EventType, IntegrationEvent
 from infra.settings import Settings
+from services.readmodels.reference.queries import ReferenceQueries
 from services.readmodels.rollups.cells import year_of
 from services.readmodels.rollups.projection import RollupsProjection as Rollups
+from services.readmodels.rollups.queries import RollupQueries
 
 # code, value type, over time, over agencies
 INDICATORS = [
@@ -234,3 +236,26 @@ def test_a_whole_batch_gives_the_rows_of_its_events_applied_one_by_one(empty_set
     cells, statistics = reference_model(values)
     assert _cells(empty_settings) == cells
     assert {(r[0], r[1], r[2]): list(r[3:]) for r in _rows(empty_settings, "rm_rollups")} == statistics
+
+
+def test_the_rankings_page_through_the_figures_largest_first(empty_settings: Settings) -> None:
+    reference, values = stream(5)
+    _apply(empty_settings, "", [sorted(reference + values, key=lambda e: e.position)])
+    cells, _ = reference_model(values)
+    regions = {code: region for code, _, region in AGENCIES}
+    pool = open_pool(empty_settings, max_size=1)
+    try:
+        queries = RollupQueries(pool, ReferenceQueries(pool, empty_settings.kafka_topic), empty_settings.kafka_topic)
+        for indicator, period, region in [("S.FLOW", "2025Q1", None), ("S.STOCK", "2025", "north")]:
+            expected = sorted(
+                ((a, figure, months) for (a, i, p), (months, figure) in cells.items()
+                 if i == indicator and p == period and figure is not None and region in (None, regions[a])),
+                key=lambda row: (-row[1], row[0]),
+            )  # fmt: skip
+            assert len(expected) >= 2, "the data rank several agencies"
+            pages = [queries.top_agencies(indicator, Period.parse(period), region, 1, n) for n in range(len(expected))]
+            assert [row for page, _ in pages for row in page] == expected
+            assert {count for _, count in pages} == {len(expected)}
+            assert queries.top_agencies(indicator, Period.parse(period), region, 5, 50) == ([], len(expected))
+    finally:
+        pool.close()

@@ -104,23 +104,24 @@ class RollupQueries:
         if region is not None:
             join = " JOIN rm_rollup_agencies a ON a.agency = c.agency AND a.region = %(region)s"
             params["region"] = region
-        source = (
-            "FROM (SELECT agency, (cell ->> 1)::numeric AS figure, (cell ->> 0)::int AS months"
+        # Each cell's figure taken out of its row's JSON once, into narrow rows that the count and the
+        # sort then read (a window over the year rows themselves would copy every row's JSON: 3x slower).
+        cells = (
+            "WITH c AS MATERIALIZED (SELECT agency, (cell ->> 1)::numeric AS figure, (cell ->> 0)::int AS months"
             " FROM (SELECT agency, cells -> %(period)s AS cell FROM rm_rollup_years"
-            " WHERE indicator = %(indicator)s AND year = %(year)s) y) c"
-            f"{join} WHERE c.figure IS NOT NULL"
+            " WHERE indicator = %(indicator)s AND year = %(year)s) y)"
         )
+        source = f"FROM c{join} WHERE c.figure IS NOT NULL"
         with self.pool.connection() as conn:
-            # One pass over the indicator's year rows: the count comes beside the page.
             top = conn.execute(
-                f"SELECT c.agency, c.figure, c.months, count(*) OVER () {source}"
+                f"{cells} SELECT c.agency, c.figure, c.months, count(*) OVER () {source}"
                 " ORDER BY c.figure DESC, c.agency LIMIT %(limit)s OFFSET %(offset)s",
                 {**params, "limit": limit, "offset": offset},
             ).fetchall()
             if top or offset == 0:
                 counted = int(top[0][3]) if top else 0
             else:  # a page past the end: counted apart
-                row = conn.execute(f"SELECT count(*) {source}", params).fetchone()
+                row = conn.execute(f"{cells} SELECT count(*) {source}", params).fetchone()
                 counted = int(row[0]) if row else 0
         return [(str(a), Decimal(f), int(m)) for a, f, m, _ in top], counted
 
