@@ -52,9 +52,9 @@ from services.readmodels.rollups.cells import (
     updated_cells,
     year_of,
 )
+from services.readmodels.rollups.figures import StatsKey
 
 YearKey = tuple[str, str, str]  # agency, indicator, year
-StatsKey = tuple[str, str, str]  # scope, period, indicator
 NATIONAL = str(Scope.NATIONAL)  # the SQL writes the other scopes' text as `kind:<kind>`, `region:<region>`
 
 YEAR_ROWS: tuple[Column, ...] = (
