@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
+import orjson
 import pytest
 
 from domain.identity import Role
@@ -173,6 +174,16 @@ class Stack:
         if name in urls:
             url = urls[name]
             wait_until(lambda: http_ready(url), 30, what=f"{name} ready")
+            workers = {"ingest": self.settings.ingest_workers, "reports": self.settings.reports_workers}
+            wanted = workers.get(name, self.settings.web_workers)
+            if wanted > 1:  # the first worker up answers the readiness probe; a test may need them all
+                wait_until(lambda: len(self._started_workers(name)) >= wanted, 30, what=f"{wanted} {name} workers")
+
+    def _started_workers(self, name: str) -> set[int]:
+        """The pids of the worker processes that have finished starting (uvicorn says so in the log)."""
+        complete = self.services[name].log_path.read_text(encoding="utf-8").split("\n")[:-1]  # not one half written
+        lines = [orjson.loads(raw) for raw in complete if "Application startup complete." in raw]
+        return {line["pid"] for line in lines}
 
 
 StackFactory = Callable[..., "Stack"]

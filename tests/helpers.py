@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 from kafka import TopicPartition
 
 from domain.periods import Period, PeriodKind, period_for_date
@@ -103,3 +104,17 @@ def tokens_cli(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subp
         cwd=cwd,
         env={**clean, "PYTHONPATH": str(REPO_ROOT), **(env or {})},
     )
+
+
+def log_lines(path: Path) -> list[dict[str, Any]]:
+    """Every JSON line of a service's log (a line that is not JSON fails the test: logs are structured)."""
+    lines = []
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        if raw.strip():
+            try:
+                entry = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                raise AssertionError(f"{path.name}: not a JSON line: {raw[:300]}") from None
+            assert isinstance(entry, dict), raw
+            lines.append(entry)
+    return lines

@@ -24,8 +24,7 @@ from infra.runtime.ports import port_answers, wait_until
 from infra.runtime.processes import Service
 from infra.settings import Settings
 from tests.conftest import StackFactory
-from tests.e2e.test_request_tracing import log_lines
-from tests.helpers import auth, form_indicators, open_month
+from tests.helpers import auth, form_indicators, log_lines, open_month
 
 
 @contextmanager

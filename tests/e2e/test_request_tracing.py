@@ -4,7 +4,6 @@ headers, the projector's log line; and the JSON log lines hold no secret."""
 from __future__ import annotations
 
 import uuid
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,21 +14,7 @@ from infra.db import connect
 from infra.kafka import header
 from infra.runtime.ports import wait_until
 from tests.conftest import StackFactory
-from tests.helpers import auth, form_indicators, open_month, topic_messages
-
-
-def log_lines(path: Path) -> list[dict[str, Any]]:
-    """Every JSON line of a service's log (a line that is not JSON fails the test: logs are structured)."""
-    lines = []
-    for raw in path.read_text(encoding="utf-8").splitlines():
-        if raw.strip():
-            try:
-                entry = orjson.loads(raw)
-            except orjson.JSONDecodeError:
-                raise AssertionError(f"{path.name}: not a JSON line: {raw[:300]}") from None
-            assert isinstance(entry, dict), raw
-            lines.append(entry)
-    return lines
+from tests.helpers import auth, form_indicators, log_lines, open_month, topic_messages
 
 
 def test_one_request_id_travels_from_the_request_to_the_projectors_log(stack_factory: StackFactory) -> None:

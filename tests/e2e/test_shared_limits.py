@@ -14,8 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from domain.identity import Role
 from infra.settings import Settings
 from tests.conftest import StackFactory
-from tests.e2e.test_request_tracing import log_lines
-from tests.helpers import auth, open_month
+from tests.helpers import auth, log_lines, open_month
 
 THREADS = 10
 EACH = 3
