@@ -166,9 +166,7 @@ class Agency(Aggregate):
             raise InvalidAgencyChange(str(error)) from None
         if code == self.electronic_code:
             return False
-        self.trigger_event(
-            self.ElectronicCodeAssigned, agency=self.code, electronic_code=code, actor=actor, role=role
-        )
+        self.trigger_event(self.ElectronicCodeAssigned, agency=self.code, electronic_code=code, actor=actor, role=role)
         return True
 
     def rename(self, effective_from: date, name_vi: str, name_en: str, actor: str, role: str) -> bool:
