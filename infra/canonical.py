@@ -1,9 +1,11 @@
-"""The canonical integration-event bytes of stored events, fast: the leaves of the transparency log.
+"""The canonical integration-event bytes of stored events, fast: the relay's messages and the leaves
+of the transparency log.
 
 `IntegrationEvent.to_bytes(from_domain_event(...))` (`infra.integration_events`) is the contract;
-it builds domain event objects and a pydantic model per event (~12,000 events/s here). The
-checkpointer, `audit verify --from-store` and `audit replay --from-store` read whole logs, so
-`canonical_parts` builds the same JSON straight from the stored row (~10x faster). It handles the
+it builds domain event objects and a pydantic model per event (~12,000 events/s here). The relay
+publishes every event, and the checkpointer, `audit verify --from-store` and `audit replay
+--from-store` read whole logs, so `canonical_parts` builds the same JSON straight from the stored
+row (~10x faster), with the message's key and headers' contents beside it. It handles the
 transcodings our events use; anything else (an unknown topic or transcoding, an upcast, a field
 of an unexpected type) goes through the contract's own code, so the result is the contract's bytes
 or the contract's error. tests/unit/test_audit_canonical.py checks both paths give the same bytes.
@@ -33,12 +35,14 @@ from infra.event_store import EVENTS_TABLE, ReportingApplication
 from infra.integration_events import (
     LIBRARY_FIELDS,
     MODELS,
+    REQUEST_ID_FIELD,
     SCHEMA_VERSION,
     TOP_LEVEL,
     EventData,
     IntegrationEvent,
     format_instant,
     from_domain_event,
+    request_id_of,
 )
 
 TOPICS: dict[str, type[EventData]] = {get_topic(cls): model for cls, model in MODELS.items()}
@@ -136,13 +140,17 @@ _MODELS: dict[str, tuple[str, str, str | None]] = {
 }
 _VALUE_TYPE_SET = frozenset(_VALUE_TYPES)
 _TEXT_TYPE_SET = frozenset(_TEXT_TYPES)
-_OTHER_LIBRARY_FIELDS = tuple(name for name in LIBRARY_FIELDS if name != "timestamp")
+_OTHER_LIBRARY_FIELDS = tuple(name for name in LIBRARY_FIELDS if name not in ("timestamp", REQUEST_ID_FIELD))
+
+RawRow = tuple[int, bytes, int, str | None, bytes | None]  # position, originator id (UUID text), version, topic, state
+# What a stored event becomes: (event id's 16 bytes, event id, canonical bytes, Kafka key, event type,
+# the id of the request that stored it, the instant as the contract writes it). A plain tuple: the
+# verifier builds one per event of the whole log.
+Parts = tuple[bytes, str, bytes, bytes, str, str | None, str]
 
 
-def canonical_parts(
-    position: int, originator_id: bytes, version: int, topic: str | None, state: bytes | None
-) -> tuple[bytes, str, bytes]:
-    """(event id's 16 bytes, event id, canonical bytes) of one stored event; raises when it needs the contract's code.
+def canonical_parts(position: int, originator_id: bytes, version: int, topic: str | None, state: bytes | None) -> Parts:
+    """The `Parts` of one stored event; raises when it needs the contract's code.
 
     `originator_id` is the canonical UUID text as ASCII (as PostgreSQL prints it). Fallback (or
     any other exception) means: ask the contract (`CanonicalMapper`), which gives its bytes or
@@ -167,6 +175,7 @@ def canonical_parts(
     actor = pop("actor", None)
     role = pop("role", None)
     reason = pop("reason", None)
+    request_id = pop(REQUEST_ID_FIELD, None)
     # Transcoded values (dicts) decoded, then the model's strict types: anything else is the contract's.
     if type(value) is dict:
         value = _decode(value)
@@ -211,15 +220,15 @@ def canonical_parts(
         "schema_version": SCHEMA_VERSION,
         "value": value,
     }
-    return id_bytes, event_id, orjson.dumps(message, option=orjson.OPT_SORT_KEYS if data else 0)
+    canonical = orjson.dumps(message, option=orjson.OPT_SORT_KEYS if data else 0)
+    key = (agency or "~" + aggregate).encode()  # `IntegrationEvent.key`
+    return id_bytes, event_id, canonical, key, event_type, request_id if type(request_id) is str else None, occurred_at
 
 
 def fast_canonical(row: StoredRow) -> tuple[str, bytes]:
     """(event id, canonical bytes) of a stored row; raises Fallback when it needs the contract's code."""
-    _, event_id, canonical = canonical_parts(
-        row.position, row.originator_id.encode(), row.originator_version, row.topic, row.state
-    )
-    return event_id, canonical
+    parts = canonical_parts(row.position, row.originator_id.encode(), row.originator_version, row.topic, row.state)
+    return parts[1], parts[2]
 
 
 class CanonicalMapper:
@@ -228,12 +237,37 @@ class CanonicalMapper:
     def __init__(self, app: ReportingApplication | None = None) -> None:
         self._app = app
 
-    def _slow(self, row: StoredRow) -> tuple[str, bytes]:
+    def parts(self, row: RawRow) -> Parts:
+        """The `Parts` of a stored row, by the fast path where it can, else by the contract's code (and its errors)."""
+        try:
+            return canonical_parts(*row)
+        except Exception:
+            return self._contract_parts(row)
+
+    def _contract_parts(self, row: RawRow) -> Parts:
         if self._app is None:
             raise RuntimeError("no event store application for the slow path")
-        stored = StoredEvent(UUID(row.originator_id), row.originator_version, row.topic, row.state)
-        event = from_domain_event(self._app.mapper.to_domain_event(stored), row.position)
-        return str(event.event_id), event.to_bytes()
+        position, originator_id, version, topic, state = row
+        if topic is None or state is None:
+            raise ValueError(f"the stored event at {position} has no topic or no state")
+        stored = StoredEvent(UUID(originator_id.decode()), version, topic, state)
+        domain_event = self._app.mapper.to_domain_event(stored)
+        event = from_domain_event(domain_event, position)
+        return (
+            event.event_id.bytes,
+            str(event.event_id),
+            event.to_bytes(),
+            event.key,
+            event.event_type.value,
+            request_id_of(domain_event),
+            format_instant(event.occurred_at),
+        )
+
+    def _slow(self, row: StoredRow) -> tuple[str, bytes]:
+        parts = self._contract_parts(
+            (row.position, row.originator_id.encode(), row.originator_version, row.topic, row.state)
+        )
+        return parts[1], parts[2]
 
     def leaf(self, row: StoredRow) -> Leaf:
         try:
@@ -245,8 +279,6 @@ class CanonicalMapper:
                 return Leaf(row.position, fast_event_id(row.originator_id, row.originator_version), None, str(error))
         return Leaf(row.position, event_id, canonical)
 
-
-RawRow = tuple[int, bytes, int, str | None, bytes | None]  # position, originator id (UUID text), version, topic, state
 
 _COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
 # A row of the COPY below: 5 fields; position and version (8 bytes each); the id's text (36 bytes); then

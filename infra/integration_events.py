@@ -461,14 +461,21 @@ class IntegrationEvent(BaseModel):
 
     def headers(self, request_id: str | None = None) -> list[tuple[str, bytes]]:
         """The message's headers (`HEADERS`); `request_id` is the stored event's (`request_id_of`)."""
-        headers = [
-            ("notification_id", str(self.position).encode()),
-            ("event_type", self.event_type.value.encode()),
-            ("schema_version", str(self.schema_version).encode()),
-        ]
-        if request_id is not None:
-            headers.append((REQUEST_ID_FIELD, request_id.encode()))
-        return headers
+        return message_headers(self.position, self.event_type.value, request_id, self.schema_version)
+
+
+def message_headers(
+    position: int, event_type: str, request_id: str | None, schema_version: int = SCHEMA_VERSION
+) -> list[tuple[str, bytes]]:
+    """The headers of the message of the event at `position` (`HEADERS`)."""
+    headers = [
+        ("notification_id", str(position).encode()),
+        ("event_type", event_type.encode()),
+        ("schema_version", str(schema_version).encode()),
+    ]
+    if request_id is not None:
+        headers.append((REQUEST_ID_FIELD, request_id.encode()))
+    return headers
 
 
 def format_instant(value: datetime) -> str:

@@ -136,7 +136,7 @@ def _read_store_range(task: tuple[Settings, int, int]) -> tuple[bytes, bytes, by
             after = rows[-1][0]
             for row in rows:
                 try:
-                    id_bytes, _, canonical = canonical_parts(*row)
+                    parts = canonical_parts(*row)
                 except Exception:  # the contract's own code decides (and names what is wrong)
                     position, originator_id, version, topic, state = row
                     stored = StoredRow(position, originator_id.decode(), version, topic, state)  # type: ignore[arg-type]
@@ -148,8 +148,8 @@ def _read_store_range(task: tuple[Settings, int, int]) -> tuple[bytes, bytes, by
                     event_ids += UUID(leaf.event_id).bytes
                     continue
                 positions.append(row[0])
-                hashes += sha256(b"\x00" + canonical).digest()
-                event_ids += id_bytes
+                hashes += sha256(b"\x00" + parts[2]).digest()
+                event_ids += parts[0]
     return positions.tobytes(), bytes(hashes), bytes(event_ids), unreadable
 
 

@@ -17,20 +17,20 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 import psycopg
-from eventsourcing.persistence import Notification
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 from psycopg.rows import TupleRow
 
 from infra import metrics
+from infra.canonical import CanonicalMapper, read_store_rows
 from infra.db import RELAY_LOCK
 from infra.event_store import ReportingApplication
 from infra.exclusive import run_exclusively
-from infra.integration_events import IntegrationEvent, from_domain_event, request_id_of
+from infra.integration_events import message_headers
 from infra.kafka import (
     abandon,
     broker_errors,
@@ -66,6 +66,7 @@ class Relay:
         self.settings = settings
         self.topic = settings.kafka_topic
         self.event_store = event_store
+        self.mapper = CanonicalMapper(event_store)
         self.cursor = 0
         self.partitions: dict[int, Published] = {}
         self.published = 0
@@ -120,32 +121,26 @@ class Relay:
 
     # ---- publishing --------------------------------------------------------
 
-    def _to_messages(self, notifications: Sequence[Notification]) -> list[tuple[IntegrationEvent, str | None]]:
-        """Each event in its published form, with the id of the request that stored it (for the headers)."""
-        mapper = self.event_store.mapper
-        domain_events = [(mapper.to_domain_event(n), n.id) for n in notifications]
-        return [(from_domain_event(event, position), request_id_of(event)) for event, position in domain_events]
-
     def publish_batch(self, conn: psycopg.Connection[TupleRow], producer: KafkaProducer) -> int:
         """Publish the next batch; returns how many events were published."""
-        notifications = self.event_store.recorder.select_notifications(
-            start=self.cursor, limit=self.settings.relay_batch_size, inclusive_of_start=False
-        )
-        if not notifications:
+        rows = read_store_rows(conn, self.cursor, self.settings.relay_batch_size)
+        if not rows:
             metrics.relay_caught_up()
             return 0
-        messages = self._to_messages(notifications)
-        events = [event for event, _ in messages]
-        highest = self.event_store.recorder.max_notification_id() or events[-1].position
-        metrics.relay_pending(highest - self.cursor, events[0].occurred_at)
+        # Every message built before the first send: the sends follow one another closely, so the
+        # producer's sender thread wakes for whole batches, not for each message.
+        messages = [self.mapper.parts(row) for row in rows]
+        highest = self.event_store.recorder.max_notification_id() or rows[-1][0]
+        occurred_at = messages[0][6]
+        metrics.relay_pending(highest - self.cursor, datetime.fromisoformat(occurred_at))
         futures = [
-            producer.send(self.topic, key=event.key, value=event.to_bytes(), headers=event.headers(request_id))
-            for event, request_id in messages
+            producer.send(self.topic, key=key, value=value, headers=message_headers(row[0], event_type, request_id))
+            for row, (_, _, value, key, event_type, request_id, _) in zip(rows, messages, strict=True)
         ]
         changed: dict[int, Published] = {}
         with broker_errors("produce"):
             acknowledged = [future.get(timeout=30) for future in futures]  # raises unless acknowledged
-        for event, metadata in zip(events, acknowledged, strict=True):
+        for row, metadata in zip(rows, acknowledged, strict=True):
             before = changed.get(metadata.partition) or self.partitions.get(metadata.partition)
             if before is not None and metadata.offset <= before.offset:
                 # The partition's log went back: the broker lost it under our feet. Stop here;
@@ -154,13 +149,13 @@ class Relay:
                     f"partition {metadata.partition}: offset {metadata.offset} after {before.offset};"
                     " the broker lost its log"
                 )
-            changed[metadata.partition] = Published(event.position, metadata.offset)
-        self.cursor = events[-1].position
+            changed[metadata.partition] = Published(row[0], metadata.offset)
+        self.cursor = rows[-1][0]
         self.partitions.update(changed)
         self._save_positions(conn, changed)
-        self.published += len(events)
-        metrics.RELAY_EVENTS_PUBLISHED.inc(len(events))
-        return len(events)
+        self.published += len(rows)
+        metrics.RELAY_EVENTS_PUBLISHED.inc(len(rows))
+        return len(rows)
 
     def run(self, stop: threading.Event) -> None:
         """One active relay (docs/DECISIONS.md, *No dual writes*); after a broker or database failure it

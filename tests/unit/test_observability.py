@@ -16,8 +16,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from domain.errors import BatchRejected, SubmissionLocked
 from domain.submission import submission_id
 from infra import metrics, request_context
-from infra.canonical import StoredRow, fast_canonical
-from infra.integration_events import METADATA_FIELDS, MODELS, from_domain_event, request_id_of
+from infra.canonical import CanonicalMapper, StoredRow, fast_canonical
+from infra.integration_events import METADATA_FIELDS, MODELS, format_instant, from_domain_event, request_id_of
 from infra.logs import JSONFormatter, fields
 from infra.request_context import RequestContext, accepted_request_id
 from services.http.health import NotReady, add_health_routes, lag_check
@@ -173,6 +173,36 @@ def test_events_stored_in_a_request_carry_its_id_beside_their_fields_not_in_the_
     event = store.application.mapper.to_domain_event(first)
     row = StoredRow(7, str(first.originator_id), first.originator_version, first.topic, first.state)
     assert fast_canonical(row)[1] == from_domain_event(event, 7).to_bytes(), "the fast path leaves it out too"
+
+
+def test_the_relays_messages_are_the_contracts_on_the_fast_path_and_the_contracts_own(ws: WriteSide) -> None:
+    """What the relay publishes of a stored event: bytes, key, header contents, instant."""
+    entries = [(code, 10 + n) for n, code in enumerate(codes(ws, "integer")[:2])]
+    with request_context.bound(RequestContext("relayed-rid", channel="api")):
+        enter_values(ws, AGENCY, EnterValues.of("P01", OPEN, entries))
+    enter_values(ws, AGENCY, EnterValues.of("P01", OPEN, [(entries[0][0], 99)]))  # no request id
+    app = memory(ws).application
+    mapper = CanonicalMapper(app)  # type: ignore[arg-type]  # only its mapper is used
+    stored = list(app.recorder.select_events(submission_id("P01", OPEN)))
+    for position, stored_event in enumerate(stored, 40):
+        domain_event = app.mapper.to_domain_event(stored_event)
+        event = from_domain_event(domain_event, position)
+        expected = (
+            event.event_id.bytes,
+            str(event.event_id),
+            event.to_bytes(),
+            event.key,
+            event.event_type.value,
+            request_id_of(domain_event),
+            format_instant(event.occurred_at),
+        )
+        raw = (position, str(stored_event.originator_id).encode(), stored_event.originator_version)
+        row = (*raw, stored_event.topic, stored_event.state)
+        assert mapper.parts(row) == expected
+        assert mapper._contract_parts(row) == expected, "the contract's own path, for what the fast one refuses"
+    assert [
+        mapper.parts((1, str(e.originator_id).encode(), e.originator_version, e.topic, e.state))[5] for e in stored
+    ] == ["relayed-rid"] * 3 + [None]
 
 
 def test_no_domain_event_has_a_field_named_like_the_metadata() -> None:
