@@ -3,7 +3,8 @@
     python -m bench.projector --agencies 200 --indicators 200
 
 Fills the event store (Application.save, 200 values per submission), lets the
-relay publish everything, then measures in this process:
+relay publish everything (timed, against a plain producer sending the same messages), then
+measures in this process:
 - baseline: a plain kafka-python consumer reading the whole topic (no parsing, no database);
 - the projector applying the whole topic to every projection, from position 0;
 - `reporting rebuild` of each projection alone, from Kafka into fresh tables (no swap),
@@ -26,7 +27,7 @@ from domain.submission import Submission
 from entrypoints.bootstrap import postgres_store, write_side
 from infra.db import connect
 from infra.event_store import ReportingApplication
-from infra.kafka import assigned_consumer, describe_topic
+from infra.kafka import assigned_consumer, describe_topic, ensure_topic, idempotent_producer
 from infra.runtime.ports import wait_until
 from infra.settings import Settings
 from services.ingest.relay import Relay
@@ -54,7 +55,7 @@ def publish_all(settings: Settings) -> int:
     thread = threading.Thread(target=relay.run, args=(stop,))
     thread.start()
     try:
-        wait_until(lambda: relay.cursor >= last, 600, interval=0.2, what="relay published the store")
+        wait_until(lambda: relay.cursor >= last, 600, interval=0.01, what="relay published the store")
     finally:
         stop.set()
         thread.join()
@@ -62,7 +63,25 @@ def publish_all(settings: Settings) -> int:
     return last
 
 
-def raw_consume(settings: Settings, expected: int) -> float:
+def raw_produce(settings: Settings, messages: list[tuple[bytes, bytes, list[tuple[str, bytes]]]]) -> float:
+    """Seconds for the relay's kind of producer to publish ready-made messages onto a topic of its own."""
+    topic = f"{settings.kafka_topic}-baseline"
+    ensure_topic(settings, topic, settings.kafka_partitions)
+    producer = idempotent_producer(settings)
+    try:
+        started = time.perf_counter()
+        for n in range(0, len(messages), settings.relay_batch_size):  # acknowledged batch by batch, as the relay
+            batch = messages[n : n + settings.relay_batch_size]
+            futures = [producer.send(topic, key=k, value=v, headers=h) for k, v, h in batch]
+            for future in futures:
+                future.get(timeout=30)
+        return time.perf_counter() - started
+    finally:
+        producer.close(timeout=5)
+
+
+def raw_consume(settings: Settings, expected: int) -> tuple[float, list[tuple[bytes, bytes, list[tuple[str, bytes]]]]]:
+    """Seconds to read the whole topic with a plain consumer, and its messages (key, value, headers)."""
     info = describe_topic(settings, settings.kafka_topic)
     assert info is not None
     consumer = assigned_consumer(settings)
@@ -70,13 +89,13 @@ def raw_consume(settings: Settings, expected: int) -> float:
     consumer.assign(tps)
     for tp in tps:
         consumer.seek(tp, 0)
-    seen = 0
+    messages: list[tuple[bytes, bytes, list[tuple[str, bytes]]]] = []
     started = time.perf_counter()
-    while seen < expected:
-        seen += sum(len(records) for records in consumer.poll(timeout_ms=200).values())
+    while len(messages) < expected:
+        messages += [(r.key, r.value, r.headers) for records in consumer.poll(timeout_ms=200).values() for r in records]
     elapsed = time.perf_counter() - started
     consumer.close()
-    return elapsed
+    return elapsed, messages
 
 
 def main() -> None:
@@ -87,11 +106,14 @@ def main() -> None:
     with bench_settings() as settings:
         load_national_reference(settings, args.agencies, args.indicators)
         fill_store(settings, agency_codes(args.agencies), indicator_codes(args.indicators), "2025-01")
-        publish_all(settings)
+        started = time.perf_counter()
+        publish_all(settings)  # from a standing start: the producer's id and the topic check included
+        relay_seconds = time.perf_counter() - started
         with connect(settings) as conn:
             row = conn.execute("SELECT count(*) FROM reporting_events").fetchone()
         events = int(row[0]) if row else 0
-        consume_seconds = raw_consume(settings, events)
+        consume_seconds, messages = raw_consume(settings, events)
+        produce_seconds = raw_produce(settings, messages)
         projector = Projector(settings, all_projections())
         started = time.perf_counter()
         projector.run(threading.Event(), until_caught_up=True)
@@ -101,6 +123,13 @@ def main() -> None:
             summary = Rebuild(settings, [projection.name], progress=None).run(threading.Event(), swap=False)
             alone[projection.name] = summary.events / summary.seconds
     print(f"events on the topic: {events}")
+    print(f"baseline raw produce     {events / produce_seconds:10,.0f} events/s (ready-made messages, no database)")
+    print(
+        f"relay, store -> topic    {events / relay_seconds:10,.0f} events/s (= {produce_seconds / relay_seconds:.2f}x)"
+    )
+    record("baseline raw kafka-python produce of the same messages", events / produce_seconds, "events/s")
+    record("relay: the whole store published", events / relay_seconds, "events/s")
+    record("relay / raw produce", produce_seconds / relay_seconds, "x")
     print(f"baseline raw consume     {events / consume_seconds:10,.0f} events/s")
     record("baseline raw kafka-python consume of the topic", events / consume_seconds, "events/s")
     print(
