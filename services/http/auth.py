@@ -4,7 +4,7 @@ token resolves to a principal, through the app's `Authenticator`; each endpoint 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Annotated, Any, Protocol
 
 from fastapi import Depends, FastAPI, Request
@@ -66,11 +66,12 @@ def authenticated(
     return principal
 
 
-def require_roles(*roles: Role) -> Callable[[Principal], Principal]:
+def require_roles(*roles: Role) -> Callable[[Principal], Coroutine[Any, Any, Principal]]:
     """A dependency admitting only the given roles (each endpoint declares its roles)."""
     allowed = frozenset(roles)
 
-    def dependency(principal: Principal = Depends(authenticated)) -> Principal:  # noqa: B008
+    # A coroutine: it only compares roles, so it needs no hand-off to the thread pool.
+    async def dependency(principal: Principal = Depends(authenticated)) -> Principal:  # noqa: B008
         if principal.role not in allowed:
             raise Forbidden(f"this endpoint admits {', '.join(sorted(r.value for r in allowed))}")
         return principal

@@ -28,6 +28,6 @@ class WebSide:
     live: LiveUpdates = field(default_factory=LiveUpdates)  # projection advances -> open pages
 
 
-def web_side(request: Request) -> WebSide:
+async def web_side(request: Request) -> WebSide:
     web: WebSide = request.app.state.web
     return web

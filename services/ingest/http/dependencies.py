@@ -15,7 +15,9 @@ from services.ingest.application.outcomes import Outcome
 from services.ingest.application.write_side import WriteSide
 
 
-def _write_side(request: Request) -> WriteSide:
+# The dependencies that only look something up are coroutines: FastAPI runs a plain function in
+# its thread pool, a hand-off per dependency and request.
+async def _write_side(request: Request) -> WriteSide:
     write_side: WriteSide = request.app.state.write_side
     return write_side
 
@@ -50,7 +52,7 @@ class WriteCall:
         return idempotency(principal, self.key, self.request, body)
 
 
-def _write_call(request: Request, write: Write, idempotency_key: IdempotencyKey = None) -> WriteCall:
+async def _write_call(request: Request, write: Write, idempotency_key: IdempotencyKey = None) -> WriteCall:
     return WriteCall(write, request, idempotency_key)
 
 

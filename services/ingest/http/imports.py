@@ -49,7 +49,7 @@ class ImportNotFinished(DomainError):
     retry_after = 1
 
 
-def _imports(request: Request) -> ImportSide:
+async def _imports(request: Request) -> ImportSide:
     side: ImportSide = request.app.state.imports
     return side
 

@@ -35,7 +35,7 @@ class TokenAdmin(Protocol):
     def info(self, subject: str) -> TokenInfo | None: ...
 
 
-def _tokens(request: Request) -> TokenAdmin:
+async def _tokens(request: Request) -> TokenAdmin:
     tokens: TokenAdmin = request.app.state.tokens
     return tokens
 
