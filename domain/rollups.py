@@ -23,7 +23,7 @@ figure recomputed from scratch are the same number with the same digits.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import ROUND_HALF_UP, Context, Decimal, localcontext
 from functools import lru_cache
 from typing import NamedTuple
@@ -81,6 +81,18 @@ def month_cell(value_type: ValueType | None, raw: JsonValue) -> Cell:
     return Cell(1, to_number(value_type, raw), raw)
 
 
+def _last(values: Sequence[int]) -> int:
+    return values[-1]
+
+
+_WHOLE_AGGREGATIONS: dict[Aggregation, Callable[[Sequence[int]], int]] = {
+    Aggregation.SUM: sum,
+    Aggregation.LAST: _last,
+    Aggregation.MIN: min,
+    Aggregation.MAX: max,
+}
+
+
 def time_cell(
     aggregation: Aggregation | None,
     value_type: ValueType | None,
@@ -99,6 +111,12 @@ def time_cell(
     if not value_type.is_numeric:
         # Booleans and text have no arithmetic; `last` keeps the latest value.
         return Cell(months, None, values[-1] if aggregation is Aggregation.LAST else None)
+    if aggregation in _WHOLE_AGGREGATIONS:
+        whole_values = [raw for raw in values if type(raw) is int]
+        if len(whole_values) == months:
+            # Integers (most values) add and compare exactly as ints: the same figure, in its normal form.
+            whole = _WHOLE_AGGREGATIONS[aggregation](whole_values)
+            return Cell(months, Decimal(whole), whole)
     present = [n for n in (numbers or [to_number(value_type, raw) for raw in values]) if n is not None]
     if not present:
         return Cell(months, None, None)

@@ -9,6 +9,8 @@ from decimal import Decimal
 from types import SimpleNamespace
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from kafka.partitioner.default import DefaultPartitioner
 
 from domain.periods import Period, PeriodKind
@@ -42,6 +44,22 @@ def test_time_aggregation(aggregation: Aggregation, values: list[int | str], fig
     assert cell is not None
     assert cell.months == len(values)
     assert cell.figure == figure
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    aggregation=st.sampled_from(list(Aggregation)),
+    values=st.lists(st.integers(min_value=-(2**63), max_value=2**63 - 1), min_size=1, max_size=12),
+)
+def test_integers_give_the_figure_the_decimal_arithmetic_gives(aggregation: Aggregation, values: list[int]) -> None:
+    """The integers' own arithmetic (the common case, cheaper) is the decimals' result, digit for digit."""
+    whole = time_cell(aggregation, ValueType.INTEGER, values)
+    as_text = time_cell(aggregation, ValueType.INTEGER, [str(v) for v in values])  # parsed as decimals
+    assert whole == as_text
+    assert whole is not None
+    assert as_text is not None
+    assert str(whole.figure) == str(as_text.figure), "the same normal form"
+    assert type(whole.value) is type(as_text.value)
 
 
 def test_half_up_rounding_and_json_forms() -> None:

@@ -37,7 +37,12 @@ def is_month(period: str) -> bool:
 
 
 def _entry(cell: Cell, *, month: bool) -> Entry:
-    figure = None if cell.figure is None else format(cell.figure, "f")
+    if cell.figure is None:
+        figure = None
+    elif type(cell.value) is int:  # the figure's own JSON (or the month's integer): the same text, cheaper
+        figure = str(cell.value)
+    else:
+        figure = format(cell.figure, "f")
     return [cell.months, figure, cell.value if month or cell.figure is None else None]
 
 
@@ -65,18 +70,15 @@ def updated_cells(cells: Mapping[str, Entry], definition: Definition | None, cha
     """The entries that `changes` (month -> value, months of this year) give: the months themselves and
     the quarters, half-years and year they lie in, recomputed from every month reported in them."""
     value_type, over_time = (definition[0], definition[1]) if definition else (None, None)
-    # Each month's value and number, the stored ones kept under the definition they were made with
-    # (a new definition recomputes every row of its indicator first).
+    # Each month's value as reported: the longer periods are combined from them under the current
+    # definition (a new definition recomputes every row of its indicator before its values apply).
     reported = {period: entry[2] for period, entry in cells.items() if is_month(period)}
-    numbers = {period: figure_of(entry) for period, entry in cells.items() if is_month(period)}
     result: Cells = {}
     for month, raw in changes.items():
-        cell = month_cell(value_type, raw)
-        reported[month], numbers[month] = raw, cell.figure
-        result[month] = _entry(cell, month=True)
+        reported[month] = raw
+        result[month] = _entry(month_cell(value_type, raw), month=True)
     for period in {p for month in changes for p in periods_of_month(month)[1:]}:
-        months = [m for m in months_of(period) if m in reported]
-        combined = time_cell(over_time, value_type, [reported[m] for m in months], [numbers[m] for m in months])
+        combined = time_cell(over_time, value_type, [reported[m] for m in months_of(period) if m in reported])
         assert combined is not None  # a month of it has just been reported
         result[period] = _entry(combined, month=False)
     return result
