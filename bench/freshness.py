@@ -33,7 +33,7 @@ BATCH = 50
 WATCH_INTERVAL = 0.02  # 2 % of the target: finer polling only loads the database it measures
 
 
-def _client(url: str, jobs: list[tuple[int, str, str, int]], out: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+def _client(url: str, jobs: list[tuple[float, str, str, int]], out: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
     """Send each job (its time to be sent, agency, token, round) at its time, or at once when late."""
     acks = []
     last_sent = 0.0

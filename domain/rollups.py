@@ -97,12 +97,8 @@ def time_cell(
     aggregation: Aggregation | None,
     value_type: ValueType | None,
     values: Sequence[JsonValue],
-    numbers: Sequence[Decimal | None] | None = None,
 ) -> Cell | None:
-    """The agency's figure for a period from its monthly values (in month order); None when it reported none.
-
-    `numbers`, when given, are `to_number` of the values (callers that already have them).
-    """
+    """The agency's figure for a period from its monthly values (in month order); None when it reported none."""
     if not values:
         return None
     months = len(values)
@@ -117,7 +113,7 @@ def time_cell(
             # Integers (most values) add and compare exactly as ints: the same figure, in its normal form.
             whole = _WHOLE_AGGREGATIONS[aggregation](whole_values)
             return Cell(months, Decimal(whole), whole)
-    present = [n for n in (numbers or [to_number(value_type, raw) for raw in values]) if n is not None]
+    present = [n for n in (to_number(value_type, raw) for raw in values) if n is not None]
     if not present:
         return Cell(months, None, None)
     figure: Decimal

@@ -263,20 +263,12 @@ class CanonicalMapper:
             format_instant(event.occurred_at),
         )
 
-    def _slow(self, row: StoredRow) -> tuple[str, bytes]:
-        parts = self._contract_parts(
-            (row.position, row.originator_id.encode(), row.originator_version, row.topic, row.state)
-        )
-        return parts[1], parts[2]
-
     def leaf(self, row: StoredRow) -> Leaf:
+        raw = (row.position, row.originator_id.encode(), row.originator_version, row.topic, row.state)
         try:
-            event_id, canonical = fast_canonical(row)
-        except Exception:
-            try:
-                event_id, canonical = self._slow(row)
-            except Exception as error:
-                return Leaf(row.position, fast_event_id(row.originator_id, row.originator_version), None, str(error))
+            _, event_id, canonical, *_ = self.parts(raw)
+        except Exception as error:
+            return Leaf(row.position, fast_event_id(row.originator_id, row.originator_version), None, str(error))
         return Leaf(row.position, event_id, canonical)
 
 

@@ -174,8 +174,12 @@ class Stack:
         if name in urls:
             url = urls[name]
             wait_until(lambda: http_ready(url), 30, what=f"{name} ready")
-            workers = {"ingest": self.settings.ingest_workers, "reports": self.settings.reports_workers}
-            wanted = workers.get(name, self.settings.web_workers)
+            workers = {
+                "ingest": self.settings.ingest_workers,
+                "reports": self.settings.reports_workers,
+                "web": self.settings.web_workers,
+            }
+            wanted = workers[name]
             if wanted > 1:  # the first worker up answers the readiness probe; a test may need them all
                 wait_until(lambda: len(self._started_workers(name)) >= wanted, 30, what=f"{wanted} {name} workers")
 
