@@ -5,9 +5,13 @@ See docs/DECISIONS.md, *Read models are disposable*.
     reporting rebuild [PROJECTION ...] [--from-store] [--no-swap]
 
 1. Fresh tables: each table of each chosen projection gets a copy of its
-   structure (`CREATE TABLE <t>__rebuild (LIKE <t> INCLUDING ALL)`); the same
-   projection classes fill them (`suffix`), with their own positions
-   (`<projection>__rebuild` in `projector_positions`).
+   structure (`CREATE TABLE <t>__rebuild (LIKE <t> INCLUDING ALL)`) without its
+   secondary (non-unique) indexes; the same projection classes fill them
+   (`suffix`), with their own positions (`<projection>__rebuild` in
+   `projector_positions`). Once the replay has caught up, the secondary indexes
+   are built, side by side: one pass over a full table costs a fraction of an
+   index insert per row (the audit trail's five, 40,000 rows: 0.4 s of inserts
+   against 0.2 s to build).
 2. Replay: from Kafka offset 0 (partitions assigned, offsets sought explicitly;
    no consumer group, no reliance on end offsets), or with `--from-store` from
    the event store's notification log, each event put on the partition the
@@ -28,11 +32,13 @@ See docs/DECISIONS.md, *Read models are disposable*.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sys
 import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TextIO
 
@@ -134,6 +140,8 @@ class Rebuild:
         started = time.monotonic()
         self.prepare()
         self.replay(stop)
+        if not stop.is_set():
+            self.index()
         swapped = False
         if swap and not stop.is_set():
             self.analyze()
@@ -159,6 +167,10 @@ class Rebuild:
                         sql.Identifier(fresh_table), sql.Identifier(live_table)
                     )
                 )
+                # Secondary indexes are built once the fresh table is full (one sort each, not an
+                # insert per row); the unique ones stay, for the projections' ON CONFLICT.
+                for name, _ in _index_definitions(conn, fresh_table, secondary=True):
+                    conn.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(name)))
                 # LIKE copies no storage parameters (fillfactor...): copy them from the catalogue.
                 row = conn.execute("SELECT reloptions FROM pg_class WHERE oid = %s::regclass", (live_table,)).fetchone()
                 if row and row[0]:
@@ -169,6 +181,24 @@ class Rebuild:
                 (self.topic, [self.key(f) for _, f in self.pairs]),
             )
         self._store_cursor = 0
+
+    def index(self) -> None:
+        """The secondary indexes of the live tables, on the fresh ones: built side by side, a core each."""
+        statements: list[sql.Composed] = []
+        with connect(self.settings) as conn:
+            for live_table, fresh_table in self.table_pairs():
+                have = {definition for _, definition in _index_definitions(conn, fresh_table)}
+                for _, definition in _index_definitions(conn, live_table, secondary=True):
+                    if definition not in have:
+                        head = sql.SQL("CREATE INDEX ON {} ").format(sql.Identifier(fresh_table))
+                        statements.append(head + sql.SQL(definition.removeprefix("CREATE INDEX ON ")))
+        if statements:
+            with ThreadPoolExecutor(min(len(statements), os.cpu_count() or 1)) as pool:
+                list(pool.map(self._execute, statements))
+
+    def _execute(self, statement: sql.Composed) -> None:
+        with connect(self.settings) as conn:
+            conn.execute(statement)
 
     def analyze(self) -> None:
         with connect(self.settings) as conn:
@@ -200,7 +230,8 @@ class Rebuild:
         worker.start()
         try:
             while worker.is_alive():
-                if stop.wait(0.1):
+                worker.join(0.1)
+                if stop.is_set():
                     inner.set()
                 progress.update(self._offsets_done(), total)
         finally:
@@ -327,11 +358,18 @@ def _highest(positions: dict[int, tuple[int, int, str]]) -> int:
     return max((position for _, position, _ in positions.values()), default=0)
 
 
-def _index_definitions(conn: psycopg.Connection[TupleRow], table: str) -> list[tuple[str, str]]:
+def _index_definitions(
+    conn: psycopg.Connection[TupleRow], table: str, *, secondary: bool = False
+) -> list[tuple[str, str]]:
+    """(name, definition without the name and the table) of the table's indexes.
+
+    `secondary`: only those that neither enforce uniqueness nor back a constraint.
+    """
     rows = conn.execute(
         "SELECT c.relname, pg_get_indexdef(i.indexrelid) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
-        " WHERE i.indrelid = %s::regclass ORDER BY c.relname",
-        (table,),
+        " WHERE i.indrelid = %s::regclass AND NOT (%s AND (i.indisunique"
+        " OR EXISTS (SELECT FROM pg_constraint k WHERE k.conindid = i.indexrelid))) ORDER BY c.relname",
+        (table, secondary),
     ).fetchall()
     return [(str(name), _INDEX_HEAD.sub(r"CREATE \1INDEX ON ", str(definition))) for name, definition in rows]
 

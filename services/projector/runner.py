@@ -7,6 +7,9 @@ it reaches, per projection and per partition. A message whose position (the
 event store's notification id) is not above the partition's applied position
 is skipped: that covers redelivery after a crash, duplicates from a relay
 retry, and a log the relay republished after the broker lost it.
+
+While one batch is applied (on a thread that mostly waits for PostgreSQL), the
+next one is fetched and decoded; batches are applied one at a time, in order.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import psycopg
@@ -210,30 +214,43 @@ class Projector:
                 for partition, offset in self._start_offsets(info).items():
                     consumer.seek(tps[partition], offset)
                 next_check = time.monotonic() + TOPIC_CHECK_SECONDS
-                while not stop.is_set():
-                    metrics.heartbeat()
-                    with broker_errors("consume"):
-                        polled = consumer.poll(timeout_ms=200)
-                    batch = [
-                        (tp.partition, record.offset, IntegrationEvent.from_bytes(record.value))
-                        for tp, records in polled.items()
-                        for record in records
-                    ]
-                    if batch:
+                # Two stages: while one batch is applied (mostly waiting on PostgreSQL, which frees the
+                # GIL), the next is fetched and decoded. One batch in flight at a time, in log order.
+                with ThreadPoolExecutor(1, thread_name_prefix="projector-apply") as applier:
+                    in_flight: Future[int] | None = None
+                    while not stop.is_set():
+                        metrics.heartbeat()
+                        with broker_errors("consume"):
+                            # Not waiting for more while a batch is applied: at the end of the log, that
+                            # wait would delay noticing that the batch in flight caught up.
+                            polled = consumer.poll(timeout_ms=0 if in_flight is not None else 200)
+                        batch = [
+                            (tp.partition, record.offset, IntegrationEvent.from_bytes(record.value))
+                            for tp, records in polled.items()
+                            for record in records
+                        ]
                         # The request ids only serve the telemetry's log line (a rebuild has none).
-                        request_ids = request_ids_of(polled) if self.telemetry is not None else None
-                        self.apply_batch(conn, info, batch, request_ids)
-                    # Checked after full polls too: while writes go on, a poll is rarely empty.
-                    if until_caught_up and self._caught_up(target):
-                        return True
-                    if time.monotonic() >= next_check:
-                        if self.telemetry is not None:
-                            self.telemetry.refresh(conn)
-                        current = describe_topic(self.settings, self.topic)
-                        if current is None or current.topic_id != info.topic_id:
-                            log.warning("topic %s was recreated; re-reading it, skipping what was applied", self.topic)
-                            return False
-                        next_check = time.monotonic() + TOPIC_CHECK_SECONDS
+                        request_ids = request_ids_of(polled) if batch and self.telemetry is not None else None
+                        if in_flight is not None:
+                            in_flight.result()  # committed (or its error raised here); `conn` is free again
+                            in_flight = None
+                        # Checked after full polls too: while writes go on, a poll is rarely empty.
+                        if until_caught_up and self._caught_up(target):
+                            if batch:
+                                self.apply_batch(conn, info, batch, request_ids)
+                            return True
+                        if time.monotonic() >= next_check:
+                            if self.telemetry is not None:
+                                self.telemetry.refresh(conn)
+                            current = describe_topic(self.settings, self.topic)
+                            if current is None or current.topic_id != info.topic_id:
+                                log.warning(
+                                    "topic %s was recreated; re-reading it, skipping what was applied", self.topic
+                                )
+                                return False
+                            next_check = time.monotonic() + TOPIC_CHECK_SECONDS
+                        if batch:
+                            in_flight = applier.submit(self.apply_batch, conn, info, batch, request_ids)
         finally:
             consumer.close()
         return True
