@@ -6,7 +6,8 @@ See docs/DECISIONS.md, *Read models are disposable*.
 
 1. Fresh tables: each table of each chosen projection gets a copy of its
    structure (`CREATE TABLE <t>__rebuild (LIKE <t> INCLUDING ALL)`) without its
-   secondary (non-unique) indexes; the same projection classes fill them
+   secondary (non-unique) indexes (but those its projection reads through,
+   `indexed_reads`); the same projection classes fill them
    (`suffix`), with their own positions (`<projection>__rebuild` in
    `projector_positions`). Once the replay has caught up, the secondary indexes
    are built, side by side: one pass over a full table costs a fraction of an
@@ -130,6 +131,11 @@ class Rebuild:
     def key(self, projection: Projection) -> str:
         return projection.name + self.suffix
 
+    @property
+    def indexed_reads(self) -> set[str]:
+        """The fresh tables whose secondary indexes the projections read while applying."""
+        return {table for _, fresh in self.pairs for table in fresh.indexed_reads}
+
     def table_pairs(self) -> list[tuple[str, str]]:
         """(live table, fresh table) for every table of the chosen projections."""
         return [pair for live, fresh in self.pairs for pair in zip(live.tables, fresh.tables, strict=True)]
@@ -161,6 +167,7 @@ class Rebuild:
         """Fresh, empty copies of the live tables (leftovers of an interrupted rebuild are dropped)."""
         with connect(self.settings) as conn, conn.transaction():
             for live_table, fresh_table in self.table_pairs():
+                deferred = fresh_table not in self.indexed_reads
                 conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(fresh_table)))
                 conn.execute(
                     sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING ALL)").format(
@@ -168,8 +175,9 @@ class Rebuild:
                     )
                 )
                 # Secondary indexes are built once the fresh table is full (one sort each, not an
-                # insert per row); the unique ones stay, for the projections' ON CONFLICT.
-                for name, _ in _index_definitions(conn, fresh_table, secondary=True):
+                # insert per row), unless the projection reads through them; the unique ones stay,
+                # for the projections' ON CONFLICT.
+                for name, _ in _index_definitions(conn, fresh_table, secondary=True) if deferred else ():
                     conn.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(name)))
                 # LIKE copies no storage parameters (fillfactor...): copy them from the catalogue.
                 row = conn.execute("SELECT reloptions FROM pg_class WHERE oid = %s::regclass", (live_table,)).fetchone()

@@ -20,6 +20,9 @@ from infra.integration_events import IntegrationEvent
 class Projection(Protocol):
     name: str
     tables: tuple[str, ...]
+    # Those of `tables` that `apply` reads through a secondary (non-unique) index: a rebuild keeps
+    # their indexes from the start, and builds the others' once the fresh tables are full.
+    indexed_reads: tuple[str, ...]
 
     def apply(self, cur: psycopg.Cursor[TupleRow], events: Sequence[IntegrationEvent]) -> None:
         """Apply events (in position order; none already applied) to the tables."""

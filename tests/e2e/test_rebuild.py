@@ -169,6 +169,20 @@ def _assert_equal_tables(settings: Settings, rebuild: Rebuild) -> int:
     return compared
 
 
+def _indexes(settings: Settings, table: str) -> dict[str, str]:
+    """Index name -> its definition, the table's name taken out of both."""
+    with connect(settings) as conn:
+        rows = conn.execute("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = %s", (table,)).fetchall()
+    return {
+        str(name).replace(table, "<t>"): str(definition).replace(f" {name!s} ", " ").replace(table, "<t>")
+        for name, definition in rows
+    }
+
+
+def _live_indexes(settings: Settings) -> dict[str, dict[str, str]]:
+    return {table: _indexes(settings, table) for p in all_projections() for table in p.tables}
+
+
 def _positions(settings: Settings, key: str) -> dict[int, int]:
     with connect(settings) as conn:
         rows = conn.execute(
@@ -205,6 +219,12 @@ def test_rebuild_every_projection_while_writing_equals_the_live_tables(
     _wait_caught_up(stack.settings, NAMES)
     kafka.replay(threading.Event())  # up to the relay's current end
     assert _assert_equal_tables(stack.settings, kafka) > 1000
+    # The secondary indexes, built after the replay, are the live tables' (by definition).
+    indexes = _live_indexes(stack.settings)
+    secondary = [d for i in indexes.values() for d in i.values() if "UNIQUE" not in d]
+    assert len(secondary) >= 10, "secondary indexes to compare"
+    for live, fresh in kafka.table_pairs():
+        assert sorted(_indexes(stack.settings, fresh).values()) == sorted(indexes[live].values()), fresh
 
     # Phase 2: the CLI rebuilds from the event store and swaps in, under writes and reads.
     with traffic.running():
@@ -245,3 +265,4 @@ def test_rebuild_every_projection_while_writing_equals_the_live_tables(
         pkey = conn.execute("SELECT to_regclass('rm_rollups_pkey'), to_regclass('rm_rollups__rebuild')").fetchone()
     assert {(r[0], r[1], r[2]): (r[3], r[4], r[5]) for r in rows} == expected_report_view(store_events(stack.settings))
     assert pkey == ("rm_rollups_pkey", None), "indexes keep their names; no fresh table is left behind"
+    assert _live_indexes(stack.settings) == indexes, "every index of the swapped-in tables, by its name"

@@ -145,6 +145,7 @@ class AccessProjection:
         self.people = "rm_access_people" + suffix
         self.token_table = "rm_access_tokens" + suffix
         self.tables: tuple[str, ...] = (self.people, self.token_table)
+        self.indexed_reads: tuple[str, ...] = ()
 
     def apply(self, cur: psycopg.Cursor[TupleRow], events: Sequence[IntegrationEvent]) -> None:
         accounts = [e for e in events if e.aggregate == "account"]

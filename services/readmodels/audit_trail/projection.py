@@ -31,6 +31,7 @@ class AuditTrailProjection:
     def __init__(self, suffix: str = "") -> None:
         self.table = "rm_audit_trail" + suffix
         self.tables: tuple[str, ...] = (self.table,)
+        self.indexed_reads: tuple[str, ...] = ()
 
     def apply(self, cur: psycopg.Cursor[TupleRow], events: Sequence[IntegrationEvent]) -> None:
         if not events:

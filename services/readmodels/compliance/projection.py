@@ -102,6 +102,7 @@ class ComplianceProjection:
     def __init__(self, suffix: str = "") -> None:
         self.table = "rm_compliance" + suffix
         self.tables: tuple[str, ...] = (self.table,)
+        self.indexed_reads: tuple[str, ...] = ()
 
     def apply(self, cur: psycopg.Cursor[TupleRow], events: Sequence[IntegrationEvent]) -> None:
         relevant = [e for e in events if e.event_type in LIFECYCLE_EVENTS and e.agency and e.period]

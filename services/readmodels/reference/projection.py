@@ -53,6 +53,7 @@ class ReferenceProjection:
             self.definitions,
             self.version,
         )
+        self.indexed_reads: tuple[str, ...] = ()
         self.handlers: dict[EventType, Handler] = {
             EventType.AGENCY_REGISTERED: self._agency_registered,
             EventType.AGENCY_RENAMED: self._agency_renamed,

@@ -36,6 +36,7 @@ class ReportViewProjection:
         self.values_table = "rm_report_values" + suffix
         self.positions_table = "rm_agency_positions" + suffix
         self.tables: tuple[str, ...] = (self.values_table, self.positions_table)
+        self.indexed_reads: tuple[str, ...] = ()
 
     def apply(self, cur: psycopg.Cursor[TupleRow], events: Sequence[IntegrationEvent]) -> None:
         latest: dict[tuple[str, str, str], IntegrationEvent] = {}

@@ -150,6 +150,8 @@ class RollupsProjection:
         self.years = "rm_rollup_years" + suffix
         self.figures = "rm_rollups" + suffix
         self.tables: tuple[str, ...] = (self.agencies, self.indicators, self.years, self.figures)
+        # Recounts and late definitions find a period's year rows by indicator and year.
+        self.indexed_reads: tuple[str, ...] = (self.years,)
 
     def apply(self, cur: psycopg.Cursor[TupleRow], events: Sequence[IntegrationEvent]) -> None:
         registered: dict[str, tuple[str, str | None]] = {}
