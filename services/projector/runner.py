@@ -32,6 +32,7 @@ from infra.integration_events import IntegrationEvent
 from infra.kafka import TopicInfo, assigned_consumer, broker_errors, describe_topic, request_ids_of
 from infra.notifications import announce
 from infra.settings import Settings
+from services.projector.ordering import PositionOrder
 from services.projector.telemetry import Applied, RequestIds, Telemetry
 from services.readmodels.projection import Projection
 
@@ -214,6 +215,10 @@ class Projector:
                 for partition, offset in self._start_offsets(info).items():
                     consumer.seek(tps[partition], offset)
                 next_check = time.monotonic() + TOPIC_CHECK_SECONDS
+                # A catch-up applies the log in its order across partitions, as far as it can tell.
+                order = PositionOrder(tps, 4 * self.settings.projector_batch_size) if until_caught_up else None
+                ends = consumer.end_offsets(list(tps.values())) if order is not None else {}
+                held_ids: dict[tuple[int, int], str] = {}
                 # Two stages: while one batch is applied (mostly waiting on PostgreSQL, which frees the
                 # GIL), the next is fetched and decoded. One batch in flight at a time, in log order.
                 with ThreadPoolExecutor(1, thread_name_prefix="projector-apply") as applier:
@@ -224,13 +229,23 @@ class Projector:
                             # Not waiting for more while a batch is applied: at the end of the log, that
                             # wait would delay noticing that the batch in flight caught up.
                             polled = consumer.poll(timeout_ms=0 if in_flight is not None else 200)
-                        batch = [
-                            (tp.partition, record.offset, IntegrationEvent.from_bytes(record.value))
+                        decoded = {
+                            tp.partition: [
+                                (tp.partition, record.offset, IntegrationEvent.from_bytes(record.value))
+                                for record in records
+                            ]
                             for tp, records in polled.items()
-                            for record in records
-                        ]
+                        }
+                        batch = [item for items in decoded.values() for item in items]
                         # The request ids only serve the telemetry's log line (a rebuild has none).
                         request_ids = request_ids_of(polled) if batch and self.telemetry is not None else None
+                        if order is not None:
+                            for partition, items in decoded.items():
+                                order.add(partition, items)
+                            held_ids.update(request_ids or {})
+                            settled = {p for p, tp in tps.items() if consumer.position(tp) >= ends[tp]}
+                            batch = order.release(settled)
+                            request_ids = {(p, o): held_ids.pop((p, o)) for p, o, _ in batch if (p, o) in held_ids}
                         if in_flight is not None:
                             in_flight.result()  # committed (or its error raised here); `conn` is free again
                             in_flight = None
