@@ -57,3 +57,4 @@ class PositionOrder:
                 self.released[p] = ready[-1][2].position
         self.count -= len(ready)
         return ready
+
