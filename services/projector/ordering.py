@@ -57,4 +57,3 @@ class PositionOrder:
                 self.released[p] = ready[-1][2].position
         self.count -= len(ready)
         return ready
-
