@@ -215,12 +215,14 @@ class Projector:
                 for partition, offset in self._start_offsets(info).items():
                     consumer.seek(tps[partition], offset)
                 next_check = time.monotonic() + TOPIC_CHECK_SECONDS
-                # A catch-up applies the log in its order across partitions, as far as it can tell.
+                # A catch-up applies the log in its order across partitions, as far as it can tell,
+                # for the projections that gain by it.
                 # Held: up to a poll per partition and two more (the fetcher delivers a partition's
                 # records in long stretches; pausing partitions to interleave them stalls
                 # kafka-python 3.0.12's fetcher, which then never hands back their parked records).
                 limit = (len(tps) + 2) * self.settings.projector_batch_size
-                order = PositionOrder(tps, limit) if until_caught_up else None
+                ordered = until_caught_up and any(p.log_order for p in self.projections)
+                order = PositionOrder(tps, limit) if ordered else None
                 ends = consumer.end_offsets(list(tps.values())) if order is not None else {}
                 held_ids: dict[tuple[int, int], str] = {}
                 # Two stages: while one batch is applied (mostly waiting on PostgreSQL, which frees the

@@ -23,6 +23,9 @@ class Projection(Protocol):
     # Those of `tables` that `apply` reads through a secondary (non-unique) index: a rebuild keeps
     # their indexes from the start, and builds the others' once the fresh tables are full.
     indexed_reads: tuple[str, ...]
+    # Whether a catch-up should apply the log in its order across partitions (held records cost the
+    # others' overlap of reading with applying, but spare the roll-ups their recomputations).
+    log_order: bool
 
     def apply(self, cur: psycopg.Cursor[TupleRow], events: Sequence[IntegrationEvent]) -> None:
         """Apply events (in position order; none already applied) to the tables."""

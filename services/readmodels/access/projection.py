@@ -146,6 +146,7 @@ class AccessProjection:
         self.token_table = "rm_access_tokens" + suffix
         self.tables: tuple[str, ...] = (self.people, self.token_table)
         self.indexed_reads: tuple[str, ...] = ()
+        self.log_order = False
 
     def apply(self, cur: psycopg.Cursor[TupleRow], events: Sequence[IntegrationEvent]) -> None:
         accounts = [e for e in events if e.aggregate == "account"]

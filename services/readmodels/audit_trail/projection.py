@@ -32,6 +32,7 @@ class AuditTrailProjection:
         self.table = "rm_audit_trail" + suffix
         self.tables: tuple[str, ...] = (self.table,)
         self.indexed_reads: tuple[str, ...] = ()
+        self.log_order = False
 
     def apply(self, cur: psycopg.Cursor[TupleRow], events: Sequence[IntegrationEvent]) -> None:
         if not events:

@@ -54,6 +54,7 @@ class ReferenceProjection:
             self.version,
         )
         self.indexed_reads: tuple[str, ...] = ()
+        self.log_order = False
         self.handlers: dict[EventType, Handler] = {
             EventType.AGENCY_REGISTERED: self._agency_registered,
             EventType.AGENCY_RENAMED: self._agency_renamed,

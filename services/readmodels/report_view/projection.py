@@ -37,6 +37,7 @@ class ReportViewProjection:
         self.positions_table = "rm_agency_positions" + suffix
         self.tables: tuple[str, ...] = (self.values_table, self.positions_table)
         self.indexed_reads: tuple[str, ...] = ()
+        self.log_order = False
 
     def apply(self, cur: psycopg.Cursor[TupleRow], events: Sequence[IntegrationEvent]) -> None:
         latest: dict[tuple[str, str, str], IntegrationEvent] = {}

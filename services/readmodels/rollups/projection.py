@@ -152,6 +152,8 @@ class RollupsProjection:
         self.tables: tuple[str, ...] = (self.agencies, self.indicators, self.years, self.figures)
         # Recounts and late definitions find a period's year rows by indicator and year.
         self.indexed_reads: tuple[str, ...] = (self.years,)
+        # A definition applied after its indicator's values recomputes their rows and recounts.
+        self.log_order = True
 
     def apply(self, cur: psycopg.Cursor[TupleRow], events: Sequence[IntegrationEvent]) -> None:
         registered: dict[str, tuple[str, str | None]] = {}
