@@ -27,6 +27,7 @@ import sys
 import time
 from array import array
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from hashlib import sha256
 from pathlib import Path
@@ -594,9 +595,16 @@ def verify(settings: Settings, key: VerifierKey, options: Options) -> Report:
 
         started = time.perf_counter()
         sizes = sorted(by_size)
-        progress = Progress(sys.stderr, "recomputing the tree", unit="leaves")
-        roots = roots_at(log, sizes, progress)
-        progress.finish()
+        # The transparency log's leaves are read (mostly PostgreSQL's work) while the tree is recomputed here.
+        side = ThreadPoolExecutor(1, thread_name_prefix="reference-leaves")
+        reading = side.submit(reference_leaves, conn) if conn is not None else None
+        try:
+            progress = Progress(sys.stderr, "recomputing the tree", unit="leaves")
+            roots = roots_at(log, sizes, progress)
+            progress.finish()
+            reference = reading.result() if reading is not None else None
+        finally:
+            side.shutdown()
         good_sizes = []
         for size in sizes:
             cp = by_size[size].checkpoint
@@ -638,8 +646,7 @@ def verify(settings: Settings, key: VerifierKey, options: Options) -> Report:
                 report.add(Finding("consistency", f"checkpoints of size {old} and {new} are not consistent"))
 
         # Name what changed.
-        if conn is not None:
-            reference = reference_leaves(conn)
+        if reference is not None:
             reference_roots = _reference_roots(reference, log, roots, sizes)
             for size in sizes:
                 if size in reference_roots and reference_roots[size] != by_size[size].checkpoint.root_hash:
