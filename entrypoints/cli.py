@@ -6,11 +6,9 @@ import argparse
 import getpass
 import logging
 import os
-import signal
 import subprocess
 import sys
 import tempfile
-import threading
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -22,19 +20,8 @@ from entrypoints.audit_cli import add_audit_commands
 from entrypoints.backup_cli import add_backup_commands
 from infra.garbage_collection import tune_for_service
 from infra.logs import configure_logging
+from infra.runtime.signals import stop_on_signals
 from infra.settings import DEFAULT_STACK_SETTINGS, Settings
-
-
-def _stop_on_signals() -> threading.Event:
-    """SIGINT/SIGTERM set the event; loops finish their batch and exit cleanly."""
-    stop = threading.Event()
-
-    def handler(signum: int, _frame: object) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGINT, handler)
-    signal.signal(signal.SIGTERM, handler)
-    return stop
 
 
 def cmd_migrate(settings: Settings, _: argparse.Namespace) -> int:
@@ -129,7 +116,7 @@ def cmd_relay(settings: Settings, _: argparse.Namespace) -> int:
     from infra.metrics import observe_pool
     from services.ingest.relay import Relay
 
-    stop = _stop_on_signals()
+    stop = stop_on_signals()
     _serve_metrics(settings)
     event_store = open_event_store(settings, stop, cache_size=0)  # waits out a database outage
     if event_store is None:
@@ -146,7 +133,7 @@ def cmd_relay(settings: Settings, _: argparse.Namespace) -> int:
 def cmd_project(settings: Settings, args: argparse.Namespace) -> int:
     from entrypoints.apps import projector
 
-    stop = _stop_on_signals()
+    stop = stop_on_signals()
     try:
         process = projector(settings, args.projections, exclude=args.exclude)
     except ValueError as error:
@@ -163,7 +150,7 @@ def cmd_import_worker(settings: Settings, _: argparse.Namespace) -> int:
     from infra.db import UNAVAILABLE_ERRORS
     from services.ingest.application.imports.engine import work
 
-    stop = _stop_on_signals()
+    stop = stop_on_signals()
     _serve_metrics(settings)
     while not stop.is_set():
         try:
@@ -178,7 +165,7 @@ def cmd_import_worker(settings: Settings, _: argparse.Namespace) -> int:
 def cmd_checkpoint(settings: Settings, _: argparse.Namespace) -> int:
     from entrypoints.apps import run_checkpointer
 
-    stop = _stop_on_signals()
+    stop = stop_on_signals()
     _serve_metrics(settings)
     return run_checkpointer(settings, stop)
 
@@ -186,7 +173,7 @@ def cmd_checkpoint(settings: Settings, _: argparse.Namespace) -> int:
 def cmd_rebuild(settings: Settings, args: argparse.Namespace) -> int:
     from services.projector.rebuild import Rebuild
 
-    stop = _stop_on_signals()
+    stop = stop_on_signals()
     try:
         rebuild = Rebuild(settings, args.projections, from_store=args.from_store)
     except ValueError as error:

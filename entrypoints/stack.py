@@ -11,9 +11,7 @@ import argparse
 import json
 import os
 import secrets
-import signal
 import sys
-import threading
 from functools import partial
 from pathlib import Path
 
@@ -25,6 +23,7 @@ from infra.runtime.broker import LocalBroker
 from infra.runtime.ports import PortInUse, free_port, port_is_free, wait_until
 from infra.runtime.postgres import LocalPostgres, PostgresBinariesMissing
 from infra.runtime.processes import Service, http_ready
+from infra.runtime.signals import stop_on_signals
 from infra.settings import STACK_SETTINGS_FILE, Settings
 from services.audit.signing import generate_key_file
 from services.ingest.application.access import create_account, reset_password
@@ -132,9 +131,7 @@ def run_local_stack(args: argparse.Namespace) -> int:
                 f"port {port} is in use; choose another with --ingest-port/--reports-port/--web-port", file=sys.stderr
             )
             return 2
-    stop = threading.Event()
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    stop = stop_on_signals()
     pid_file = data_dir / "stack.pid"
     _pid_file_guard(pid_file)
     postgres = LocalPostgres(data_dir / "postgres", args.postgres_port, log_path=logs / "postgres.log")
