@@ -596,15 +596,12 @@ def verify(settings: Settings, key: VerifierKey, options: Options) -> Report:
         started = time.perf_counter()
         sizes = sorted(by_size)
         # The transparency log's leaves are read (mostly PostgreSQL's work) while the tree is recomputed here.
-        side = ThreadPoolExecutor(1, thread_name_prefix="reference-leaves")
-        reading = side.submit(reference_leaves, conn) if conn is not None else None
-        try:
+        with ThreadPoolExecutor(1, thread_name_prefix="reference-leaves") as side:
+            reading = side.submit(reference_leaves, conn) if conn is not None else None
             progress = Progress(sys.stderr, "recomputing the tree", unit="leaves")
             roots = roots_at(log, sizes, progress)
             progress.finish()
             reference = reading.result() if reading is not None else None
-        finally:
-            side.shutdown()
         good_sizes = []
         for size in sizes:
             cp = by_size[size].checkpoint

@@ -165,9 +165,10 @@ class Rebuild:
 
     def prepare(self) -> None:
         """Fresh, empty copies of the live tables (leftovers of an interrupted rebuild are dropped)."""
+        kept = self.indexed_reads
         with connect(self.settings) as conn, conn.transaction():
             for live_table, fresh_table in self.table_pairs():
-                deferred = fresh_table not in self.indexed_reads
+                deferred = fresh_table not in kept
                 conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(fresh_table)))
                 conn.execute(
                     sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING ALL)").format(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime
 from uuid import uuid4
 
@@ -51,19 +52,19 @@ def test_past_the_limit_everything_held_goes() -> None:
     st.randoms(use_true_random=False),
 )
 def test_every_record_goes_once_in_each_partitions_order_and_in_the_logs_order_across(
-    chunks_per_partition: list[list[int]], rng: object
+    chunks_per_partition: list[list[int]], rng: random.Random
 ) -> None:
     # The log: positions 1..n dealt out to partitions; each delivers its records in chunks, the
     # partitions' turns shuffled. What goes never precedes what went before.
     sizes = [sum(chunks) for chunks in chunks_per_partition]
     dealt = list(range(1, sum(sizes) + 1))
-    rng.shuffle(dealt)  # type: ignore[attr-defined]
+    rng.shuffle(dealt)
     logs, start = [], 0
     for size in sizes:
         logs.append(sorted(dealt[start : start + size]))
         start += size
     deliveries = [p for p, chunks in enumerate(chunks_per_partition) for _ in chunks]  # which partition delivers next
-    rng.shuffle(deliveries)  # type: ignore[attr-defined]
+    rng.shuffle(deliveries)
     order = PositionOrder(range(len(logs)), limit=10_000)
     delivered = [0] * len(logs)
     released: list[Record] = []
