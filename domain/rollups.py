@@ -85,7 +85,7 @@ def _last(values: Sequence[int]) -> int:
     return values[-1]
 
 
-_WHOLE_AGGREGATIONS: dict[Aggregation, Callable[[Sequence[int]], int]] = {
+WHOLE_AGGREGATIONS: dict[Aggregation, Callable[[Sequence[int]], int]] = {
     Aggregation.SUM: sum,
     Aggregation.LAST: _last,
     Aggregation.MIN: min,
@@ -107,11 +107,11 @@ def time_cell(
     if not value_type.is_numeric:
         # Booleans and text have no arithmetic; `last` keeps the latest value.
         return Cell(months, None, values[-1] if aggregation is Aggregation.LAST else None)
-    if aggregation in _WHOLE_AGGREGATIONS:
+    if aggregation in WHOLE_AGGREGATIONS:
         whole_values = [raw for raw in values if type(raw) is int]
         if len(whole_values) == months:
             # Integers (most values) add and compare exactly as ints: the same figure, in its normal form.
-            whole = _WHOLE_AGGREGATIONS[aggregation](whole_values)
+            whole = WHOLE_AGGREGATIONS[aggregation](whole_values)
             return Cell(months, Decimal(whole), whole)
     present = [n for n in (to_number(value_type, raw) for raw in values) if n is not None]
     if not present:

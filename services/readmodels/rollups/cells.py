@@ -13,12 +13,21 @@ and castable to `numeric` by the reads and recounts in SQL.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from functools import lru_cache
 
 from domain.periods import Period
-from domain.rollups import Cell, JsonValue, month_cell, months_of, number_to_json, periods_of_month, time_cell
+from domain.rollups import (
+    WHOLE_AGGREGATIONS,
+    Cell,
+    JsonValue,
+    month_cell,
+    months_of,
+    number_to_json,
+    periods_of_month,
+    time_cell,
+)
 from domain.values import Aggregation, ValueType
 
 Definition = tuple[ValueType, Aggregation, Aggregation]  # value type, over time, over agencies
@@ -72,16 +81,31 @@ def updated_cells(cells: Mapping[str, Entry], definition: Definition | None, cha
     value_type, over_time = (definition[0], definition[1]) if definition else (None, None)
     # Each month's value as reported: the longer periods are combined from them under the current
     # definition (a new definition recomputes every row of its indicator before its values apply).
-    reported = {period: entry[2] for period, entry in cells.items() if is_month(period)}
-    result: Cells = {}
-    for month, raw in changes.items():
-        reported[month] = raw
-        result[month] = _entry(month_cell(value_type, raw), month=True)
-    for period in {p for month in changes for p in periods_of_month(month)[1:]}:
+    reported = {period: entry[2] for period, entry in cells.items() if len(period) == 7}  # is_month, inline
+    reported.update(changes)
+    numeric = value_type is not None and value_type.is_numeric
+    whole = WHOLE_AGGREGATIONS.get(over_time) if numeric and over_time is not None else None
+    if whole is not None and all(type(raw) is int for raw in reported.values()):
+        # Integers (most values) summed, compared or taken last as ints: the entries `time_cell` and
+        # `_entry` give, without building a cell for each.
+        result: Cells = {month: [1, str(raw), raw] for month, raw in changes.items()}
+        for period in _longer_periods(changes):
+            values = [reported[m] for m in months_of(period) if m in reported]
+            result[period] = [len(values), str(whole(values)), None]  # type: ignore[arg-type]  # ints, checked above
+        return result
+    result = {month: _entry(month_cell(value_type, raw), month=True) for month, raw in changes.items()}
+    for period in _longer_periods(changes):
         combined = time_cell(over_time, value_type, [reported[m] for m in months_of(period) if m in reported])
         assert combined is not None  # a month of it has just been reported
         result[period] = _entry(combined, month=False)
     return result
+
+
+def _longer_periods(months: Mapping[str, JsonValue]) -> Iterable[str]:
+    """The quarters, half-years and years the months lie in, each once."""
+    if len(months) == 1:
+        return periods_of_month(next(iter(months)))[1:]
+    return {period for month in months for period in periods_of_month(month)[1:]}
 
 
 def recomputed_cells(cells: Mapping[str, Entry], definition: Definition | None) -> Cells:

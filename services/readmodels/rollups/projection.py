@@ -55,6 +55,7 @@ from services.readmodels.rollups.cells import (
 from services.readmodels.rollups.figures import StatsKey
 
 YearKey = tuple[str, str, str]  # agency, indicator, year
+GroupKey = tuple[tuple[str, ...], str, str]  # the scopes an agency counts in, period, indicator
 NATIONAL = str(Scope.NATIONAL)  # the SQL writes the other scopes' text as `kind:<kind>`, `region:<region>`
 
 YEAR_ROWS: tuple[Column, ...] = (
@@ -77,7 +78,7 @@ MOVES: tuple[Column, ...] = (
 
 
 class _Move:
-    """How a batch moves one scope's statistics of one period and indicator."""
+    """How a batch moves the statistics of one period and indicator (of a scope, or of each of a group's)."""
 
     __slots__ = ("agencies", "figures", "high", "low", "total", "worse_high", "worse_low")
 
@@ -90,6 +91,20 @@ class _Move:
         self.worse_low: Decimal | None = None  # the least old figure that rose or went away (by min only)
         self.worse_high: Decimal | None = None  # the greatest old figure that fell or went away (by max only)
 
+    def add(self, other: _Move) -> None:
+        """Move by `other` too (within an `EXACT` context)."""
+        self.agencies += other.agencies
+        self.figures += other.figures
+        self.total += other.total
+        if other.low is not None:
+            self.low = _minimum(self.low, other.low)
+        if other.high is not None:
+            self.high = _maximum(self.high, other.high)
+        if other.worse_low is not None:
+            self.worse_low = _minimum(self.worse_low, other.worse_low)
+        if other.worse_high is not None:
+            self.worse_high = _maximum(self.worse_high, other.worse_high)
+
 
 def _minimum(a: Decimal | None, b: Decimal) -> Decimal:
     return b if a is None or b < a else a
@@ -100,45 +115,61 @@ def _maximum(a: Decimal | None, b: Decimal) -> Decimal:
 
 
 def _move(
-    moves: dict[StatsKey, _Move],
-    scopes: Sequence[str],
+    moves: dict[GroupKey, _Move],
+    scopes: tuple[str, ...],
     indicator: str,
     old: Mapping[str, Entry],
     new: Mapping[str, Entry],
     over_agencies: Aggregation | None,
 ) -> None:
-    """Move the statistics of each of `scopes` by the cells changed from `old` to `new`.
+    """Move the statistics of `scopes` (the scopes of one agency) by the cells changed from `old` to `new`.
 
-    A min is kept only where it is the figure (aggregation across agencies `min`), a max likewise:
-    a holder getting worse means a recount, and for the other extreme it would be one for nothing.
+    The agencies of a batch that count in the same scopes share one move per period and indicator,
+    spread to each scope once per batch (`_per_scope`). A min is kept only where it is the figure
+    (aggregation across agencies `min`), a max likewise: a holder getting worse means a recount, and
+    for the other extreme it would be one for nothing.
     """
     lows, highs = over_agencies is Aggregation.MIN, over_agencies is Aggregation.MAX
     for period, entry in new.items():
         before = old.get(period)
+        if before is not None and before[1] == entry[1]:
+            continue  # the same text, the same figure
         old_figure, new_figure = figure_of(before), figure_of(entry)
         if before is not None and old_figure == new_figure:
             continue
+        key = (scopes, period, indicator)
+        move = moves.get(key)
+        if move is None:
+            move = moves[key] = _Move()
+        if before is None:
+            move.agencies += 1
+        if new_figure is not None:
+            move.figures += 1
+            move.total += new_figure
+            if lows:
+                move.low = _minimum(move.low, new_figure)
+            if highs:
+                move.high = _maximum(move.high, new_figure)
+        if old_figure is not None:
+            move.figures -= 1
+            move.total -= old_figure
+            if lows and (new_figure is None or new_figure > old_figure):
+                move.worse_low = _minimum(move.worse_low, old_figure)
+            if highs and (new_figure is None or new_figure < old_figure):
+                move.worse_high = _maximum(move.worse_high, old_figure)
+
+
+def _per_scope(moves: Mapping[GroupKey, _Move]) -> dict[StatsKey, _Move]:
+    """Each scope's move of each period and indicator, from the groups' moves (within an `EXACT` context)."""
+    result: dict[StatsKey, _Move] = {}
+    for (scopes, period, indicator), move in moves.items():
         for scope in scopes:
             key = (scope, period, indicator)
-            move = moves.get(key)
-            if move is None:
-                move = moves[key] = _Move()
-            if before is None:
-                move.agencies += 1
-            if new_figure is not None:
-                move.figures += 1
-                move.total += new_figure
-                if lows:
-                    move.low = _minimum(move.low, new_figure)
-                if highs:
-                    move.high = _maximum(move.high, new_figure)
-            if old_figure is not None:
-                move.figures -= 1
-                move.total -= old_figure
-                if lows and (new_figure is None or new_figure > old_figure):
-                    move.worse_low = _minimum(move.worse_low, old_figure)
-                if highs and (new_figure is None or new_figure < old_figure):
-                    move.worse_high = _maximum(move.worse_high, old_figure)
+            found = result.get(key)
+            if found is None:
+                found = result[key] = _Move()
+            found.add(move)
+    return result
 
 
 class RollupsProjection:
@@ -255,7 +286,7 @@ class RollupsProjection:
         definitions = self._definitions(cur, {indicator for _, indicator, _ in keys})
         scopes = self._scopes(cur, {agency for agency, _, _ in keys})
         stored = self._stored(cur, keys)
-        moves: dict[StatsKey, _Move] = {}
+        moves: dict[GroupKey, _Move] = {}
         rows: list[tuple[str, str, str, bool, Cells]] = []
         with localcontext(EXACT):  # sums and differences of reported numbers are never rounded
             for key in keys:
@@ -267,13 +298,14 @@ class RollupsProjection:
                 in_scopes = scopes.get(agency)
                 if in_scopes:  # an agency not registered yet counts in no scope
                     _move(moves, in_scopes, indicator, old or {}, new, definition[2] if definition else None)
+            per_scope = _per_scope(moves)
         self._write_years(cur, rows)
-        self._move_statistics(cur, moves)
+        self._move_statistics(cur, per_scope)
 
-    def _scopes(self, cur: psycopg.Cursor[TupleRow], codes: Iterable[str]) -> dict[str, list[str]]:
+    def _scopes(self, cur: psycopg.Cursor[TupleRow], codes: Iterable[str]) -> dict[str, tuple[str, ...]]:
         """The scopes (their text) each registered agency of `codes` counts in."""
         rows = cur.execute(f"SELECT agency, kind, region FROM {self.agencies} WHERE agency = ANY(%s)", (list(codes),))
-        return {str(a): [str(s) for s in scopes_of(str(k), None if r is None else str(r))] for a, k, r in rows}
+        return {str(a): tuple(str(s) for s in scopes_of(str(k), None if r is None else str(r))) for a, k, r in rows}
 
     def _stored(self, cur: psycopg.Cursor[TupleRow], keys: Sequence[YearKey]) -> dict[YearKey, Cells]:
         """The cells stored for `keys` (those that have a row)."""
