@@ -97,8 +97,12 @@ def time_cell(
     aggregation: Aggregation | None,
     value_type: ValueType | None,
     values: Sequence[JsonValue],
+    numbers: Sequence[Decimal | None] | None = None,
 ) -> Cell | None:
-    """The agency's figure for a period from its monthly values (in month order); None when it reported none."""
+    """The agency's figure for a period from its monthly values (in month order); None when it reported none.
+
+    `numbers`: the values' `to_number`, where the caller has them already (each month counts in three
+    longer periods)."""
     if not values:
         return None
     months = len(values)
@@ -113,7 +117,9 @@ def time_cell(
             # Integers (most values) add and compare exactly as ints: the same figure, in its normal form.
             whole = WHOLE_AGGREGATIONS[aggregation](whole_values)
             return Cell(months, Decimal(whole), whole)
-    present = [n for n in (to_number(value_type, raw) for raw in values) if n is not None]
+    if numbers is None:
+        numbers = [to_number(value_type, raw) for raw in values]
+    present = [n for n in numbers if n is not None]
     if not present:
         return Cell(months, None, None)
     figure: Decimal

@@ -27,6 +27,7 @@ from domain.rollups import (
     number_to_json,
     periods_of_month,
     time_cell,
+    to_number,
 )
 from domain.values import Aggregation, ValueType
 
@@ -94,8 +95,14 @@ def updated_cells(cells: Mapping[str, Entry], definition: Definition | None, cha
             result[period] = [len(values), str(whole(values)), None]  # type: ignore[arg-type]  # ints, checked above
         return result
     result = {month: _entry(month_cell(value_type, raw), month=True) for month, raw in changes.items()}
+    # Each month's number once, not once per period it lies in.
+    numbers = {month: to_number(value_type, raw) for month, raw in reported.items()} if numeric else None
     for period in _longer_periods(changes):
-        combined = time_cell(over_time, value_type, [reported[m] for m in months_of(period) if m in reported])
+        months = [m for m in months_of(period) if m in reported]
+        values = [reported[m] for m in months]
+        combined = time_cell(
+            over_time, value_type, values, [numbers[m] for m in months] if numbers is not None else None
+        )
         assert combined is not None  # a month of it has just been reported
         result[period] = _entry(combined, month=False)
     return result
