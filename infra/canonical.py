@@ -355,6 +355,21 @@ def read_store_rows(
         return _parse_copy(copy)
 
 
+def read_store_events(
+    conn: psycopg.Connection[TupleRow], mapper: CanonicalMapper, after: int, limit: int, until: int | None = None
+) -> list[IntegrationEvent]:
+    """`read_store_rows` as the integration events a consumer of the topic gets: read from their canonical
+    bytes (the relay's messages), not built from domain events. ValueError for a row that cannot be read."""
+    events = []
+    for row in read_store_rows(conn, after, limit, until):
+        try:
+            canonical = mapper.parts(row)[2]
+        except Exception as error:
+            raise ValueError(f"stored event at position {row[0]} cannot be read: {error}") from error
+        events.append(IntegrationEvent.from_bytes(canonical))
+    return events
+
+
 def read_store_batch(
     conn: psycopg.Connection[TupleRow], after: int, limit: int, until: int | None = None
 ) -> list[StoredRow]:

@@ -33,7 +33,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import TupleRow
 
-from infra.canonical import CanonicalMapper, read_store
+from infra.canonical import CanonicalMapper, read_store_events
 from infra.db import connect
 from infra.integration_events import IntegrationEvent
 from infra.kafka import describe_topic
@@ -134,13 +134,11 @@ class Replay:
         partitions = info.partitions if info is not None else tuple(range(self.settings.kafka_partitions))
         until = max((p for t in self.targets.values() for p in t.values()), default=0)
         mapper = CanonicalMapper(_event_store(self.settings))
-        for rows in read_store(conn, until=until):
-            for row in rows:
-                leaf = mapper.leaf(row)
-                if leaf.canonical is None:
-                    raise ValueError(f"stored event at position {row.position} cannot be read: {leaf.error}")
-                event = IntegrationEvent.from_bytes(leaf.canonical)
+        after = 0
+        while events := read_store_events(conn, mapper, after, 10_000, until):
+            for event in events:
                 yield partition_for(event.key, partitions), event
+            after = events[-1].position
 
     def events_from_kafka(self, idle: float) -> Iterator[tuple[int, IntegrationEvent]]:
         """The topic, each partition deduplicated by position (as the projector does), up to the targets."""

@@ -15,7 +15,8 @@ See docs/DECISIONS.md, *Read models are disposable*.
    against 0.2 s to build).
 2. Replay: from Kafka offset 0 (partitions assigned, offsets sought explicitly;
    no consumer group, no reliance on end offsets), or with `--from-store` from
-   the event store's notification log, each event put on the partition the
+   the event store's notification log (each event read from the canonical bytes
+   the relay would publish, `infra.canonical`), each event put on the partition the
    relay's producer puts it on (murmur2 of its key), so that positions per
    partition mean the same as the live ones. Exactly-once as in the live
    projector: positions in the same transaction, skip by position. A progress
@@ -39,7 +40,7 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TextIO
 
@@ -49,9 +50,9 @@ from psycopg import sql
 from psycopg.rows import TupleRow
 
 from infra import metrics
+from infra.canonical import CanonicalMapper, read_store_events
 from infra.db import PROJECTION_SWAP_LOCK, connect
 from infra.event_store import ReportingApplication
-from infra.integration_events import from_domain_event
 from infra.kafka import TopicInfo, describe_topic
 from infra.notifications import announce
 from infra.progress import Progress
@@ -281,18 +282,26 @@ class Rebuild:
         try:
             end = app.recorder.max_notification_id() or 0
             cursor = self._store_cursor
-            while cursor < end and not stop.is_set():
-                notifications = app.recorder.select_notifications(
-                    start=cursor, limit=self.settings.projector_batch_size, inclusive_of_start=False, stop=end
-                )
-                if not notifications:
-                    break
-                events = [from_domain_event(app.mapper.to_domain_event(n), n.id) for n in notifications]
-                # No Kafka offsets here (-1): the positions carry the truth, per partition.
-                self.projector.apply_batch(conn, info, [(partition_for(e.key, info.partitions), -1, e) for e in events])
-                cursor = notifications[-1].id
-                if progress is not None:
-                    progress.update(cursor, end)
+            mapper = CanonicalMapper(app)
+            # Two stages, as the projector's: the next batch is read and decoded (its own connection)
+            # while this one is applied. One batch in flight at a time, in log order.
+            with connect(self.settings) as reader, ThreadPoolExecutor(1, thread_name_prefix="rebuild-apply") as applier:
+                in_flight: Future[int] | None = None
+                applied = cursor
+                while cursor < end and not stop.is_set():
+                    events = read_store_events(reader, mapper, cursor, self.settings.projector_batch_size, end)
+                    if in_flight is not None:
+                        in_flight.result()
+                        if progress is not None:
+                            progress.update(applied, end)
+                    if not events:
+                        break
+                    # No Kafka offsets here (-1): the positions carry the truth, per partition.
+                    batch = [(partition_for(e.key, info.partitions), -1, e) for e in events]
+                    in_flight = applier.submit(self.projector.apply_batch, conn, info, batch)
+                    cursor = applied = events[-1].position
+                if in_flight is not None:
+                    in_flight.result()
             self._store_cursor = cursor
             if progress is not None:
                 progress.update(cursor, end, final=True)
