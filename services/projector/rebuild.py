@@ -42,6 +42,7 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TextIO
 
 import psycopg
@@ -68,7 +69,8 @@ SWAP_ATTEMPTS = 20
 _INDEX_HEAD = re.compile(r"^CREATE (UNIQUE )?INDEX \S+ ON (ONLY )?\S+ ")
 
 
-def partition_for(key: bytes, partitions: Sequence[int]) -> int:
+@lru_cache(maxsize=65536)  # keys are agencies, a few thousand; murmur2 is Python (about 2 µs a key)
+def partition_for(key: bytes, partitions: tuple[int, ...]) -> int:
     """The partition Kafka's default partitioner (the relay's producer) gives a keyed message."""
     ordered = sorted(partitions)
     index: int = (murmur2(key) & 0x7FFFFFFF) % len(ordered)
