@@ -289,19 +289,18 @@ class Rebuild:
             # while this one is applied. One batch in flight at a time, in log order.
             with connect(self.settings) as reader, ThreadPoolExecutor(1, thread_name_prefix="rebuild-apply") as applier:
                 in_flight: Future[int] | None = None
-                applied = cursor
                 while cursor < end and not stop.is_set():
                     events = read_store_events(reader, mapper, cursor, self.settings.projector_batch_size, end)
                     if in_flight is not None:
-                        in_flight.result()
+                        in_flight.result()  # the batch up to `cursor` is applied
                         if progress is not None:
-                            progress.update(applied, end)
+                            progress.update(cursor, end)
                     if not events:
                         break
                     # No Kafka offsets here (-1): the positions carry the truth, per partition.
                     batch = [(partition_for(e.key, info.partitions), -1, e) for e in events]
                     in_flight = applier.submit(self.projector.apply_batch, conn, info, batch)
-                    cursor = applied = events[-1].position
+                    cursor = events[-1].position
                 if in_flight is not None:
                     in_flight.result()
             self._store_cursor = cursor
