@@ -8,7 +8,8 @@ measures in this process:
 - baseline: a plain kafka-python consumer reading the whole topic (no parsing, no database);
 - the projector applying the whole topic to every projection, from position 0;
 - `reporting rebuild` of each projection alone, from Kafka into fresh tables (no swap),
-  so the cost of each projection shows.
+  so the cost of each projection shows; then with `--workers 2` (forked processes sharing the
+  partitions out) for each projection that allows it.
 """
 
 from __future__ import annotations
@@ -102,6 +103,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--agencies", type=int, default=200)
     parser.add_argument("--indicators", type=int, default=200)
+    parser.add_argument("--workers", type=int, default=2, help="processes of the shared-out rebuilds")
     args = parser.parse_args()
     with bench_settings() as settings:
         load_national_reference(settings, args.agencies, args.indicators)
@@ -118,10 +120,14 @@ def main() -> None:
         started = time.perf_counter()
         projector.run(threading.Event(), until_caught_up=True)
         project_seconds = time.perf_counter() - started
-        alone = {}
-        for projection in all_projections():
-            summary = Rebuild(settings, [projection.name], progress=None).run(threading.Event(), swap=False)
-            alone[projection.name] = summary.events / summary.seconds
+        alone: dict[tuple[str, int], float] = {}
+        for workers in (1, args.workers):
+            for projection in all_projections():
+                if workers > 1 and not projection.key_local:
+                    continue
+                rebuild = Rebuild(settings, [projection.name], progress=None, workers=workers)
+                summary = rebuild.run(threading.Event(), swap=False)
+                alone[projection.name, workers] = summary.events / summary.seconds
     print(f"events on the topic: {events}")
     print(f"baseline raw produce     {events / produce_seconds:10,.0f} events/s (ready-made messages, no database)")
     print(
@@ -138,9 +144,12 @@ def main() -> None:
     )
     record("projector catch-up from Kafka, every projection", events / project_seconds, "events/s", target=30_000)
     record("projector catch-up / raw consume", consume_seconds / project_seconds, "x")
-    for name, rate in alone.items():
-        print(f"rebuild of {name:<15}{rate:10,.0f} events/s (= {rate * consume_seconds / events:.2f}x raw consume)")
-        record(f"rebuild of {name} alone from Kafka", rate, "events/s", target=30_000)
+    for (name, workers), rate in alone.items():
+        how = f", {workers} workers" if workers > 1 else ""
+        print(
+            f"rebuild of {name:<15}{rate:10,.0f} events/s{how} (= {rate * consume_seconds / events:.2f}x raw consume)"
+        )
+        record(f"rebuild of {name} alone from Kafka{how}", rate, "events/s", target=30_000)
 
 
 if __name__ == "__main__":

@@ -175,7 +175,7 @@ def cmd_rebuild(settings: Settings, args: argparse.Namespace) -> int:
 
     stop = stop_on_signals()
     try:
-        rebuild = Rebuild(settings, args.projections, from_store=args.from_store)
+        rebuild = Rebuild(settings, args.projections, from_store=args.from_store, workers=args.workers)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -305,6 +305,12 @@ def build_parser() -> argparse.ArgumentParser:
     rebuild.add_argument("projections", nargs="*", help="projections to rebuild (default: all)")
     rebuild.add_argument("--from-store", action="store_true", help="replay the event store instead of Kafka")
     rebuild.add_argument("--no-swap", action="store_true", help="leave the rebuilt tables (suffix __rebuild) aside")
+    rebuild.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="processes sharing the partitions out (from Kafka; every projection but rollups)",
+    )
     rebuild.set_defaults(func=cmd_rebuild)
     tokens = sub.add_parser(
         "tokens",

@@ -2,7 +2,7 @@
 
 See docs/DECISIONS.md, *Read models are disposable*.
 
-    reporting rebuild [PROJECTION ...] [--from-store] [--no-swap]
+    reporting rebuild [PROJECTION ...] [--from-store] [--no-swap] [--workers N]
 
 1. Fresh tables: each table of each chosen projection gets a copy of its
    structure (`CREATE TABLE <t>__rebuild (LIKE <t> INCLUDING ALL)`) without its
@@ -21,6 +21,10 @@ See docs/DECISIONS.md, *Read models are disposable*.
    partition mean the same as the live ones. Exactly-once as in the live
    projector: positions in the same transaction, skip by position. A progress
    bar shows events/s and the ETA. The old tables keep serving meanwhile.
+   With `--workers N` (from Kafka, projections whose rows each follow from one
+   key: all but the roll-ups), N forked processes share the partitions out, each
+   decoding and applying its own: positions are per partition, so they never
+   write the same row.
 3. Swap, in one transaction holding the projection swap lock exclusively (live
    projector batches hold it shared, so the swap falls between two batches):
    only if the rebuild has applied, on every partition, at least what the live
@@ -34,8 +38,10 @@ See docs/DECISIONS.md, *Read models are disposable*.
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
 import re
+import signal
 import sys
 import threading
 import time
@@ -43,7 +49,7 @@ from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TextIO
+from typing import Any, TextIO
 
 import psycopg
 from kafka.partitioner.default import murmur2
@@ -103,6 +109,7 @@ class Rebuild:
         from_store: bool = False,
         suffix: str = REBUILD_SUFFIX,
         progress: TextIO | None = sys.stderr,
+        workers: int = 1,
     ) -> None:
         if not suffix or not re.fullmatch(r"__[a-z0-9_]+", suffix):
             raise ValueError("a rebuild suffix looks like __rebuild")
@@ -112,6 +119,18 @@ class Rebuild:
             raise ValueError(f"unknown projection(s) {', '.join(unknown)}; known: {', '.join(live)}")
         chosen = list(dict.fromkeys(names)) or list(live)
         fresh = {p.name: p for p in all_projections(suffix)}
+        if workers < 1:
+            raise ValueError("a rebuild needs at least one worker")
+        if workers > 1:
+            if from_store:
+                raise ValueError("a rebuild from the event store runs in one worker (it reads one log in order)")
+            shared = [name for name in chosen if not live[name].key_local]
+            if shared:
+                raise ValueError(
+                    f"rows that combine every partition's events cannot be shared out between workers:"
+                    f" rebuild {', '.join(shared)} with one worker"
+                )
+        self.workers = workers
         self.settings = settings
         self.topic = settings.kafka_topic
         self.suffix = suffix
@@ -235,25 +254,84 @@ class Rebuild:
                 (self.topic,),
             ).fetchone()
         total, published = (int(row[0]), int(row[1])) if row else (0, 0)
-        inner = threading.Event()
-        worker = threading.Thread(
-            target=self.projector.run, args=(inner,), kwargs={"until_caught_up": True}, name="rebuild"
-        )
-        worker.start()
-        try:
-            while worker.is_alive():
-                worker.join(0.1)
-                if stop.is_set():
-                    inner.set()
-                progress.update(self._offsets_done(), total)
-        finally:
-            inner.set()
-            worker.join()
-        progress.update(self._offsets_done(), total, final=True)
+        if self.workers > 1:
+            self._replay_kafka_forked(stop, progress, total)
+        else:
+            inner = threading.Event()
+            worker = threading.Thread(
+                target=self.projector.run, args=(inner,), kwargs={"until_caught_up": True}, name="rebuild"
+            )
+            worker.start()
+            try:
+                while worker.is_alive():
+                    worker.join(0.1)
+                    if stop.is_set():
+                        inner.set()
+                    progress.update(self._offsets_done(), total)
+            finally:
+                inner.set()
+                worker.join()
+            progress.update(self._offsets_done(), total, final=True)
         if not stop.is_set():
             # Caught up with what the relay had published per partition when we looked, so with
             # every event up to the relay's cursor then: the store need not be read before it.
             self._store_cursor = max(self._store_cursor, published)
+
+    def _replay_kafka_forked(self, stop: threading.Event, progress: Progress, total: int) -> None:
+        """The Kafka replay by `workers` forked processes, each with its share of the partitions."""
+        partitions = self._topic().partitions
+        shares = [partitions[n :: self.workers] for n in range(self.workers)]
+        context = multiprocessing.get_context("fork")  # spawned, each would import everything again
+        results = context.SimpleQueue()
+        processes = [
+            context.Process(target=self._replay_share, args=(share, results), name=f"rebuild-{n}")
+            for n, share in enumerate(shares)
+            if share
+        ]
+        for process in processes:
+            process.start()
+        try:
+            with connect(self.settings) as conn:
+                while any(process.is_alive() for process in processes):
+                    processes[0].join(0.1)
+                    if stop.is_set():
+                        break
+                    progress.update(self._offsets_committed(conn), total)
+                progress.update(self._offsets_committed(conn), total, final=True)
+        finally:
+            for process in processes:
+                if process.is_alive():
+                    process.terminate()  # SIGTERM: the worker stops after the batch it is applying
+                process.join()
+        failed = [process.name for process in processes if process.exitcode != 0]
+        if failed and not stop.is_set():
+            raise RuntimeError(f"rebuild worker(s) {', '.join(failed)} failed (their log shows why)")
+        while not results.empty():
+            self.projector.applied += int(results.get())
+
+    def _replay_share(self, partitions: tuple[int, ...], results: Any) -> None:
+        """In a forked worker: replay `partitions` to the log's end, then report how many events were new."""
+        stop = threading.Event()
+        for signum in (signal.SIGTERM, signal.SIGINT):  # not the parent's handlers, which set the parent's stop
+            signal.signal(signum, lambda *_: stop.set())
+        projector = Projector(
+            self.settings,
+            [fresh for _, fresh in self.pairs],
+            position_key=self.key,
+            announces=False,
+            telemetry=False,
+            partitions=partitions,
+        )
+        projector.run(stop, until_caught_up=True)  # an error ends the worker with a non-zero exit
+        results.put(projector.applied)
+
+    def _offsets_committed(self, conn: psycopg.Connection[TupleRow]) -> int:
+        """The offsets the first chosen projection has committed, summed over partitions (the workers' progress)."""
+        row = conn.execute(
+            "SELECT coalesce(sum(next_offset), 0) FROM projector_positions WHERE topic = %s AND projection = %s",
+            (self.topic, self.key(self.pairs[0][1])),
+        ).fetchone()
+        return int(row[0]) if row else 0
 
     def _observe(self, done: int, total: int | None) -> None:
         metrics.rebuild_progress(self.names, done, total)

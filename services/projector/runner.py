@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -57,8 +57,11 @@ class Projector:
         position_key: Callable[[Projection], str] = lambda p: p.name,
         announces: bool = True,
         telemetry: bool = True,
+        partitions: Collection[int] | None = None,
     ) -> None:
         self.settings = settings
+        # Only these partitions of the topic (a rebuild's worker); None: all of them.
+        self.only = None if partitions is None else frozenset(partitions)
         self.topic = settings.kafka_topic
         self.projections = list(projections)
         self.position_key = position_key
@@ -197,7 +200,9 @@ class Projector:
         while not stop.is_set():
             info = describe_topic(self.settings, self.topic)
             if info is not None:
-                return info
+                if self.only is None:
+                    return info
+                return TopicInfo(info.topic_id, tuple(p for p in info.partitions if p in self.only))
             stop.wait(0.5)
         return None
 
@@ -281,7 +286,7 @@ class Projector:
         rows = conn.execute(
             "SELECT partition, position FROM relay_positions WHERE topic = %s AND partition >= 0", (self.topic,)
         ).fetchall()
-        return {int(p): int(pos) for p, pos in rows}
+        return {int(p): int(pos) for p, pos in rows if self.only is None or int(p) in self.only}
 
     def _caught_up(self, target: dict[int, int]) -> bool:
         # Every projection has applied, on every partition, what the relay had published.

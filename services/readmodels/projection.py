@@ -26,6 +26,9 @@ class Projection(Protocol):
     # Whether a catch-up should apply the log in its order across partitions (held records cost the
     # others' overlap of reading with applying, but spare the roll-ups their recomputations).
     log_order: bool
+    # Whether every row it writes follows from the events of one message key (one agency, or one
+    # aggregate without an agency): then separate processes may apply separate partitions at once.
+    key_local: bool
 
     def apply(self, cur: psycopg.Cursor[TupleRow], events: Sequence[IntegrationEvent]) -> None:
         """Apply events (in position order; none already applied) to the tables."""

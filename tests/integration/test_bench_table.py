@@ -68,6 +68,7 @@ EXPECTED: dict[str, dict[str, float | None]] = {
         "projector catch-up from Kafka, every projection": 30_000,
         "projector catch-up / raw consume": None,
         **{f"rebuild of {name} alone from Kafka": 30_000 for name in PROJECTIONS},
+        **{f"rebuild of {name} alone from Kafka, 2 workers": 30_000 for name in PROJECTIONS if name != "rollups"},
     },
     "bench.rollups": {
         "roll-up rebuild from the store": 30_000,

@@ -147,6 +147,7 @@ class AccessProjection:
         self.tables: tuple[str, ...] = (self.people, self.token_table)
         self.indexed_reads: tuple[str, ...] = ()
         self.log_order = False
+        self.key_local = True
 
     def apply(self, cur: psycopg.Cursor[TupleRow], events: Sequence[IntegrationEvent]) -> None:
         accounts = [e for e in events if e.aggregate == "account"]

@@ -33,6 +33,7 @@ class AuditTrailProjection:
         self.tables: tuple[str, ...] = (self.table,)
         self.indexed_reads: tuple[str, ...] = ()
         self.log_order = False
+        self.key_local = True
 
     def apply(self, cur: psycopg.Cursor[TupleRow], events: Sequence[IntegrationEvent]) -> None:
         if not events:

@@ -104,6 +104,7 @@ class ComplianceProjection:
         self.tables: tuple[str, ...] = (self.table,)
         self.indexed_reads: tuple[str, ...] = ()
         self.log_order = False
+        self.key_local = True
 
     def apply(self, cur: psycopg.Cursor[TupleRow], events: Sequence[IntegrationEvent]) -> None:
         relevant = [e for e in events if e.event_type in LIFECYCLE_EVENTS and e.agency and e.period]

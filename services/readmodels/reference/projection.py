@@ -55,6 +55,7 @@ class ReferenceProjection:
         )
         self.indexed_reads: tuple[str, ...] = ()
         self.log_order = False
+        self.key_local = True
         self.handlers: dict[EventType, Handler] = {
             EventType.AGENCY_REGISTERED: self._agency_registered,
             EventType.AGENCY_RENAMED: self._agency_renamed,

@@ -38,6 +38,7 @@ class ReportViewProjection:
         self.tables: tuple[str, ...] = (self.values_table, self.positions_table)
         self.indexed_reads: tuple[str, ...] = ()
         self.log_order = False
+        self.key_local = True
 
     def apply(self, cur: psycopg.Cursor[TupleRow], events: Sequence[IntegrationEvent]) -> None:
         latest: dict[tuple[str, str, str], IntegrationEvent] = {}

@@ -185,6 +185,8 @@ class RollupsProjection:
         self.indexed_reads: tuple[str, ...] = (self.years,)
         # A definition applied after its indicator's values recomputes their rows and recounts.
         self.log_order = True
+        # Its statistics combine agencies of every partition (and read their year rows).
+        self.key_local = False
 
     def apply(self, cur: psycopg.Cursor[TupleRow], events: Sequence[IntegrationEvent]) -> None:
         registered: dict[str, tuple[str, str | None]] = {}
