@@ -37,6 +37,7 @@ See docs/DECISIONS.md, *Read models are disposable*.
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import multiprocessing
 import os
@@ -284,7 +285,7 @@ class Rebuild:
         context = multiprocessing.get_context("fork")  # spawned, each would import everything again
         results = context.SimpleQueue()
         processes = [
-            context.Process(target=self._replay_share, args=(share, results), name=f"rebuild-{n}")
+            context.Process(target=self._replay_share, args=(share, results, os.getpid()), name=f"rebuild-{n}")
             for n, share in enumerate(shares)
             if share
         ]
@@ -309,11 +310,12 @@ class Rebuild:
         while not results.empty():
             self.projector.applied += int(results.get())
 
-    def _replay_share(self, partitions: tuple[int, ...], results: Any) -> None:
+    def _replay_share(self, partitions: tuple[int, ...], results: Any, parent: int) -> None:
         """In a forked worker: replay `partitions` to the log's end, then report how many events were new."""
         stop = threading.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):  # not the parent's handlers, which set the parent's stop
             signal.signal(signum, lambda *_: stop.set())
+        _terminate_with(parent)
         projector = Projector(
             self.settings,
             [fresh for _, fresh in self.pairs],
@@ -449,6 +451,19 @@ class Rebuild:
             "UPDATE projector_positions SET projection = %s, updated_at = now() WHERE topic = %s AND projection = %s",
             (name, self.topic, key),
         )
+
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _terminate_with(parent: int) -> None:
+    """SIGTERM this process when its parent dies (Linux): a killed rebuild leaves no worker behind."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):  # not Linux: the worker stops at the log's end instead
+        return
+    if os.getppid() != parent:  # the parent died before the call
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _highest(positions: dict[int, tuple[int, int, str]]) -> int:
