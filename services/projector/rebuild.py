@@ -40,6 +40,7 @@ from __future__ import annotations
 import ctypes
 import logging
 import multiprocessing
+import multiprocessing.connection
 import os
 import re
 import signal
@@ -293,8 +294,8 @@ class Rebuild:
             process.start()
         try:
             with connect(self.settings) as conn:
-                while any(process.is_alive() for process in processes):
-                    processes[0].join(0.1)
+                while running := [process.sentinel for process in processes if process.is_alive()]:
+                    multiprocessing.connection.wait(running, timeout=0.1)  # or a worker's end
                     if stop.is_set():
                         break
                     progress.update(self._offsets_committed(conn), total)
