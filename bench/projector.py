@@ -9,7 +9,7 @@ measures in this process:
 - the projector applying the whole topic to every projection, from position 0;
 - `reporting rebuild` of each projection alone, from Kafka into fresh tables (no swap),
   so the cost of each projection shows; then with `--workers 2` (forked processes sharing the
-  partitions out) for each projection that allows it.
+  partitions out) for each projection that allows it, and for every projection at once.
 """
 
 from __future__ import annotations
@@ -128,6 +128,9 @@ def main() -> None:
                 rebuild = Rebuild(settings, [projection.name], progress=None, workers=workers)
                 summary = rebuild.run(threading.Event(), swap=False)
                 alone[projection.name, workers] = summary.events / summary.seconds
+        # Every projection: the key-local ones shared out between the workers, the roll-ups in one more.
+        summary = Rebuild(settings, progress=None, workers=args.workers).run(threading.Event(), swap=False)
+        every = summary.events / summary.seconds
     print(f"events on the topic: {events}")
     print(f"baseline raw produce     {events / produce_seconds:10,.0f} events/s (ready-made messages, no database)")
     print(
@@ -144,6 +147,8 @@ def main() -> None:
     )
     record("projector catch-up from Kafka, every projection", events / project_seconds, "events/s", target=30_000)
     record("projector catch-up / raw consume", consume_seconds / project_seconds, "x")
+    print(f"rebuild of every projection {every:10,.0f} events/s, {args.workers} workers (and one for the roll-ups)")
+    record(f"rebuild of every projection from Kafka, {args.workers} workers", every, "events/s", target=30_000)
     for (name, workers), rate in alone.items():
         how = f", {workers} workers" if workers > 1 else ""
         print(

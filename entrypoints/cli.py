@@ -309,7 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers",
         type=int,
         default=1,
-        help="processes sharing the partitions out (from Kafka; every projection but rollups)",
+        help="processes sharing the partitions out (from Kafka; rollups get one more process of their own)",
     )
     rebuild.set_defaults(func=cmd_rebuild)
     tokens = sub.add_parser(

@@ -21,10 +21,11 @@ See docs/DECISIONS.md, *Read models are disposable*.
    partition mean the same as the live ones. Exactly-once as in the live
    projector: positions in the same transaction, skip by position. A progress
    bar shows events/s and the ETA. The old tables keep serving meanwhile.
-   With `--workers N` (from Kafka, projections whose rows each follow from one
-   key: all but the roll-ups), N forked processes share the partitions out, each
-   decoding and applying its own: positions are per partition, so they never
-   write the same row.
+   With `--workers N` (from Kafka), N forked processes share the partitions
+   out for the projections whose rows each follow from one key (all but the
+   roll-ups), each decoding and applying its own: positions are per partition,
+   so they never write the same row. The others (the roll-ups, whose statistics
+   combine every partition) get one more process, reading every partition.
 3. Swap, in one transaction holding the projection swap lock exclusively (live
    projector batches hold it shared, so the swap falls between two batches):
    only if the rebuild has applied, on every partition, at least what the live
@@ -123,15 +124,8 @@ class Rebuild:
         fresh = {p.name: p for p in all_projections(suffix)}
         if workers < 1:
             raise ValueError("a rebuild needs at least one worker")
-        if workers > 1:
-            if from_store:
-                raise ValueError("a rebuild from the event store runs in one worker (it reads one log in order)")
-            shared = [name for name in chosen if not live[name].key_local]
-            if shared:
-                raise ValueError(
-                    f"rows that combine every partition's events cannot be shared out between workers:"
-                    f" rebuild {', '.join(shared)} with one worker"
-                )
+        if workers > 1 and from_store:
+            raise ValueError("a rebuild from the event store runs in one worker (it reads one log in order)")
         self.workers = workers
         self.settings = settings
         self.topic = settings.kafka_topic
@@ -280,15 +274,19 @@ class Rebuild:
             self._store_cursor = max(self._store_cursor, published)
 
     def _replay_kafka_forked(self, stop: threading.Event, progress: Progress, total: int) -> None:
-        """The Kafka replay by `workers` forked processes, each with its share of the partitions."""
+        """The Kafka replay by forked processes: `workers` share the partitions of the key-local projections
+        out; the other projections, if any, have one more process for every partition."""
         partitions = self._topic().partitions
-        shares = [partitions[n :: self.workers] for n in range(self.workers)]
+        local = [fresh for live, fresh in self.pairs if live.key_local]
+        whole = [fresh for live, fresh in self.pairs if not live.key_local]
+        shares = [(local, partitions[n :: self.workers]) for n in range(self.workers) if local]
+        shares += [(whole, partitions)] if whole else []
         context = multiprocessing.get_context("fork")  # spawned, each would import everything again
         results = context.SimpleQueue()
         processes = [
-            context.Process(target=self._replay_share, args=(share, results, os.getpid()), name=f"rebuild-{n}")
+            context.Process(target=self._replay_share, args=(*share, n, results, os.getpid()), name=f"rebuild-{n}")
             for n, share in enumerate(shares)
-            if share
+            if share[1]
         ]
         for process in processes:
             process.start()
@@ -308,31 +306,39 @@ class Rebuild:
         failed = [process.name for process in processes if process.exitcode != 0]
         if failed and not stop.is_set():
             raise RuntimeError(f"rebuild worker(s) {', '.join(failed)} failed (their log shows why)")
+        # Events new to at least one projection: the local workers' together, or the whole log's worker.
+        applied: dict[bool, int] = {}
         while not results.empty():
-            self.projector.applied += int(results.get())
+            n, count = results.get()
+            is_whole = shares[n][0] is whole
+            applied[is_whole] = applied.get(is_whole, 0) + int(count)
+        self.projector.applied += max(applied.values(), default=0)
 
-    def _replay_share(self, partitions: tuple[int, ...], results: Any, parent: int) -> None:
-        """In a forked worker: replay `partitions` to the log's end, then report how many events were new."""
+    def _replay_share(
+        self, projections: list[Projection], partitions: tuple[int, ...], n: int, results: Any, parent: int
+    ) -> None:
+        """In forked worker `n`: replay `partitions` to the log's end, then report how many events were new."""
         stop = threading.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):  # not the parent's handlers, which set the parent's stop
             signal.signal(signum, lambda *_: stop.set())
         _terminate_with(parent)
         projector = Projector(
             self.settings,
-            [fresh for _, fresh in self.pairs],
+            projections,
             position_key=self.key,
             announces=False,
             telemetry=False,
             partitions=partitions,
         )
         projector.run(stop, until_caught_up=True)  # an error ends the worker with a non-zero exit
-        results.put(projector.applied)
+        results.put((n, projector.applied))
 
     def _offsets_committed(self, conn: psycopg.Connection[TupleRow]) -> int:
-        """The offsets the first chosen projection has committed, summed over partitions (the workers' progress)."""
+        """The offsets committed, summed over partitions, of the projection furthest behind (the workers' progress)."""
         row = conn.execute(
-            "SELECT coalesce(sum(next_offset), 0) FROM projector_positions WHERE topic = %s AND projection = %s",
-            (self.topic, self.key(self.pairs[0][1])),
+            "SELECT coalesce(min(done), 0) FROM (SELECT sum(next_offset) AS done FROM projector_positions"
+            " WHERE topic = %s AND projection = ANY(%s) GROUP BY projection) p",
+            (self.topic, [self.key(fresh) for _, fresh in self.pairs]),
         ).fetchone()
         return int(row[0]) if row else 0
 

@@ -67,6 +67,7 @@ EXPECTED: dict[str, dict[str, float | None]] = {
         "baseline raw kafka-python consume of the topic": None,
         "projector catch-up from Kafka, every projection": 30_000,
         "projector catch-up / raw consume": None,
+        "rebuild of every projection from Kafka, 2 workers": 30_000,
         **{f"rebuild of {name} alone from Kafka": 30_000 for name in PROJECTIONS},
         **{f"rebuild of {name} alone from Kafka, 2 workers": 30_000 for name in PROJECTIONS if name != "rollups"},
     },

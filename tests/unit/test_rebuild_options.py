@@ -1,4 +1,4 @@
-"""What a rebuild accepts before it touches a database: forked workers only where they cannot collide."""
+"""What a rebuild accepts before it touches a database: forked workers share out only what cannot collide."""
 
 from __future__ import annotations
 
@@ -9,24 +9,16 @@ from services.projector.projections import all_projections
 from services.projector.rebuild import Rebuild
 
 
-def test_every_projection_but_the_rollups_can_be_shared_out_between_workers() -> None:
-    local = [p.name for p in all_projections() if p.key_local]
-    assert "rollups" not in local
-    assert {"report_view", "audit_trail", "compliance", "access", "reference"} <= set(local)
-    rebuild = Rebuild(Settings(), local, workers=2)
-    assert rebuild.workers == 2
-    assert rebuild.names == tuple(local)
+def test_every_projection_but_the_rollups_follows_one_key() -> None:
+    local = {p.name for p in all_projections() if p.key_local}
+    assert local == {"report_view", "audit_trail", "compliance", "access", "reference"}
+    assert Rebuild(Settings(), workers=2).workers == 2  # the roll-ups get a worker of their own
 
 
 @pytest.mark.parametrize(
-    ("names", "from_store", "workers", "message"),
-    [
-        (["rollups"], False, 2, "rebuild rollups with one worker"),
-        ([], False, 3, "rebuild rollups with one worker"),  # every projection, the roll-ups among them
-        (["report_view"], True, 2, "from the event store runs in one worker"),
-        (["report_view"], False, 0, "at least one worker"),
-    ],
+    ("from_store", "workers", "message"),
+    [(True, 2, "from the event store runs in one worker"), (False, 0, "at least one worker")],
 )
-def test_workers_that_could_collide_are_refused(names: list[str], from_store: bool, workers: int, message: str) -> None:
+def test_workers_a_rebuild_cannot_use_are_refused(from_store: bool, workers: int, message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        Rebuild(Settings(), names, from_store=from_store, workers=workers)
+        Rebuild(Settings(), ["report_view"], from_store=from_store, workers=workers)
