@@ -52,7 +52,8 @@ from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, TextIO
+from multiprocessing.queues import SimpleQueue
+from typing import TextIO
 
 import psycopg
 from kafka.partitioner.default import murmur2
@@ -259,15 +260,16 @@ class Rebuild:
             )
             worker.start()
             try:
-                while worker.is_alive():
-                    worker.join(0.1)
-                    if stop.is_set():
-                        inner.set()
-                    progress.update(self._offsets_done(), total)
+                with connect(self.settings) as conn:
+                    while worker.is_alive():
+                        worker.join(0.1)
+                        if stop.is_set():
+                            inner.set()
+                        progress.update(self._offsets_committed(conn), total)
+                    progress.update(self._offsets_committed(conn), total, final=True)
             finally:
                 inner.set()
                 worker.join()
-            progress.update(self._offsets_done(), total, final=True)
         if not stop.is_set():
             # Caught up with what the relay had published per partition when we looked, so with
             # every event up to the relay's cursor then: the store need not be read before it.
@@ -282,7 +284,7 @@ class Rebuild:
         shares = [(local, partitions[n :: self.workers]) for n in range(self.workers) if local]
         shares += [(whole, partitions)] if whole else []
         context = multiprocessing.get_context("fork")  # spawned, each would import everything again
-        results = context.SimpleQueue()
+        results: SimpleQueue[tuple[int, int]] = context.SimpleQueue()
         processes = [
             context.Process(target=self._replay_share, args=(*share, n, results, os.getpid()), name=f"rebuild-{n}")
             for n, share in enumerate(shares)
@@ -307,15 +309,21 @@ class Rebuild:
         if failed and not stop.is_set():
             raise RuntimeError(f"rebuild worker(s) {', '.join(failed)} failed (their log shows why)")
         # Events new to at least one projection: the local workers' together, or the whole log's worker.
-        applied: dict[bool, int] = {}
+        counts: dict[int, int] = {}
         while not results.empty():
             n, count = results.get()
-            is_whole = shares[n][0] is whole
-            applied[is_whole] = applied.get(is_whole, 0) + int(count)
-        self.projector.applied += max(applied.values(), default=0)
+            counts[n] = count
+        self.projector.applied += max(
+            sum(count for n, count in counts.items() if shares[n][0] is group) for group in (local, whole)
+        )
 
     def _replay_share(
-        self, projections: list[Projection], partitions: tuple[int, ...], n: int, results: Any, parent: int
+        self,
+        projections: list[Projection],
+        partitions: tuple[int, ...],
+        n: int,
+        results: SimpleQueue[tuple[int, int]],
+        parent: int,
     ) -> None:
         """In forked worker `n`: replay `partitions` to the log's end, then report how many events were new."""
         stop = threading.Event()
@@ -344,10 +352,6 @@ class Rebuild:
 
     def _observe(self, done: int, total: int | None) -> None:
         metrics.rebuild_progress(self.names, done, total)
-
-    def _offsets_done(self) -> int:
-        positions = list(self.projector.positions.values())
-        return sum(p.next_offset for p in positions[0].values()) if positions else 0
 
     def _topic(self) -> TopicInfo:
         return describe_topic(self.settings, self.topic) or TopicInfo("", tuple(range(self.settings.kafka_partitions)))
