@@ -15,6 +15,7 @@ from queue import Empty
 
 import httpx
 import orjson
+import psutil  # type: ignore[import-untyped]
 
 from domain.access import ApiToken
 from domain.agencies import Agency, AgencyKind
@@ -165,6 +166,23 @@ def issue_tokens(settings: Settings, role: Role, agencies: Sequence[str | None])
                 secrets[agency] = secret
             store.app.save(*tokens, secrets=tuple(digests))
     return secrets
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process and its descendants, the ended ones it reaped included."""
+    try:
+        root = psutil.Process(pid)
+        processes = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return 0.0
+    total = 0.0
+    for process in processes:
+        try:
+            times = process.cpu_times()
+        except psutil.Error:
+            continue  # it ended meanwhile: its parent's children_* count it once reaped
+        total += times.user + times.system + times.children_user + times.children_system
+    return float(total)
 
 
 # ---- client processes posting values over HTTP ----------------------------------------------

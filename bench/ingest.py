@@ -28,11 +28,12 @@ from bench.environment import (
     BENCH_TEMPLATE,
     Job,
     agency_codes,
-    bench_settings,
+    bench_environment,
     indicator_codes,
     issue_tokens,
     load_national_reference,
     run_clients,
+    tree_cpu_seconds,
 )
 from bench.report import record
 from domain.identity import Principal, Role
@@ -129,7 +130,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes of the ingest service")
     args = parser.parse_args()
     rng = random.Random(1)
-    with bench_settings() as settings:
+    with bench_environment() as environment:
+        settings = environment.settings
         load_national_reference(settings, args.agencies, args.indicators)
         agencies, codes, periods = agency_codes(args.agencies), indicator_codes(args.indicators), months(args.months)
         port = free_port()
@@ -162,7 +164,11 @@ def main() -> None:
                 for a in agencies
             ]
             values = sum(len(j.values) for j in jobs + corrections)
+            assert service.process is not None
+            pids = service.process.pid, environment.postgres.pid or 0
+            cpu_before = [tree_cpu_seconds(pid) for pid in pids]
             elapsed, latencies = run_http(jobs + corrections, args.clients)
+            cpu_after = [tree_cpu_seconds(pid) for pid in pids]
             form_latencies = latencies[: len(jobs)]
             commits, saves = group_commits(url)
         finally:
@@ -196,6 +202,14 @@ def main() -> None:
     print(f"baseline Application.save       {save_rate:10,.0f} values/s  (HTTP ingest = {http_rate / save_rate:.2f}x)")
     record("baseline Application.save, one transaction per form", save_rate, "values/s")
     record("HTTP ingest / Application.save", http_rate / save_rate, "x", target=1.0)
+    # CPU per form moves less with the machine's speed than the rates do: what to compare between versions.
+    forms = len(jobs) + len(corrections)
+    service_ms, postgres_ms = (
+        (after - before) * 1000 / forms for before, after in zip(cpu_before, cpu_after, strict=True)
+    )
+    print(f"CPU per request: ingest service {service_ms:.2f} ms, PostgreSQL {postgres_ms:.2f} ms")
+    record("HTTP ingest, the service's CPU per request", service_ms, "ms", better="lower")
+    record("HTTP ingest, PostgreSQL's CPU per request", postgres_ms, "ms", better="lower")
     per_commit = saves / max(commits, 1)
     print(f"group commit: {saves:,.0f} saves in {commits:,.0f} transactions ({per_commit:.2f} per transaction)")
     record("group commit, saves per transaction", per_commit, "saves")

@@ -290,7 +290,7 @@ class PostgresEventStore(LibraryEventStore):
             self._app.close()
             self._app = None
 
-    def versions(self, aggregate_ids: Sequence[UUID]) -> dict[UUID, int]:
+    def query_versions(self, aggregate_ids: Sequence[UUID]) -> dict[UUID, int]:
         with self.pool.connection() as conn:
             rows = conn.execute(
                 f"SELECT originator_id, max(originator_version) FROM {EVENTS_TABLE}"

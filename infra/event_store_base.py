@@ -5,8 +5,10 @@ side's event-store port (`services.ingest.application.ports.EventStore`) on an `
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Protocol
@@ -137,6 +139,37 @@ class StoredResponse:
     body: bytes
 
 
+@dataclass
+class VersionsRead:
+    """The versions of the aggregates one attempt of a command reads, from one query at its start.
+
+    A command reads several aggregates (the agency, the submission, the template and catalogue its
+    form is built from, the previous months for outlier warnings): each read is a cached aggregate
+    whose version must be checked against the store, one round trip each. Read together, the
+    versions take one; a cached aggregate at the version read is current as of that query. The
+    versions of other aggregates, read later in the attempt, are kept too. A save in the scope
+    empties it, so that what follows reads the store again.
+    """
+
+    asked: frozenset[UUID] = frozenset()
+    found: dict[UUID, int] = field(default_factory=dict)
+
+    def add(self, asked: Sequence[UUID], found: dict[UUID, int]) -> None:
+        """Versions read later in the attempt (an aggregate it had not named): they answer again too."""
+        self.asked |= frozenset(asked)
+        self.found.update(found)
+
+
+# Per thread and task: each request's handler runs in a context of its own.
+_VERSIONS_READ: ContextVar[VersionsRead | None] = ContextVar("versions_read", default=None)
+
+
+def _forget_versions_read() -> None:
+    read = _VERSIONS_READ.get()
+    if read is not None:
+        read.asked, read.found = frozenset(), {}
+
+
 class LibraryEventStore:
     """Get and save through an `eventsourcing` application; the answers and versions are the subclass's."""
 
@@ -150,13 +183,60 @@ class LibraryEventStore:
         return self._app
 
     def get(self, aggregate_id: UUID, *, read_only: bool = False) -> Aggregate | None:
+        read = _VERSIONS_READ.get()
+        if read is not None and aggregate_id in read.asked:
+            version = read.found.get(aggregate_id)
+            if version is None:
+                return None  # no event when the versions were read
+            cached = self.cached(aggregate_id)
+            if cached is not None and cached.version == version:
+                return cached if read_only else copy.deepcopy(cached)
         try:
             aggregate: object = self.application.repository.get(aggregate_id, deepcopy_from_cache=not read_only)
         except AggregateNotFoundError:
             return None
         return aggregate if isinstance(aggregate, Aggregate) else None
 
+    def cached(self, aggregate_id: UUID) -> Aggregate | None:
+        """The cached aggregate as last read or saved here, perhaps not the latest; never to be changed."""
+        cache = self.application.repository.cache
+        if cache is None:
+            return None
+        try:
+            aggregate: object = cache.get(aggregate_id)
+        except KeyError:
+            return None
+        return aggregate if isinstance(aggregate, Aggregate) else None
+
+    def versions(self, aggregate_ids: Sequence[UUID]) -> dict[UUID, int]:
+        read = _VERSIONS_READ.get()
+        if read is None:
+            return self.query_versions(aggregate_ids)
+        if not read.asked.issuperset(aggregate_ids):
+            read.add(aggregate_ids, self.query_versions([i for i in aggregate_ids if i not in read.asked]))
+        return {i: read.found[i] for i in aggregate_ids if i in read.found}
+
+    def query_versions(self, aggregate_ids: Sequence[UUID]) -> dict[UUID, int]:
+        """The current version of each of these aggregates that exists, from the store itself."""
+        raise NotImplementedError
+
+    @contextmanager
+    def versions_read_together(self) -> Iterator[Callable[[Sequence[UUID]], None]]:
+        """The port's scope in which one query's versions answer `versions` and `get` (see `VersionsRead`)."""
+        read = VersionsRead()
+
+        def read_now(aggregate_ids: Sequence[UUID]) -> None:
+            read.asked, read.found = frozenset(), {}
+            read.add(aggregate_ids, self.query_versions(aggregate_ids))
+
+        token = _VERSIONS_READ.set(read)
+        try:
+            yield read_now
+        finally:
+            _VERSIONS_READ.reset(token)
+
     def save(self, aggregate: Aggregate, answer: AnswerRecord | None = None, secrets: Sequence[Any] = ()) -> list[int]:
+        _forget_versions_read()
         recordings = self.application.save(aggregate, idempotency=answer, secrets=tuple(secrets))
         self._cache(aggregate)
         metrics.events_stored(event_type_name(type(recording.domain_event)) for recording in recordings)
@@ -164,6 +244,7 @@ class LibraryEventStore:
 
     def save_all(self, aggregates: Sequence[Aggregate], answer: AnswerRecord | None = None) -> list[int]:
         """Several aggregates' pending events and the answer in one transaction (an all-or-nothing import)."""
+        _forget_versions_read()
         recordings = self.application.save(*aggregates, idempotency=answer)
         self._cache(*aggregates)
         return [recording.notification.id for recording in recordings]

@@ -128,7 +128,7 @@ class InMemoryEventStore(LibraryEventStore):
         """How many events are stored (what a test checks a refusal did not change)."""
         return self.recorder.max_notification_id() or 0
 
-    def versions(self, aggregate_ids: Sequence[UUID]) -> dict[UUID, int]:
+    def query_versions(self, aggregate_ids: Sequence[UUID]) -> dict[UUID, int]:
         found = {}
         for aggregate_id in aggregate_ids:
             last = self.recorder.select_events(aggregate_id, desc=True, limit=1)

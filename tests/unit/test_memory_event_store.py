@@ -1,5 +1,6 @@
 """The in-memory event store keeps the PostgreSQL store's promises: a save's events and its
-Idempotency-Key answer are stored together or not at all, and a clash stores nothing."""
+Idempotency-Key answer are stored together or not at all, and a clash stores nothing; the reads of
+one attempt of a command are answered from one query's versions (the same code on PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from copy import deepcopy
 import pytest
 from eventsourcing.persistence import IntegrityError
 
-from domain.catalogue import Catalogue
+from domain.catalogue import CATALOGUE_ID, Catalogue, Indicator, IndicatorGroup
 from domain.templates import Template
+from domain.values import Aggregation, ValueType
 from infra.memory_event_store import InMemoryEventStore
 from services.ingest.application.ports import PendingAnswer
 
@@ -58,3 +60,65 @@ def test_an_answer_stored_alone_keeps_the_first() -> None:
     stored = store.answer("s", "k")
     assert stored is not None
     assert stored.body == b"first"
+
+
+def _indicator(code: str) -> Indicator:
+    return Indicator(
+        code,
+        "Chỉ tiêu",
+        "Indicator",
+        IndicatorGroup.POSTAL,
+        "điểm",
+        ValueType.INTEGER,
+        Aggregation.SUM,
+        Aggregation.SUM,
+    )
+
+
+def _rival_defines(store: InMemoryEventStore, code: str) -> None:
+    """Another process's writer: through the library, past this store's cache and scope."""
+    catalogue = store.application.repository.get(CATALOGUE_ID)
+    catalogue.define(_indicator(code), "admin:rival", "admin")
+    store.application.save(catalogue)
+
+
+def test_versions_read_together_answer_an_attempts_reads_until_its_save() -> None:
+    store = InMemoryEventStore()
+    catalogue = Catalogue(actor="admin:test")
+    store.save(catalogue)
+    absent = Template.create_id("T9")
+    with store.versions_read_together() as read_versions:
+        read_versions([CATALOGUE_ID, absent])
+        _rival_defines(store, "T.R1")  # after the read: this attempt reads the catalogue as it was
+        assert store.versions([CATALOGUE_ID, absent]) == {CATALOGUE_ID: 1}
+        seen = store.get(CATALOGUE_ID)
+        assert isinstance(seen, Catalogue)
+        assert (seen.version, seen is not store.get(CATALOGUE_ID, read_only=True)) == (1, True), "a copy to change"
+        assert store.get(absent) is None
+        # What it changes on that state clashes with the rival's event, as any read-then-write does.
+        seen.define(_indicator("T.X1"), "admin:test", "admin")
+        with pytest.raises(IntegrityError):
+            store.save(seen)
+        # Once it saved (or tried), the attempt reads the store again.
+        assert store.versions([CATALOGUE_ID]) == {CATALOGUE_ID: 2}
+        again = store.get(CATALOGUE_ID)
+        assert again is not None
+        assert again.version == 2
+    assert store.versions([CATALOGUE_ID]) == {CATALOGUE_ID: 2}
+
+
+def test_versions_read_later_in_an_attempt_answer_again_and_only_inside_it() -> None:
+    store = InMemoryEventStore()
+    store.save(Catalogue(actor="admin:test"))
+    with store.versions_read_together() as read_versions:
+        read_versions([])
+        assert store.versions([CATALOGUE_ID]) == {CATALOGUE_ID: 1}  # not named: read from the store, then kept
+        _rival_defines(store, "T.R1")
+        assert store.versions([CATALOGUE_ID]) == {CATALOGUE_ID: 1}
+        read_versions([CATALOGUE_ID])  # the next attempt reads afresh
+        assert store.versions([CATALOGUE_ID]) == {CATALOGUE_ID: 2}
+        _rival_defines(store, "T.R2")
+    assert store.versions([CATALOGUE_ID]) == {CATALOGUE_ID: 3}
+    latest = store.get(CATALOGUE_ID)
+    assert latest is not None
+    assert latest.version == 3

@@ -31,12 +31,7 @@ class SubmissionHistory:
 
     def previous_values(self, agency: str, period: Period) -> dict[str, list[Value]]:
         """Per indicator, the agency's values of the `months` periods before `period`, most recent first."""
-        ids = []
-        for _ in range(self.months):
-            if period.year == MIN_YEAR and period.number == 1:
-                break  # nothing is reported before the first supported month
-            period = period.previous()
-            ids.append(submission_id(agency, period.code))
+        ids = self.previous_ids(agency, period)
         versions = self.store.versions(ids)
         history: dict[str, list[Value]] = {}
         for aggregate_id in ids:  # most recent first
@@ -46,6 +41,16 @@ class SubmissionHistory:
             for code, value in self._values_at(aggregate_id, version).items():
                 history.setdefault(code, []).append(value)
         return history
+
+    def previous_ids(self, agency: str, period: Period) -> list[UUID]:
+        """The agency's submissions of the `months` periods before `period`, most recent first."""
+        ids = []
+        for _ in range(self.months):
+            if period.year == MIN_YEAR and period.number == 1:
+                break  # nothing is reported before the first supported month
+            period = period.previous()
+            ids.append(submission_id(agency, period.code))
+        return ids
 
     def _values_at(self, aggregate_id: UUID, version: int) -> dict[str, Value]:
         cached = self._values.get(aggregate_id)

@@ -8,6 +8,7 @@ Data crossing a port is plain values, the domain's aggregates, or the types decl
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol
 from uuid import UUID
@@ -68,6 +69,23 @@ class EventStore(Protocol):
         """The current version of each of these aggregates that exists."""
         ...
 
+    def cached(self, aggregate_id: UUID) -> Aggregate | None:
+        """The store's cached copy of the aggregate, perhaps not its latest version (a hint of what a command
+        will read, never a ground for a decision); None when none is cached. The caller must never change it."""
+        ...
+
+    def versions_read_together(self) -> AbstractContextManager[Callable[[Sequence[UUID]], None]]:
+        """A scope for one attempt of a command; the function it gives reads the versions of the aggregates
+        the attempt will read, in one query.
+
+        Until the next save in the scope, `versions` of those aggregates and `get` of one of them are
+        answered from what that query read: a cached aggregate at the version read, or None for one
+        that had no event then. A writer that changes one since is caught by the save's version check,
+        as it would be a moment after any read. Outside the scope, or for other aggregates, every
+        call reads the store.
+        """
+        ...
+
     def answer(self, subject: str, key: str) -> StoredAnswer | None:
         """The answer stored for the key, if any."""
         ...
@@ -106,6 +124,10 @@ class ValueHistory(Protocol):
 
     def previous_values(self, agency: str, period: Period) -> Mapping[str, Sequence[Value]]:
         """Per indicator, the agency's values of the periods before `period`, most recent first."""
+        ...
+
+    def previous_ids(self, agency: str, period: Period) -> Sequence[UUID]:
+        """The submissions `previous_values` reads."""
         ...
 
 

@@ -41,6 +41,7 @@ class Reference:
     def __init__(self, store: EventStore) -> None:
         self.store = store
         self._built: dict[tuple[UUID, object, int | None], _Built] = {}
+        self._bases: dict[UUID, UUID | None] = {}  # each template's base, as last built
         self._lock = threading.Lock()
 
     def catalogue(self) -> Catalogue:
@@ -70,9 +71,18 @@ class Reference:
         with self._lock:
             if len(self._built) > MAX_FORMS:
                 self._built.clear()
+                self._bases.clear()
+            self._bases[tid] = base_id
             # The versions read before building: a change since then is seen by the next call.
             self._built[request] = _Built(form, base_id, tuple(versions.get(i) for i in ids))
         return form
+
+    def definition_ids(self, template_code: str) -> list[UUID]:
+        """The aggregates `form` checks for the template: itself, the catalogue, and its base if it had one when
+        last built."""
+        tid = template_id(template_code)
+        base = self._bases.get(tid)
+        return [tid, CATALOGUE_ID] if base is None else [tid, CATALOGUE_ID, base]
 
     def _build(self, template_code: str, period: Period, version: int | None) -> tuple[Form, UUID | None]:
         template = self.template(template_code)

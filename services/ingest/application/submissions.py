@@ -6,8 +6,9 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import assert_never
+from uuid import UUID
 
-from domain.agencies import Agency
+from domain.agencies import Agency, agency_id
 from domain.errors import BatchRejected, DomainError, NotFound
 from domain.identity import Principal
 from domain.outliers import OutlierWarning, outlier_warnings
@@ -121,9 +122,6 @@ def _enter_values(
         raise TooManyValues(f"at most {ws.max_values_per_batch} values per batch")
     entries = [(entry.indicator, entry.value) for entry in command.entries]
 
-    def load() -> Submission:
-        return submission_for_entry(ws, principal, command.agency, command.period)
-
     def change(submission: Submission) -> tuple[EntryResult, tuple[OutlierWarning, ...]]:
         result = submission.enter_values(entries, submission_form(ws, submission), principal, command.reason)
         # Warnings about this batch's values, computed before the save (the save only stores).
@@ -143,7 +141,37 @@ def _enter_values(
             positions=tuple(positions),
         )
 
-    return execute(ws.store, load, change, outcome, idempotency=idempotency, expected_version=command.expected_version)
+    with ws.store.versions_read_together() as read_versions:
+
+        def load() -> Submission:
+            read_versions(_entry_reads(ws, command.agency, command.period))  # again on each attempt
+            return submission_for_entry(ws, principal, command.agency, command.period)
+
+        return execute(
+            ws.store, load, change, outcome, idempotency=idempotency, expected_version=command.expected_version
+        )
+
+
+def _entry_reads(ws: WriteSide, agency_code: str, period_code: str) -> list[UUID]:
+    """What entering values reads: the agency, the submission, its form's definitions, the months before.
+
+    The form's template is the cached submission's or agency's: if it changed since, `Reference.form`
+    reads what it needs itself.
+    """
+    try:
+        period = parse_period(period_code)
+    except InvalidPeriodError:
+        return []  # refused by `submission_for_entry`, after the agency's own checks
+    agency, submission = agency_id(agency_code), submission_id(agency_code, period.code)
+    ids = [agency, submission, *ws.history.previous_ids(agency_code, period)]
+    cached = ws.store.cached(submission)
+    template = cached.template if isinstance(cached, Submission) else None
+    if template is None:
+        cached_agency = ws.store.cached(agency)
+        template = cached_agency.template if isinstance(cached_agency, Agency) else None
+    if template is not None:
+        ids += ws.reference.definition_ids(template)
+    return ids
 
 
 def change_status(
