@@ -52,6 +52,8 @@ EXPECTED: dict[str, dict[str, float | None]] = {
         "group commit, saves per transaction": None,
         "baseline PostgreSQL COPY of the same rows": None,
         "HTTP ingest / PostgreSQL COPY": None,
+        "HTTP ingest, the service's CPU per request": None,
+        "HTTP ingest, PostgreSQL's CPU per request": None,
     },
     "bench.freshness": {
         "freshness: rate offered": None,
