@@ -140,10 +140,11 @@ def wait_for_producer_id(producer: KafkaProducer, stop: threading.Event, timeout
     """
     manager = producer._transaction_manager  # private: see above
     deadline = time.monotonic() + timeout
-    while not manager.has_producer_id() and not stop.is_set():
-        if time.monotonic() >= deadline:
-            raise KafkaTimeoutError("no producer id from the broker")
-        stop.wait(0.01)
+    with broker_errors("connect"):  # a broker that went away before giving it is an outage like any other
+        while not manager.has_producer_id() and not stop.is_set():
+            if time.monotonic() >= deadline:
+                raise KafkaTimeoutError("no producer id from the broker")
+            stop.wait(0.01)
 
 
 def abandon(producer: KafkaProducer) -> None:
