@@ -144,7 +144,7 @@ def _enter_values(
     with ws.store.versions_read_together() as read_versions:
 
         def load() -> Submission:
-            read_versions(_entry_reads(ws, command.agency, command.period))  # again on each attempt
+            read_versions(_submission_reads(ws, command.agency, command.period))  # again on each attempt
             return submission_for_entry(ws, principal, command.agency, command.period)
 
         return execute(
@@ -152,8 +152,9 @@ def _enter_values(
         )
 
 
-def _entry_reads(ws: WriteSide, agency_code: str, period_code: str) -> list[UUID]:
-    """What entering values reads: the agency, the submission, its form's definitions, the months before.
+def _submission_reads(ws: WriteSide, agency_code: str, period_code: str) -> list[UUID]:
+    """What a command on one month's submission reads: the agency, the submission, its form's definitions,
+    the months before (`versions_read_together`).
 
     The form's template is the cached submission's or agency's: if it changed since, `Reference.form`
     reads what it needs itself.
@@ -201,27 +202,30 @@ def change_status(
     def outcome(submission: Submission, found: tuple[OutlierWarning, ...], positions: Sequence[int]) -> StatusChanged:
         return StatusChanged(SubmissionState.of(submission), command.action, found, positions=tuple(positions))
 
-    return execute(
-        ws.store,
-        lambda: _existing(ws, command.agency, command.period),
-        change,
-        outcome,
-        idempotency=idempotency,
-        expected_version=command.expected_version,
-    )
+    with ws.store.versions_read_together() as read_versions:
+
+        def load() -> Submission:
+            read_versions(_submission_reads(ws, command.agency, command.period))  # again on each attempt
+            return _existing(ws, command.agency, command.period)
+
+        return execute(
+            ws.store, load, change, outcome, idempotency=idempotency, expected_version=command.expected_version
+        )
 
 
 def read_submission(ws: WriteSide, agency: str, period: str) -> SubmissionRead:
     """The submission as stored now (strongly consistent: the aggregate, not a read model), with its checks."""
-    submission = _existing(ws, agency, period)
-    missing, rules = submission.check(submission_form(ws, submission))
-    return SubmissionRead(
-        SubmissionState.of(submission),
-        dict(submission.values),
-        warnings(ws, submission),
-        tuple(missing),
-        tuple(rules),
-    )
+    with ws.store.versions_read_together() as read_versions:
+        read_versions(_submission_reads(ws, agency, period))
+        submission = _existing(ws, agency, period)
+        missing, rules = submission.check(submission_form(ws, submission))
+        return SubmissionRead(
+            SubmissionState.of(submission),
+            dict(submission.values),
+            warnings(ws, submission),
+            tuple(missing),
+            tuple(rules),
+        )
 
 
 def template_form(ws: WriteSide, template: str, period: str) -> Form:
