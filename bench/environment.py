@@ -168,15 +168,19 @@ def issue_tokens(settings: Settings, role: Role, agencies: Sequence[str | None])
     return secrets
 
 
-def tree_cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a process and its descendants, the ended ones it reaped included."""
+def process_tree(pid: int) -> list[psutil.Process]:
+    """A process and all its descendants now; none when it ended."""
     try:
         root = psutil.Process(pid)
-        processes = [root, *root.children(recursive=True)]
+        return [root, *root.children(recursive=True)]
     except psutil.Error:
-        return 0.0
+        return []
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process and its descendants, the ended ones it reaped included."""
     total = 0.0
-    for process in processes:
+    for process in process_tree(pid):
         try:
             times = process.cpu_times()
         except psutil.Error:

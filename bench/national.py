@@ -51,6 +51,7 @@ from bench.environment import (
     indicator_codes,
     issue_tokens,
     load_national_reference,
+    process_tree,
     run_clients,
 )
 from bench.ingest import percentile
@@ -108,13 +109,8 @@ def unit_jobs(
 
 def _tree_memory(pid: int, proportional: bool = False) -> int:
     """RSS (or PSS: shared pages divided among their sharers) of a process and all its descendants."""
-    try:
-        root = psutil.Process(pid)
-        processes = [root, *root.children(recursive=True)]
-    except psutil.Error:
-        return 0
     total = 0
-    for process in processes:
+    for process in process_tree(pid):
         try:
             total += process.memory_full_info().pss if proportional else process.memory_info().rss
         except psutil.Error:
