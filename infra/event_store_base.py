@@ -154,6 +154,9 @@ class VersionsRead:
     asked: frozenset[UUID] = frozenset()
     found: dict[UUID, int] = field(default_factory=dict)
 
+    def clear(self) -> None:
+        self.asked, self.found = frozenset(), {}
+
     def add(self, asked: Sequence[UUID], found: dict[UUID, int]) -> None:
         """Versions read later in the attempt (an aggregate it had not named): they answer again too."""
         self.asked |= frozenset(asked)
@@ -167,7 +170,7 @@ _VERSIONS_READ: ContextVar[VersionsRead | None] = ContextVar("versions_read", de
 def _forget_versions_read() -> None:
     read = _VERSIONS_READ.get()
     if read is not None:
-        read.asked, read.found = frozenset(), {}
+        read.clear()
 
 
 class LibraryEventStore:
@@ -226,7 +229,7 @@ class LibraryEventStore:
         read = VersionsRead()
 
         def read_now(aggregate_ids: Sequence[UUID]) -> None:
-            read.asked, read.found = frozenset(), {}
+            read.clear()
             read.add(aggregate_ids, self.query_versions(aggregate_ids))
 
         token = _VERSIONS_READ.set(read)

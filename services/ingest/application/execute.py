@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from typing import TypeVar
+from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
@@ -47,12 +48,35 @@ def execute(
     idempotency: Idempotency | None = None,
     expected_version: int | None = None,
     secrets: Sequence[Secret] | Callable[[A], Sequence[Secret]] = (),
+    reads: Callable[[], Sequence[UUID]] | None = None,
 ) -> O | Replayed:
     """Run `change` on what `load` gives and save it; `outcome` describes it, given the new events' positions.
 
     `secrets` (a password's hash, a token's digest) are stored in the same transaction as the events,
-    if there are events; given as a function, they are taken from the changed aggregate.
+    if there are events; given as a function, they are taken from the changed aggregate. `reads`
+    names the aggregates an attempt reads: their versions are read in one query before each load
+    (`EventStore.versions_read_together`).
     """
+    if reads is None:
+        return _execute(store, load, change, outcome, idempotency, expected_version, secrets)
+    with store.versions_read_together() as read_versions:
+
+        def load_read_together() -> A:
+            read_versions(reads())
+            return load()
+
+        return _execute(store, load_read_together, change, outcome, idempotency, expected_version, secrets)
+
+
+def _execute(
+    store: EventStore,
+    load: Callable[[], A],
+    change: Callable[[A], R],
+    outcome: Callable[[A, R, Sequence[int]], O],
+    idempotency: Idempotency | None,
+    expected_version: int | None,
+    secrets: Sequence[Secret] | Callable[[A], Sequence[Secret]],
+) -> O | Replayed:
     if (first := replayed(store, idempotency)) is not None:
         return first
     for _attempt in range(MAX_ATTEMPTS):

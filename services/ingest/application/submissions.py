@@ -141,15 +141,15 @@ def _enter_values(
             positions=tuple(positions),
         )
 
-    with ws.store.versions_read_together() as read_versions:
-
-        def load() -> Submission:
-            read_versions(_submission_reads(ws, command.agency, command.period))  # again on each attempt
-            return submission_for_entry(ws, principal, command.agency, command.period)
-
-        return execute(
-            ws.store, load, change, outcome, idempotency=idempotency, expected_version=command.expected_version
-        )
+    return execute(
+        ws.store,
+        lambda: submission_for_entry(ws, principal, command.agency, command.period),
+        change,
+        outcome,
+        idempotency=idempotency,
+        expected_version=command.expected_version,
+        reads=lambda: _submission_reads(ws, command.agency, command.period),
+    )
 
 
 def _submission_reads(ws: WriteSide, agency_code: str, period_code: str) -> list[UUID]:
@@ -202,15 +202,15 @@ def change_status(
     def outcome(submission: Submission, found: tuple[OutlierWarning, ...], positions: Sequence[int]) -> StatusChanged:
         return StatusChanged(SubmissionState.of(submission), command.action, found, positions=tuple(positions))
 
-    with ws.store.versions_read_together() as read_versions:
-
-        def load() -> Submission:
-            read_versions(_submission_reads(ws, command.agency, command.period))  # again on each attempt
-            return _existing(ws, command.agency, command.period)
-
-        return execute(
-            ws.store, load, change, outcome, idempotency=idempotency, expected_version=command.expected_version
-        )
+    return execute(
+        ws.store,
+        lambda: _existing(ws, command.agency, command.period),
+        change,
+        outcome,
+        idempotency=idempotency,
+        expected_version=command.expected_version,
+        reads=lambda: _submission_reads(ws, command.agency, command.period),
+    )
 
 
 def read_submission(ws: WriteSide, agency: str, period: str) -> SubmissionRead:
